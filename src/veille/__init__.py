@@ -1,0 +1,13 @@
+"""veille: a multilingual media-monitoring pipeline and article archive.
+
+The public surface is small: load a config, open an archive, run the pipeline.
+
+    from veille import load_config, open_archive, fetch_sources, import_paths
+"""
+
+__version__ = "0.1.0"
+
+from .config import Config, Source, load_config  # noqa: E402
+from .errors import VeilleError  # noqa: E402
+
+__all__ = ["__version__", "Config", "Source", "VeilleError", "load_config"]

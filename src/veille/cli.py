@@ -1,0 +1,313 @@
+"""The `veille` command: parse options, call one library function, format the answer.
+
+Tables and progress bars are for people (on stderr when they are progress);
+`--json` prints JSON Lines (one object for `show`) for programs. Every error
+reaches the user as one line, `veille: ...`, with what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__, pipeline
+from .config import Config, load_config
+from .errors import VeilleError
+from .models import Article
+from .store import Archive
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+JSON_FIELDS = (
+    "id", "url", "canonical_url", "source", "title", "author", "published", "fetched",
+    "lang", "lang_confidence", "lang_reason", "site_name", "description", "origin", "note",
+    "revision", "text_hash",
+)
+
+
+class VeilleGroup(click.Group):
+    """Turns every VeilleError into one line and an exit status, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VeilleError as exc:
+            click.echo(f"veille: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("veille: interrupted; what was stored so far is kept", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: still one line, with a way to get the details
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(
+                f"veille: internal error ({type(exc).__name__}: {exc}); run again with --debug for details "
+                "and report it", err=True,
+            )
+            ctx.exit(70)
+
+
+class State(dict):
+    """What the global options give every command."""
+
+    def archive(self) -> Archive:
+        if "_archive" not in self:
+            self["_archive"] = Archive(self["archive_path"])
+        return self["_archive"]
+
+    def config(self) -> Config:
+        if "_config" not in self:
+            self["_config"] = load_config(self["config_path"])
+        return self["_config"]
+
+    def close(self) -> None:
+        if "_archive" in self:
+            self["_archive"].close()
+
+
+@click.group(cls=VeilleGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--archive", "archive_path", type=click.Path(path_type=Path), default="archive",
+              envvar="VEILLE_ARCHIVE", show_default=True, show_envvar=True,
+              help="Archive folder (database, raw pages, index).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default="feeds.yaml",
+              envvar="VEILLE_CONFIG", show_default=True, show_envvar=True,
+              help="Sources file.")
+@click.option("--debug", is_flag=True, help="Log details and show tracebacks.")
+@click.version_option(__version__, prog_name="veille")
+@click.pass_context
+def main(ctx: click.Context, archive_path: Path, config_path: Path, debug: bool) -> None:
+    """veille: a multilingual media-monitoring pipeline and article archive.
+
+    Example: veille fetch && veille list --lang fr
+    """
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    state = State(archive_path=archive_path, config_path=config_path, debug=debug)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+@main.command()
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress, only the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_obj
+def fetch(state: State, sources: tuple[str, ...], quiet: bool, as_json: bool) -> None:
+    """Fetch every enabled source once: feeds, their new articles, pages.
+
+    Example: veille fetch --source "La Quadrature du Net"
+    """
+    config = state.config()
+    archive = state.archive()
+    started = time.monotonic()
+    with _progress(quiet or as_json, "fetching") as progress:
+        report = pipeline.fetch_sources(config, archive, names=sources or None, progress=progress)
+    _print_summary("fetch", report, time.monotonic() - started, as_json)
+
+
+@main.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-q", "--quiet", is_flag=True, help="No progress, only the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_obj
+def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
+    """Import local files and folders (.html, .htm, .txt, .md) into the archive.
+
+    Example: veille import seeds/ saved-page.html
+    """
+    archive = state.archive()
+    started = time.monotonic()
+    with _progress(quiet or as_json, "importing") as progress:
+        report = pipeline.import_paths(paths, archive, progress=progress)
+    _print_summary("import", report, time.monotonic() - started, as_json)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per source, then totals.")
+@click.pass_obj
+def status(state: State, as_json: bool) -> None:
+    """Show each source's articles, last fetch and last error, and totals by language.
+
+    Example: veille status
+    """
+    archive = state.archive()
+    config = _optional_config(state)
+    rows = {row["name"]: dict(row) for row in archive.source_rows()}
+    counts = archive.counts_by_source()
+    failures = archive.count_failures_by_source()
+    names = [s.name for s in config.sources] if config else []
+    names += sorted(n for n in set(rows) | set(counts) if n not in names)
+    enabled = {s.name: s.enabled for s in config.sources} if config else {}
+    records = []
+    for name in names:
+        row = rows.get(name, {})
+        records.append({
+            "source": name,
+            "enabled": enabled.get(name, name in rows or name in counts),
+            "articles": counts.get(name, 0),
+            "failed_items": failures.get(name, 0),
+            "last_fetch": row.get("last_fetch"),
+            "last_success": row.get("last_success"),
+            "last_status": row.get("last_status"),
+            "last_error": row.get("last_error"),
+            "consecutive_failures": row.get("consecutive_failures", 0),
+        })
+    by_lang = archive.counts_by_lang()
+    recent_failures = [dict(r) for r in archive.failures(limit=20)]
+    if as_json:
+        for record in records:
+            print(json.dumps(record, ensure_ascii=False))
+        print(json.dumps({"total": archive.count_articles(), "by_lang": by_lang,
+                          "recent_failures": recent_failures}, ensure_ascii=False))
+        return
+    table = Table(title=f"veille archive: {archive.folder}", title_justify="left")
+    for column in ("source", "articles", "last fetch", "status", "last error"):
+        table.add_column(column, overflow="fold", justify="right" if column == "articles" else "left")
+    for r in records:
+        name = r["source"] if r["enabled"] else f"[dim]{r['source']} (off)[/dim]"
+        error = r["last_error"] or ""
+        if r["failed_items"]:
+            error = (error + "; " if error else "") + f"{r['failed_items']} article(s) failed"
+        status_text = r["last_status"] or "never fetched"
+        if r["consecutive_failures"]:
+            status_text = f"[red]failed x{r['consecutive_failures']}[/red]"
+        table.add_row(name, str(r["articles"]), _short_time(r["last_fetch"]), status_text, f"[red]{error}[/red]" if error else "")
+    out.print(table)
+    total = archive.count_articles()
+    langs = ", ".join(f"{lang} {n}" for lang, n in by_lang.items()) or "none"
+    out.print(f"[bold]{total}[/bold] articles; by language: {langs}")
+    if recent_failures:
+        out.print("[bold]recent failures[/bold]")
+        for f in recent_failures[:10]:
+            out.print(f"  {f['source']}: {f['url']}: {f['reason']} (x{f['count']})", overflow="fold")
+
+
+@main.command(name="list")
+@click.option("--source", help="Only articles of this source.")
+@click.option("--lang", help="Only articles in this language (en, fr, ..., und).")
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, help="At most this many (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one article per line.")
+@click.pass_obj
+def list_(state: State, source: str | None, lang: str | None, limit: int, as_json: bool) -> None:
+    """List archived articles, newest first.
+
+    Example: veille list --lang fr --limit 5
+    """
+    articles = state.archive().list_articles(source=source, lang=lang, limit=limit or None)
+    if as_json:
+        for article in articles:
+            print(json.dumps(_article_json(article), ensure_ascii=False))
+        return
+    table = Table(show_edge=False)
+    for column in ("id", "date", "lang", "source", "title"):
+        table.add_column(column, overflow="ellipsis", no_wrap=column != "title")
+    for a in articles:
+        table.add_row(a.id[:10], (a.published or a.fetched or "")[:10], a.lang, a.source, a.title or "[dim](no title)[/dim]")
+    out.print(table)
+    if not articles:
+        err.print("no articles match; try `veille status` to see what is archived")
+
+
+@main.command()
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object with the text.")
+@click.pass_obj
+def show(state: State, article_id: str, as_json: bool) -> None:
+    """Show one article: its metadata and clean text. IDs may be shortened.
+
+    Example: veille show 3f9a1c2b
+    """
+    archive = state.archive()
+    article = archive.get_article(article_id)
+    if article is None:
+        raise VeilleError(f"no article with id {article_id!r}; `veille list` shows the ids")
+    revisions = [dict(r) for r in archive.revisions(article.id)]
+    if as_json:
+        data = _article_json(article)
+        data["text"] = article.text
+        data["alternates"] = article.alternates
+        data["revisions"] = revisions
+        print(json.dumps(data, ensure_ascii=False))
+        return
+    out.print(f"[bold]{article.title or '(no title)'}[/bold]")
+    meta = [
+        ("id", article.id), ("url", article.url), ("source", article.source),
+        ("site", article.site_name), ("author", article.author), ("published", article.published),
+        ("fetched", article.fetched),
+        ("language", f"{article.lang} ({article.lang_confidence:.2f}; {article.lang_reason})"),
+        ("note", article.note), ("revision", str(article.revision) if article.revision > 1 else None),
+    ]
+    for key, value in meta:
+        if value:
+            out.print(f"[dim]{key:>9}[/dim]  {value}", overflow="fold")
+    out.print()
+    out.print(article.text, markup=False)
+
+
+def _article_json(article: Article) -> dict:
+    return {key: getattr(article, key) for key in JSON_FIELDS}
+
+
+def _optional_config(state: State) -> Config | None:
+    if not Path(state["config_path"]).exists():
+        return None
+    return state.config()
+
+
+def _short_time(value: str | None) -> str:
+    return value.replace("T", " ").rstrip("Z")[:16] if value else "-"
+
+
+def _print_summary(command: str, report: pipeline.RunReport, seconds: float, as_json: bool) -> None:
+    counts = {k: report.counts.get(k, 0) for k in ("new", "updated", "unchanged", "failed")}
+    if report.counts.get("skipped"):
+        counts["skipped"] = report.counts["skipped"]
+    if as_json:
+        print(json.dumps({
+            "command": command, **counts, "seconds": round(seconds, 2),
+            "articles": report.articles,
+            "failures": [vars(f) for f in report.failures],
+        }, ensure_ascii=False))
+        return
+    for failure in report.failures:
+        err.print(f"[yellow]{failure.source}[/yellow]: {failure.url}: {failure.reason}", overflow="fold", markup=True)
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+    out.print(f"{command}: {summary} ({seconds:.1f}s)")
+
+
+class _progress:
+    """A spinner with the current item on stderr; silent when asked or not a terminal."""
+
+    def __init__(self, quiet: bool, label: str) -> None:
+        self.quiet = quiet or not err.is_terminal
+        self.label = label
+        self.status = None
+        self.done = 0
+
+    def __enter__(self):
+        if self.quiet:
+            return None
+        self.status = err.status(self.label)
+        self.status.__enter__()
+        return self.update
+
+    def update(self, event: str, detail: str) -> None:
+        if event in ("article", "file"):
+            self.done += 1
+        if self.status is not None:
+            self.status.update(f"{self.label}: {self.done} done · {detail[-70:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)

@@ -1,0 +1,267 @@
+"""Read and validate feeds.yaml into a `Config`.
+
+The file is parsed once, at the edge (the CLI), and the resulting `Config` is
+passed down. Every problem is reported as one line naming the file, the line
+and the fix, because the person who edits this file is rarely the person who
+wrote veille.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+SOURCE_KINDS = ("feed", "page")
+SOURCE_KEYS = ("name", "url", "kind", "language", "tags", "interval", "enabled", "robots")
+SETTINGS_KEYS = (
+    "user_agent",
+    "contact",
+    "default_interval",
+    "timeout",
+    "max_body",
+    "max_redirects",
+)
+TOP_KEYS = ("settings", "sources")
+
+_INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.I)
+_SIZE_UNITS = {
+    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3,
+}
+_LANG_RE = re.compile(r"^[a-z]{2,3}$")
+# Turns one composed YAML node into its Python value (bool, int, str, ...).
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    url: str
+    kind: str = "feed"
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+    interval: int = 3600
+    enabled: bool = True
+    robots: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    user_agent: str = "veille/{version} (+{contact})"
+    contact: str = "https://example.org/veille"
+    default_interval: int = 3600
+    timeout: float = 20.0
+    max_body: int = 10 * 1000**2
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    settings: Settings = field(default_factory=Settings)
+    sources: tuple[Source, ...] = ()
+
+    def source(self, name: str) -> Source:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f'{self.path}: no source named "{name}"; known sources: {known}')
+
+    @property
+    def enabled_sources(self) -> tuple[Source, ...]:
+        return tuple(s for s in self.sources if s.enabled)
+
+
+def parse_interval(value: str) -> int:
+    """'30s', '15m', '2h', '1d' -> seconds. Raises ValueError otherwise."""
+    match = _INTERVAL_RE.match(str(value))
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(value)
+    return int(match.group(1)) * _INTERVAL_UNITS[match.group(2)]
+
+
+def parse_size(value: Any) -> int:
+    """'10MB', '512KiB', 1000 -> bytes. Raises ValueError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _SIZE_RE.match(str(value))
+    if not match:
+        raise ValueError(value)
+    unit = (match.group(2) or "b").lower()
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def load_config(path: str | Path) -> Config:
+    """Read `path` and return a validated Config, or raise ConfigError (one line)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found; create it (see feeds.yaml in the veille repository) "
+            "or pass --config PATH"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc}); save it as UTF-8 text") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"{path}:{line}: not valid YAML ({problem}); check the indentation and quoting there"
+        ) from None
+    return _Validator(path).config(root)
+
+
+class _Validator:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, node: yaml.Node | None, message: str) -> ConfigError:
+        line = node.start_mark.line + 1 if node is not None else 1
+        return ConfigError(f"{self.path}:{line}: {message}")
+
+    def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, f"{what} must be a mapping of key: value lines")
+        out: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key not in allowed:
+                hint = difflib.get_close_matches(str(key), allowed, n=1)
+                fix = f'did you mean "{hint[0]}"?' if hint else "allowed keys: " + ", ".join(allowed)
+                raise self.fail(key_node, f'{what}: unknown key "{key}"; {fix}')
+            if key in out:
+                raise self.fail(key_node, f'{what}: key "{key}" is given twice; keep one')
+            out[key] = value_node
+        return out
+
+    def scalar(self, node: yaml.Node, what: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, f"{what} must be a single value, not a list or mapping")
+        return _CONSTRUCTOR.construct_object(node, deep=True)
+
+    def string(self, node: yaml.Node, what: str) -> str:
+        value = self.scalar(node, what)
+        if value is None or str(value).strip() == "":
+            raise self.fail(node, f"{what} is empty; give it a value")
+        return str(value).strip()
+
+    def boolean(self, node: yaml.Node, what: str) -> bool:
+        value = self.scalar(node, what)
+        if not isinstance(value, bool):
+            raise self.fail(node, f"{what} must be true or false, not {node.value!r}")
+        return value
+
+    def interval(self, node: yaml.Node, what: str) -> int:
+        value = self.scalar(node, what)
+        try:
+            return parse_interval(value)
+        except ValueError:
+            raise self.fail(
+                node, f"{what}: {node.value!r} is not an interval; write a number and a unit, like 30s, 15m, 2h or 1d"
+            ) from None
+
+    def config(self, root: yaml.Node | None) -> Config:
+        if root is None:
+            raise self.fail(None, "the file is empty; add a `sources:` list (see README)")
+        top = self.mapping(root, "top level", TOP_KEYS)
+        settings = self.settings(top["settings"]) if "settings" in top else Settings()
+        if "sources" not in top:
+            raise self.fail(root, "no `sources:` list; add one with at least one source")
+        sources_node = top["sources"]
+        if isinstance(sources_node, yaml.ScalarNode) and sources_node.value in ("", "~", "null"):
+            return Config(path=self.path, settings=settings, sources=())
+        if not isinstance(sources_node, yaml.SequenceNode):
+            raise self.fail(sources_node, "`sources:` must be a list, each item starting with '- name: ...'")
+        sources: list[Source] = []
+        seen: dict[str, int] = {}
+        for index, node in enumerate(sources_node.value, start=1):
+            source = self.source(node, index, settings)
+            if source.name in seen:
+                raise self.fail(
+                    node,
+                    f'source "{source.name}" is defined twice (first on line {seen[source.name]}); '
+                    "give each source a unique name",
+                )
+            seen[source.name] = node.start_mark.line + 1
+            sources.append(source)
+        return Config(path=self.path, settings=settings, sources=tuple(sources))
+
+    def settings(self, node: yaml.Node) -> Settings:
+        fields = self.mapping(node, "settings", SETTINGS_KEYS)
+        values: dict[str, Any] = {}
+        for key in ("user_agent", "contact"):
+            if key in fields:
+                values[key] = self.string(fields[key], f"settings.{key}")
+        if "default_interval" in fields:
+            values["default_interval"] = self.interval(fields["default_interval"], "settings.default_interval")
+        if "timeout" in fields:
+            seconds = self.interval(fields["timeout"], "settings.timeout")
+            values["timeout"] = float(seconds)
+        if "max_body" in fields:
+            try:
+                values["max_body"] = parse_size(self.scalar(fields["max_body"], "settings.max_body"))
+            except ValueError:
+                raise self.fail(fields["max_body"], "settings.max_body: write a size like 10MB or 512KiB") from None
+        if "max_redirects" in fields:
+            value = self.scalar(fields["max_redirects"], "settings.max_redirects")
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 20:
+                raise self.fail(fields["max_redirects"], "settings.max_redirects: write a whole number from 0 to 20")
+            values["max_redirects"] = value
+        return Settings(**values)
+
+    def source(self, node: yaml.Node, index: int, settings: Settings) -> Source:
+        what = f"source #{index}"
+        fields = self.mapping(node, what, SOURCE_KEYS)
+        if "name" not in fields:
+            raise self.fail(node, f"{what} has no name; add `name: ...`")
+        name = self.string(fields["name"], f"{what}: name")
+        what = f'source "{name}"'
+        if "url" not in fields:
+            raise self.fail(node, f"{what} has no url; add `url: https://...`")
+        url = self.string(fields["url"], f"{what}: url")
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise self.fail(fields["url"], f"{what}: url {url!r} must start with http:// or https:// and name a host")
+        kind = "feed"
+        if "kind" in fields:
+            kind = self.string(fields["kind"], f"{what}: kind")
+            if kind not in SOURCE_KINDS:
+                raise self.fail(fields["kind"], f'{what}: kind "{kind}" is unknown; use "feed" or "page"')
+        language = None
+        if "language" in fields:
+            language = self.string(fields["language"], f"{what}: language").lower()
+            if not _LANG_RE.match(language):
+                raise self.fail(fields["language"], f'{what}: language "{language}" is not a language code; use one like en, fr, de')
+        tags: tuple[str, ...] = ()
+        if "tags" in fields:
+            tags_node = fields["tags"]
+            if isinstance(tags_node, yaml.SequenceNode):
+                tags = tuple(self.string(t, f"{what}: tag") for t in tags_node.value)
+            else:
+                raise self.fail(tags_node, f"{what}: tags must be a list, like [privacy, police]")
+        interval = settings.default_interval
+        if "interval" in fields:
+            interval = self.interval(fields["interval"], f"{what}: interval")
+        enabled = self.boolean(fields["enabled"], f"{what}: enabled") if "enabled" in fields else True
+        robots = self.boolean(fields["robots"], f"{what}: robots") if "robots" in fields else True
+        return Source(
+            name=name, url=url, kind=kind, language=language, tags=tags,
+            interval=interval, enabled=enabled, robots=robots,
+        )

@@ -1,0 +1,101 @@
+"""Bytes to text, and text back to what its author wrote.
+
+Two jobs, used by every stage that reads documents:
+- `decode`: the HTTP header's charset, then the document's own declaration,
+  then detection (charset-normalizer), never a crash;
+- `repair`: mojibake repair with ftfy, plus one lossy case ftfy cannot undo
+  because the information is gone: a text in which every curly quote and
+  apostrophe became a lone Greek beta (seed 001: "youβre", "βblood mineralsβ").
+"""
+
+from __future__ import annotations
+
+import re
+
+import ftfy
+from charset_normalizer import from_bytes
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)["']""", re.I)
+_XML_DECL_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*["'][^"']*["']""", re.I)
+
+# Greek letters other than beta: if a text has several, beta is Greek, not damage.
+_GREEK = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
+_BETA = "\u03b2"
+
+
+def looks_like_html(body: bytes) -> bool:
+    head = body[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<body" in head or b"<head" in head
+
+
+def declared_charset(body: bytes) -> str | None:
+    """The charset a document declares for itself (XML declaration or <meta>)."""
+    head = body[:4096]
+    match = _XML_ENCODING.match(head) or _META_CHARSET.search(head)
+    return match.group(1).decode("ascii").lower() if match else None
+
+
+def decode(body: bytes, http_charset: str | None = None) -> str:
+    """Bytes to text: the HTTP header's charset, then the document's own, then detection.
+
+    A label that Python does not know, or that does not fit the bytes, passes to
+    the next step instead of producing mojibake.
+    """
+    if body.startswith(b"\xef\xbb\xbf"):
+        return body[3:].decode("utf-8", errors="replace")
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return body.decode("utf-16", errors="replace")
+    for label in (http_charset, declared_charset(body)):
+        if not label:
+            continue
+        try:
+            return body.decode(_python_codec(label))
+        except (LookupError, UnicodeDecodeError):
+            continue
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(body[:200_000]).best()
+    if best is not None and best.encoding:
+        return body.decode(best.encoding, errors="replace")
+    return body.decode("cp1252", errors="replace")
+
+
+def drop_xml_encoding(text: str) -> str:
+    """Remove the encoding= of an XML declaration, for text already decoded."""
+    return _XML_DECL_ENCODING.sub(r"\1", text, count=1)
+
+
+def _python_codec(label: str) -> str:
+    # Browsers read these labels as windows-1252, a superset; so do we.
+    label = label.lower()
+    if label in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "iso8859-1"):
+        return "cp1252"
+    return label
+
+
+def repair(text: str) -> str:
+    """Fix mojibake and the lost-quote damage; leave sound text unchanged."""
+    # uncurl_quotes=False: typographic quotes are the author's, not damage.
+    text = ftfy.fix_text(text, normalization="NFC", unescape_html=False, uncurl_quotes=False)
+    if _BETA in text:
+        text = _restore_quotes(text)
+    return text
+
+
+_BETA_INSIDE_WORD = re.compile(r"(?<=\w)\u03b2(?=\w)")
+_BETA_OPENING = re.compile(r"(?<![\w.,;:!?])\u03b2(?=\w)")
+_BETA_CLOSING = re.compile(r"(?<=[\w.,;:!?)])\u03b2")
+
+
+def _restore_quotes(text: str) -> str:
+    # Only when beta stands where Latin text has quotes: between letters
+    # ("itβs"), before a word after a space ("βblood"), after a word ("mineralsβ").
+    if len(_GREEK.findall(text)) > text.count(_BETA):
+        return text
+    text = _BETA_INSIDE_WORD.sub("\u2019", text)
+    text = _BETA_OPENING.sub("\u201c", text)
+    text = _BETA_CLOSING.sub("\u201d", text)
+    return text

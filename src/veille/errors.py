@@ -1,0 +1,55 @@
+"""The one exception tree of veille.
+
+    VeilleError                 anything veille reports to a user as one line
+    ├── ConfigError             feeds.yaml is missing or invalid (exit status 2)
+    ├── ArchiveError            the archive cannot be opened or is from a newer veille
+    ├── FetchError              a URL could not be fetched (kept on the item, never fatal)
+    │   └── BlockedURLError     the URL is not allowed (scheme, ...) and was not requested
+    ├── FeedError               a feed body could not be parsed into entries
+    ├── ExtractError            no article could be extracted from a document
+    └── ImportPathError         a path given to `veille import` cannot be read
+
+Every message is one line that says what went wrong and what to do.
+"""
+
+from __future__ import annotations
+
+
+class VeilleError(Exception):
+    """Base class: the message is shown to the user as it is."""
+
+    exit_code = 1
+
+
+class ConfigError(VeilleError):
+    exit_code = 2
+
+
+class ArchiveError(VeilleError):
+    exit_code = 1
+
+
+class FetchError(VeilleError):
+    """A fetch failed. `reason` is short and stable ("http 404", "timeout", ...)."""
+
+    def __init__(self, reason: str, url: str, detail: str = "") -> None:
+        self.reason = reason
+        self.url = url
+        self.detail = detail
+        super().__init__(f"fetch: {reason}: {url}" + (f" ({detail})" if detail else ""))
+
+
+class BlockedURLError(FetchError):
+    pass
+
+
+class FeedError(VeilleError):
+    pass
+
+
+class ExtractError(VeilleError):
+    pass
+
+
+class ImportPathError(VeilleError):
+    exit_code = 2

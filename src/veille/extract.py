@@ -1,0 +1,191 @@
+"""The article inside an HTML page: `extract(html, url) -> Extracted`.
+
+trafilatura finds the main text and the metadata; reader comments are left
+out (trafilatura keeps them unless told). What trafilatura does not do, this
+module does: it reads `<html lang>`, the canonical link and the hreflang
+alternates from the head, takes the title as the article gives it (the `<h1>`,
+or the `<title>` without the site name and section trail that pages append),
+and repairs broken encodings in every string.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+import lxml.html
+import trafilatura
+from lxml import etree
+
+from .encoding import repair
+from .errors import ExtractError
+from .models import Extracted
+
+EXTRACTOR = f"trafilatura {trafilatura.__version__}"
+
+# Separators pages put between the title and the site name or section.
+_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|·|/|:)\s+")
+_MAX_TREE = 200_000  # elements; deeper or larger pages are not articles
+
+
+def extract(html: str, url: str | None = None) -> Extracted:
+    """Extract the article from `html`; raise ExtractError if there is none."""
+    if not html or not html.strip():
+        raise ExtractError("empty document")
+    head = _read_head(html, url)
+    try:
+        doc = trafilatura.bare_extraction(
+            html,
+            url=url,
+            include_comments=False,
+            include_tables=True,
+            with_metadata=True,
+            max_tree_size=_MAX_TREE,
+        )
+    except Exception as exc:  # trafilatura raises many kinds on hostile input
+        raise ExtractError(f"extraction failed ({type(exc).__name__})") from exc
+    if doc is None:
+        raise ExtractError("no article text found in the page")
+    data = doc if isinstance(doc, dict) else doc.as_dict()
+    text = repair((data.get("text") or "").strip())
+    if not text:
+        raise ExtractError("no article text found in the page")
+    site_name = _clean(data.get("sitename"))
+    title = best_title(
+        h1=head["h1"],
+        og_title=head["og_title"],
+        html_title=head["title"],
+        extracted=_clean(data.get("title")),
+        site_name=site_name,
+    )
+    return Extracted(
+        text=text,
+        title=title,
+        author=_clean(data.get("author")),
+        published=data.get("date") or None,
+        site_name=site_name,
+        description=_clean(data.get("description")),
+        html_lang=head["lang"],
+        canonical_url=head["canonical"],
+        alternates=head["alternates"],
+        extractor=EXTRACTOR,
+    )
+
+
+def best_title(
+    *,
+    h1: str | None,
+    og_title: str | None,
+    html_title: str | None,
+    extracted: str | None,
+    site_name: str | None,
+) -> str | None:
+    """The title as the article gives it, without site name or section trail."""
+    titles = [t for t in (og_title, html_title, extracted) if t]
+    # An <h1> that a longer head title begins with is the article's own title.
+    if h1 and (not titles or any(_norm(t).startswith(_norm(h1)) for t in titles)):
+        return h1
+    for candidate in (og_title, extracted, html_title):
+        if candidate:
+            return strip_site_name(candidate, site_name)
+    return h1
+
+
+def strip_site_name(title: str, site_name: str | None) -> str:
+    """'Title | Section | Site' -> 'Title' when the trailing parts are site or section."""
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    site = _norm(site_name or "")
+    # Drop trailing parts that are the site name, or short trails after one.
+    while len(parts) > 1:
+        last = _norm(parts[-1])
+        if site and (last == site or last in site or site in last):
+            parts.pop()
+            continue
+        if not site and len(parts[-1]) <= 30 and len(parts[0]) > len(parts[-1]) * 2:
+            parts.pop()
+            continue
+        break
+    # Leading site name ("Site | Title") is also common.
+    if len(parts) > 1 and site and _norm(parts[0]) == site:
+        parts.pop(0)
+    kept = title
+    if len(parts) < len(_TITLE_SEPARATORS.split(title)):
+        # Rebuild from the original string so the separators inside the title survive.
+        kept = _rejoin(title, parts)
+    return kept.strip()
+
+
+def _rejoin(title: str, parts: list[str]) -> str:
+    start = title.find(parts[0])
+    end = title.rfind(parts[-1]) + len(parts[-1])
+    return title[start:end] if start >= 0 and end > start else " ".join(parts)
+
+
+def _read_head(html: str, url: str | None) -> dict:
+    found: dict = {"lang": None, "canonical": None, "alternates": {}, "title": None, "og_title": None, "h1": None}
+    try:
+        tree = lxml.html.document_fromstring(html.encode("utf-8", errors="replace"))
+    except (etree.ParserError, ValueError):
+        return found
+    root_lang = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+    found["lang"] = root_lang.strip() if root_lang and root_lang.strip() else None
+    for link in tree.iterfind(".//link"):
+        rel = (link.get("rel") or "").lower().split()
+        href = (link.get("href") or "").strip()
+        if not href:
+            continue
+        absolute = urljoin(url or "", href)
+        if "canonical" in rel and found["canonical"] is None:
+            found["canonical"] = absolute
+        elif "alternate" in rel and link.get("hreflang"):
+            found["alternates"][link.get("hreflang").strip().lower()] = absolute
+    title = tree.find(".//title")
+    if title is not None:
+        found["title"] = _clean(title.text_content())
+    for meta in tree.iterfind(".//meta"):
+        if (meta.get("property") or meta.get("name") or "").lower() in ("og:title", "twitter:title"):
+            found["og_title"] = _clean(meta.get("content"))
+            break
+    h1s = [h for h in tree.iterfind(".//h1")]
+    article_h1 = [h for h in h1s if any(a.tag in ("article", "main") for a in h.iterancestors())]
+    chosen = article_h1 or h1s
+    if len(chosen) >= 1 and (article_h1 or len(h1s) == 1):
+        found["h1"] = _clean(chosen[0].text_content())
+    return found
+
+
+def _clean(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = repair(" ".join(value.split()))
+    return value or None
+
+
+def _norm(value: str) -> str:
+    return " ".join(value.lower().split())
+
+
+_BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "br")
+
+
+def extract_fragment(html: str) -> Extracted:
+    """Text of an HTML fragment, such as a feed entry's content, paragraph by paragraph."""
+    if not html or not html.strip():
+        raise ExtractError("empty fragment")
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractError(f"unreadable HTML fragment ({exc})") from None
+    for bad in root.xpath(".//script|.//style|.//noscript"):
+        bad.drop_tree()
+    for block in root.iter(*_BLOCKS):
+        block.tail = "\n\n" + (block.tail or "")
+        if block.tag == "br":
+            block.tail = "\n" + block.tail.lstrip("\n")
+    lines = [" ".join(p.split()) for p in root.text_content().split("\n\n")]
+    text = repair("\n".join(p for p in lines if p))
+    if not text:
+        raise ExtractError("no text in the fragment")
+    return Extracted(text=text, extractor="veille feed content")

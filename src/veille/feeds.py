@@ -1,0 +1,150 @@
+"""A feed body into entries: `parse(body, url, charset) -> ParsedFeed`.
+
+RSS 0.9x/1.0/2.0 (RDF) and Atom go through feedparser, which tolerates the
+broken XML real feeds are made of; JSON Feed (which feedparser does not read)
+is parsed here. The text is decoded first with the project's rule (HTTP
+header, then the document's declaration, then detection), so a Latin-1 feed
+that declares nothing still reads right.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+import time
+from calendar import timegm
+from datetime import datetime, timezone
+from urllib.parse import urljoin
+
+import feedparser
+
+from .encoding import decode, drop_xml_encoding
+from .errors import FeedError
+from .models import Entry, ParsedFeed
+
+
+def parse(body: bytes, url: str, http_charset: str | None = None) -> ParsedFeed:
+    """Parse a feed; raise FeedError when the body holds no feed at all."""
+    if not body.strip():
+        raise FeedError("empty body, not a feed")
+    text = decode(body, http_charset)
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        return _parse_json_feed(stripped, url)
+    return _parse_xml_feed(text, url)
+
+
+def _parse_xml_feed(text: str, url: str) -> ParsedFeed:
+    # Already decoded: hand feedparser UTF-8 and say so, so it does not guess again.
+    data = drop_xml_encoding(text).encode("utf-8")
+    parsed = feedparser.parse(
+        data,
+        response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
+        sanitize_html=True,
+        resolve_relative_uris=True,
+    )
+    version = parsed.get("version") or ""
+    entries = [_entry_from_feedparser(e, url) for e in parsed.entries]
+    problem = _bozo_reason(parsed)
+    if not entries and (problem or not version):
+        raise FeedError(f"not a feed: {problem or 'no RSS, Atom or RDF elements found'}")
+    feed = parsed.feed
+    return ParsedFeed(
+        title=feed.get("title"),
+        link=feed.get("link"),
+        language=feed.get("language"),
+        entries=entries,
+        warning=f"feed is not well-formed ({problem}); read what could be read" if problem else None,
+    )
+
+
+def _bozo_reason(parsed) -> str | None:
+    if not parsed.get("bozo"):
+        return None
+    exc = parsed.get("bozo_exception")
+    if exc is None or type(exc).__name__ == "CharacterEncodingOverride":
+        return None
+    return " ".join(str(exc).split())[:160] or type(exc).__name__
+
+
+def _entry_from_feedparser(item, base: str) -> Entry:
+    link = item.get("link")
+    if not link:
+        for candidate in item.get("links", []):
+            if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
+                link = candidate["href"]
+                break
+    summary = None
+    if item.get("content"):
+        summary = max((c.get("value", "") for c in item["content"]), key=len) or None
+    summary = summary or item.get("summary")
+    return Entry(
+        url=urljoin(base, link.strip()) if link else None,
+        guid=item.get("id") or None,
+        title=_one_line(item.get("title")),
+        author=_one_line(item.get("author")),
+        published=_iso(item.get("published_parsed") or item.get("updated_parsed")),
+        summary_html=summary,
+        language=(item.get("language") or None),
+    )
+
+
+def _parse_json_feed(text: str, url: str) -> ParsedFeed:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FeedError(f"not a feed: invalid JSON at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(data, dict) or not str(data.get("version", "")).startswith("https://jsonfeed.org/"):
+        raise FeedError("not a feed: JSON without a jsonfeed.org version")
+    entries = []
+    for item in data.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url")
+        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        entries.append(
+            Entry(
+                url=urljoin(url, str(link)) if link else None,
+                guid=str(item["id"]) if item.get("id") is not None else None,
+                title=_one_line(item.get("title")),
+                author=_one_line(", ".join(a.get("name", "") for a in authors if isinstance(a, dict))),
+                published=_iso_text(item.get("date_published") or item.get("date_modified")),
+                summary_html=item.get("content_html") or _text_as_html(item.get("content_text") or item.get("summary")),
+                language=item.get("language") or data.get("language"),
+            )
+        )
+    return ParsedFeed(title=data.get("title"), link=data.get("home_page_url"),
+                      language=data.get("language"), entries=entries)
+
+
+def _text_as_html(text: str | None) -> str | None:
+    if not text:
+        return None
+    return "".join(f"<p>{escape(p)}</p>" for p in str(text).split("\n\n"))
+
+
+def _one_line(value: str | None) -> str | None:
+    if not value:
+        return None
+    return " ".join(str(value).split()) or None
+
+
+def _iso(parsed: time.struct_time | None) -> str | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(timegm(parsed), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _iso_text(value: object) -> str | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

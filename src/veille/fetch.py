@@ -1,0 +1,199 @@
+"""All network I/O of veille: one HTTP client with the project's rules.
+
+Rules, each a defence against a real web: only http and https; at most N
+redirects, each hop checked again; a cap on the body size counted on the
+decoded bytes (so a gzip bomb stops at the cap, not at the disk); a connect
+and read timeout plus a deadline for the whole transfer (so a server that
+trickles a byte a second is cut off); conditional GET with the validators the
+archive stored; a User-Agent naming the project.
+
+`Fetcher.get` returns a `Response` or raises `FetchError` with a short,
+stable reason ("http 404", "timeout", "too large", ...), which the pipeline
+records on the item.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from . import __version__
+from .config import Settings
+from .encoding import decode, looks_like_html
+from .errors import BlockedURLError, FetchError
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_SCHEMES = ("http", "https")
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+FEED_TYPES = (
+    "application/rss+xml", "application/atom+xml", "application/rdf+xml",
+    "application/xml", "text/xml", "application/feed+json", "application/json",
+    "text/plain",
+)
+
+@dataclass
+class Response:
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    elapsed: float = 0.0
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        match = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", self.headers.get("content-type", ""), re.I)
+        return match.group(1).lower() if match else None
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+    def text(self) -> str:
+        return decode(self.body, self.charset)
+
+    def is_html(self) -> bool:
+        if self.content_type in HTML_TYPES:
+            return True
+        if self.content_type in ("", "application/octet-stream"):
+            return looks_like_html(self.body)
+        return False
+
+
+class Fetcher:
+    """The HTTP client. One per run; pass `transport` to test without a network."""
+
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self.user_agent = settings.user_agent.format(version=__version__, contact=settings.contact)
+        timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
+        self._client = httpx.Client(
+            follow_redirects=False,
+            timeout=timeout,
+            headers={
+                "User-Agent": self.user_agent,
+                "Accept-Encoding": "gzip, deflate",
+            },
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "Fetcher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = "*/*",
+    ) -> Response:
+        check_url(url)
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        started = time.monotonic()
+        deadline = started + self.settings.timeout * 3
+        hops: list[str] = []
+        current = url
+        while True:
+            response = self._request(current, headers, deadline)
+            if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
+                hops.append(current)
+                target = urljoin(current, response.headers["location"])
+                if len(hops) > self.settings.max_redirects:
+                    raise FetchError("too many redirects", url, f"more than {self.settings.max_redirects}")
+                if target in hops:
+                    raise FetchError("redirect loop", url, f"back to {target}")
+                check_url(target)
+                current = target
+                continue
+            response.redirects = hops
+            response.elapsed = time.monotonic() - started
+            if response.status == 304 or 200 <= response.status < 300:
+                return response
+            raise FetchError(f"http {response.status}", url, _status_hint(response.status))
+
+    def _request(self, url: str, headers: dict[str, str], deadline: float) -> Response:
+        try:
+            with self._client.stream("GET", url, headers=headers) as raw:
+                body = bytearray()
+                if raw.status_code not in (204, 304) and not raw.is_redirect:
+                    for chunk in raw.iter_bytes():
+                        body.extend(chunk)
+                        if len(body) > self.settings.max_body:
+                            raise FetchError(
+                                "too large", url,
+                                f"body over {self.settings.max_body} bytes; raise settings.max_body if this is expected",
+                            )
+                        if time.monotonic() > deadline:
+                            raise FetchError("timeout", url, "transfer too slow")
+                return Response(
+                    url=str(raw.url),
+                    status=raw.status_code,
+                    headers={k.lower(): v for k, v in raw.headers.items()},
+                    body=bytes(body),
+                )
+        except FetchError:
+            raise
+        except httpx.TimeoutException as exc:
+            raise FetchError("timeout", url, type(exc).__name__) from exc
+        except httpx.ConnectError as exc:
+            raise FetchError("connection failed", url, _short(exc)) from exc
+        except httpx.DecodingError as exc:
+            raise FetchError("bad encoding", url, _short(exc)) from exc
+        except httpx.HTTPError as exc:
+            raise FetchError("network error", url, _short(exc)) from exc
+
+
+def check_url(url: str) -> None:
+    """Refuse anything but http(s) URLs with a host, before any request is made."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise BlockedURLError(f"scheme {scheme or 'missing'} not allowed", url, "only http and https are fetched")
+    if not parts.hostname:
+        raise BlockedURLError("no host", url)
+
+
+def _status_hint(status: int) -> str:
+    if status in (401, 403):
+        return "the site refuses us; check the URL or ask the site"
+    if status in (404, 410):
+        return "the page is gone; fix or remove the URL"
+    if status == 429:
+        return "rate limited; fetch less often"
+    if status >= 500:
+        return "server error; it may heal on the next run"
+    return ""
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

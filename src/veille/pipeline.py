@@ -1,0 +1,378 @@
+"""The coordinator: the only module that wires stages together.
+
+    fetch feed -> entries -> fetch page -> extract -> language -> store
+
+Read `fetch_sources` and `import_paths` top to bottom: each step either hands
+its result to the next or records why it could not, and the run goes on.
+A failure on one item is data, not a crash. Network and CPU work for the
+entries of a feed runs in a small thread pool; every write to the archive
+happens here, on the calling thread, one article per transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import extract as extract_stage
+from . import feeds as feed_stage
+from . import language as language_stage
+from . import plaintext
+from .config import Config, Source
+from .encoding import decode
+from .errors import BlockedURLError, ExtractError, FeedError, FetchError, ImportPathError
+from .fetch import Fetcher, Response
+from .models import Article, Entry, Extracted, ParsedFeed
+from .store import Archive
+from .urls import article_id_for_content, article_id_for_url, canonical_url
+
+logger = logging.getLogger(__name__)
+
+IMPORT_SOURCE = "import"
+IMPORT_SUFFIXES = (".html", ".htm", ".txt", ".md")
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+FEED_ACCEPT = (
+    "application/rss+xml,application/atom+xml,application/rdf+xml,application/feed+json,"
+    "application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.5"
+)
+PAGE_RETRIES = 3  # a page that failed this often is not retried on later runs
+ENTRY_WORKERS = 2  # pages of one feed fetched at a time: polite to one host
+
+Clock = Callable[[], datetime]
+Progress = Callable[[str, str], None]  # (event, detail)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Failure:
+    source: str
+    url: str
+    reason: str
+
+
+@dataclass
+class RunReport:
+    counts: Counter = field(default_factory=Counter)  # new, updated, unchanged, failed, skipped
+    failures: list[Failure] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)  # source -> outcome in words
+    articles: list[str] = field(default_factory=list)  # ids stored new or updated, in order
+
+    def count(self, outcome: str, article_id: str | None = None) -> None:
+        self.counts[outcome] += 1
+        if article_id and outcome in ("new", "updated"):
+            self.articles.append(article_id)
+
+    def fail(self, source: str, url: str, reason: str) -> None:
+        self.counts["failed"] += 1
+        self.failures.append(Failure(source, url, reason))
+
+
+@dataclass
+class _Page:
+    """What a worker thread brings back for one entry or page."""
+
+    entry: Entry | None
+    url: str
+    article: Article | None = None
+    error: str | None = None  # why the page itself could not be had
+
+
+# --------------------------------------------------------------------------
+# veille fetch
+# --------------------------------------------------------------------------
+
+
+def fetch_sources(
+    config: Config,
+    archive: Archive,
+    *,
+    names: Iterable[str] | None = None,
+    fetcher: Fetcher | None = None,
+    clock: Clock = utcnow,
+    progress: Progress | None = None,
+) -> RunReport:
+    """One pass over the enabled sources (or the named ones)."""
+    sources = [config.source(n) for n in names] if names else list(config.enabled_sources)
+    report = RunReport()
+    run_id = archive.start_run("fetch", iso(clock()))
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher(config.settings)
+    try:
+        for source in sources:
+            _notify(progress, "source", source.name)
+            fetch_source(source, archive, fetcher, report, clock=clock, progress=progress)
+    finally:
+        if own_fetcher:
+            fetcher.close()
+        archive.finish_run(run_id, iso(clock()), dict(report.counts))
+    return report
+
+
+def fetch_source(
+    source: Source,
+    archive: Archive,
+    fetcher: Fetcher,
+    report: RunReport,
+    *,
+    clock: Clock = utcnow,
+    progress: Progress | None = None,
+) -> None:
+    state = archive.source_state(source.name)
+    accept = FEED_ACCEPT if source.kind == "feed" else PAGE_ACCEPT
+    try:
+        response = fetcher.get(source.url, etag=state.etag, last_modified=state.last_modified, accept=accept)
+    except FetchError as exc:
+        _source_failed(source, archive, report, str(exc.reason) + (f" ({exc.detail})" if exc.detail else ""), clock)
+        return
+    if response.not_modified:
+        _source_ok(source, archive, report, response, "not modified (304)", clock)
+        return
+
+    if source.kind == "page":
+        page = _page_from_response(source, None, source.url, response, clock)
+        _store_page(source, archive, report, page, clock)
+        _source_ok(source, archive, report, response, "fetched page", clock)
+        return
+
+    try:
+        feed = feed_stage.parse(response.body, response.url, response.charset)
+    except FeedError as exc:
+        _source_failed(source, archive, report, str(exc), clock)
+        return
+    fresh = _fresh_entries(source, archive, feed, report)
+    with ThreadPoolExecutor(max_workers=ENTRY_WORKERS) as pool:
+        pages = pool.map(lambda e: _fetch_entry(source, feed, e, fetcher, clock), fresh)
+        for page in pages:
+            _notify(progress, "article", page.url)
+            _store_page(source, archive, report, page, clock)
+    outcome = f"{len(feed.entries)} entries, {len(fresh)} new"
+    if feed.warning:
+        outcome += f"; {feed.warning}"
+    _source_ok(source, archive, report, response, outcome, clock)
+
+
+def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: RunReport) -> list[Entry]:
+    """Entries not archived yet, and not given up on. Links we may never fetch are failures."""
+    fresh: list[Entry] = []
+    seen_keys: set[str] = set()
+    for entry in feed.entries:
+        key = entry.guid or entry.url
+        if not key or key in seen_keys:
+            continue
+        seen_keys.add(key)
+        if archive.entry_seen(source.name, key):
+            report.count("unchanged")
+            continue
+        if not entry.url:
+            report.fail(source.name, key, "entry has no link")
+            continue
+        if archive.failure_count(source.name, entry.url, "page") >= PAGE_RETRIES:
+            report.count("skipped")
+            continue
+        fresh.append(entry)
+    return fresh
+
+
+def _fetch_entry(source: Source, feed: ParsedFeed, entry: Entry, fetcher: Fetcher, clock: Clock) -> _Page:
+    """Worker thread: fetch, extract and detect one entry. No archive access here."""
+    assert entry.url
+    try:
+        response = fetcher.get(entry.url, accept=PAGE_ACCEPT)
+    except BlockedURLError as exc:
+        return _Page(entry, entry.url, error=f"link not followed: {exc.reason}")
+    except FetchError as exc:
+        return _feed_fallback(source, feed, entry, clock, f"page not fetched: {exc.reason}")
+    return _page_from_response(source, entry, entry.url, response, clock, feed)
+
+
+def _page_from_response(
+    source: Source, entry: Entry | None, url: str, response: Response, clock: Clock,
+    feed: ParsedFeed | None = None,
+) -> _Page:
+    if not response.is_html():
+        reason = f"page not fetched: not HTML ({response.content_type or 'no content type'})"
+        return _feed_fallback(source, feed, entry, clock, reason) if entry else _Page(entry, url, error=reason)
+    try:
+        extracted = extract_stage.extract(response.text(), response.url)
+    except ExtractError as exc:
+        reason = f"no article in page: {exc}"
+        return _feed_fallback(source, feed, entry, clock, reason) if entry else _Page(entry, url, error=reason)
+    article = _assemble(source, feed, entry, url, extracted, clock, origin="page")
+    article.raw = response.body
+    article.raw_type = response.content_type or "text/html"
+    if response.url != url:
+        article.note = f"redirected to {response.url}"
+    return _Page(entry, url, article=article)
+
+
+def _feed_fallback(
+    source: Source, feed: ParsedFeed | None, entry: Entry | None, clock: Clock, reason: str,
+) -> _Page:
+    """Keep the entry with the feed's own content when its page cannot be had."""
+    assert entry and entry.url
+    if not entry.summary_html:
+        return _Page(entry, entry.url, error=reason + "; the feed has no text for it either")
+    try:
+        extracted = extract_stage.extract_fragment(entry.summary_html)
+    except ExtractError:
+        return _Page(entry, entry.url, error=reason + "; the feed's text for it is empty")
+    article = _assemble(source, feed, entry, entry.url, extracted, clock, origin="feed")
+    article.note = f"{reason}; kept the feed's own text"
+    article.raw = entry.summary_html.encode("utf-8")
+    return _Page(entry, entry.url, article=article, error=reason)
+
+
+def _assemble(
+    source: Source, feed: ParsedFeed | None, entry: Entry | None, url: str,
+    extracted: Extracted, clock: Clock, *, origin: str,
+) -> Article:
+    source_lang = (entry.language if entry else None) or source.language or (feed.language if feed else None)
+    lang = language_stage.detect(extracted.text, html_lang=extracted.html_lang, source_lang=source_lang)
+    return Article(
+        id=article_id_for_url(url),
+        url=url,
+        canonical_url=canonical_url(extracted.canonical_url or url),
+        source=source.name,
+        text=extracted.text,
+        title=extracted.title or (entry.title if entry else None),
+        author=extracted.author or (entry.author if entry else None),
+        published=(entry.published if entry else None) or extracted.published,
+        fetched=iso(clock()),
+        lang=lang.code,
+        lang_confidence=lang.confidence,
+        lang_reason=lang.reason,
+        site_name=extracted.site_name,
+        description=extracted.description,
+        html_lang=extracted.html_lang,
+        origin=origin,
+        extractor=extracted.extractor,
+        alternates=extracted.alternates,
+    )
+
+
+def _store_page(source: Source, archive: Archive, report: RunReport, page: _Page, clock: Clock) -> None:
+    now = iso(clock())
+    if page.error:
+        archive.record_failure(source.name, page.url, "page", page.error, now)
+    if page.article is None:
+        report.fail(source.name, page.url, page.error or "unknown")
+        return
+    outcome = archive.save_article(page.article, now)
+    report.count(outcome, page.article.id)
+    if page.error:
+        report.failures.append(Failure(source.name, page.url, page.error))
+        return  # kept from the feed: the page is tried again next run
+    archive.clear_failures(source.name, page.url)
+    if page.entry is not None:
+        archive.mark_entry(source.name, page.entry.guid or page.url, page.url, page.article.id, now)
+
+
+def _source_ok(source: Source, archive: Archive, report: RunReport, response: Response, outcome: str, clock: Clock) -> None:
+    archive.record_source_success(
+        source.name, source.url, source.kind, at=iso(clock()),
+        status=outcome, etag=response.etag, last_modified=response.last_modified,
+    )
+    report.sources[source.name] = outcome
+
+
+def _source_failed(source: Source, archive: Archive, report: RunReport, reason: str, clock: Clock) -> None:
+    logger.warning("source failed", extra={"source": source.name, "reason": reason})
+    archive.record_source_failure(source.name, source.url, source.kind, at=iso(clock()), reason=reason)
+    report.fail(source.name, source.url, reason)
+    report.sources[source.name] = f"failed: {reason}"
+
+
+def _notify(progress: Progress | None, event: str, detail: str) -> None:
+    if progress is not None:
+        progress(event, detail)
+
+
+# --------------------------------------------------------------------------
+# veille import
+# --------------------------------------------------------------------------
+
+
+def collect_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files to import, folders walked recursively, in a stable order."""
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise ImportPathError(f"import: {path} does not exist; check the path")
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMPORT_SUFFIXES))
+        elif path.suffix.lower() in IMPORT_SUFFIXES:
+            files.append(path)
+        else:
+            raise ImportPathError(
+                f"import: {path} is not a .html, .htm, .txt or .md file; convert it or leave it out"
+            )
+    return files
+
+
+def import_paths(
+    paths: Iterable[str | Path],
+    archive: Archive,
+    *,
+    clock: Clock = utcnow,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Import local files: HTML through the extractor, text through its own cleaner."""
+    files = collect_paths(paths)
+    report = RunReport()
+    run_id = archive.start_run("import", iso(clock()))
+    try:
+        for path in files:
+            _notify(progress, "file", str(path))
+            import_file(path, archive, report, clock=clock)
+    finally:
+        archive.finish_run(run_id, iso(clock()), dict(report.counts))
+    return report
+
+
+def import_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock = utcnow) -> None:
+    url = path.resolve().as_uri()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        report.fail(IMPORT_SOURCE, url, f"cannot read file ({exc.strerror})")
+        return
+    article_id = article_id_for_content(raw)
+    if archive.has_article(article_id):
+        report.count("unchanged")
+        return
+    text = decode(raw)
+    is_html = path.suffix.lower() in (".html", ".htm")
+    try:
+        extracted = extract_stage.extract(text, url) if is_html else plaintext.clean(
+            text, markdown=path.suffix.lower() == ".md"
+        )
+    except ExtractError as exc:
+        archive.record_failure(IMPORT_SOURCE, url, "extract", str(exc), iso(clock()))
+        report.fail(IMPORT_SOURCE, url, str(exc))
+        return
+    if not extracted.text.strip():
+        archive.record_failure(IMPORT_SOURCE, url, "extract", "no text left after cleaning", iso(clock()))
+        report.fail(IMPORT_SOURCE, url, "no text left after cleaning")
+        return
+    source = Source(name=IMPORT_SOURCE, url=url, kind="page")
+    article = _assemble(source, None, None, url, extracted, clock, origin="file")
+    article.id = article_id
+    article.canonical_url = url
+    article.raw = raw
+    article.raw_type = "text/html" if is_html else ("text/markdown" if path.suffix.lower() == ".md" else "text/plain")
+    outcome = archive.save_article(article, iso(clock()))
+    archive.clear_failures(IMPORT_SOURCE, url)
+    report.count(outcome, article.id)

@@ -1,0 +1,441 @@
+"""The archive database: the record of truth. All SQL of veille lives here.
+
+SQLite in WAL mode (readers never block the writer), one method per query,
+schema versioned with `PRAGMA user_version` and applied by numbered
+migrations, so an archive written by any earlier veille opens and upgrades.
+Each article is written in its own transaction: a crash loses at most the
+article in hand, never one already stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .errors import ArchiveError
+from .models import Article
+
+DB_NAME = "veille.db"
+
+# Each entry upgrades the schema by one version. Never edit a released entry:
+# add a new one.
+MIGRATIONS: list[str] = [
+    # 1: sources, articles with revisions, feed entries seen, failures, runs
+    """
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_fetch TEXT,
+        last_success TEXT,
+        last_status TEXT,
+        last_error TEXT,
+        last_error_at TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        canonical_url TEXT,
+        source TEXT NOT NULL,
+        title TEXT,
+        author TEXT,
+        published TEXT,
+        fetched TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        lang_confidence REAL NOT NULL,
+        lang_reason TEXT NOT NULL,
+        site_name TEXT,
+        description TEXT,
+        html_lang TEXT,
+        origin TEXT NOT NULL,
+        note TEXT,
+        text TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        raw BLOB,
+        raw_type TEXT,
+        extractor TEXT NOT NULL,
+        alternates TEXT NOT NULL DEFAULT '{}',
+        revision INTEGER NOT NULL DEFAULT 1,
+        first_seen TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE INDEX articles_url ON articles(url);
+    CREATE INDEX articles_canonical ON articles(canonical_url);
+    CREATE INDEX articles_source ON articles(source, published);
+    CREATE INDEX articles_lang ON articles(lang);
+    CREATE INDEX articles_text_hash ON articles(text_hash);
+    CREATE TABLE revisions (
+        article_id TEXT NOT NULL REFERENCES articles(id),
+        revision INTEGER NOT NULL,
+        title TEXT,
+        text TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        raw BLOB,
+        fetched TEXT NOT NULL,
+        extractor TEXT NOT NULL,
+        replaced_at TEXT NOT NULL,
+        PRIMARY KEY (article_id, revision)
+    );
+    CREATE TABLE entries (
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        url TEXT,
+        article_id TEXT,
+        first_seen TEXT NOT NULL,
+        PRIMARY KEY (source, key)
+    );
+    CREATE TABLE failures (
+        source TEXT NOT NULL,
+        url TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        first_at TEXT NOT NULL,
+        last_at TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (source, url, stage)
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        command TEXT NOT NULL,
+        started TEXT NOT NULL,
+        finished TEXT,
+        new INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+]
+
+ARTICLE_COLUMNS = (
+    "id", "url", "canonical_url", "source", "title", "author", "published", "fetched",
+    "lang", "lang_confidence", "lang_reason", "site_name", "description", "html_lang",
+    "origin", "note", "text", "text_hash", "raw", "raw_type", "extractor", "alternates",
+    "revision", "first_seen", "updated",
+)
+LIST_COLUMNS = tuple(c for c in ARTICLE_COLUMNS if c not in ("text", "raw"))
+
+
+def text_hash(text: str) -> str:
+    """Hash of the text with whitespace normalised: the same words give the same hash."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+def compress(raw: bytes | None) -> bytes | None:
+    return zlib.compress(raw, 6) if raw else None
+
+
+def decompress(blob: bytes | None) -> bytes | None:
+    return zlib.decompress(blob) if blob else None
+
+
+@dataclass
+class SourceState:
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetch: str | None = None
+    last_success: str | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    consecutive_failures: int = 0
+
+
+class Archive:
+    """The archive folder: `veille.db` and, later, the derived search index."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.folder / DB_NAME, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ArchiveError(
+                f"archive: cannot open {self.folder / DB_NAME} ({exc}); check the path and its permissions"
+            ) from None
+        self.db.row_factory = sqlite3.Row
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(
+                f"archive: {self.folder / DB_NAME} is not a veille archive ({exc}); pass another --archive"
+            ) from None
+
+    # -- lifecycle -------------------------------------------------------
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise ArchiveError(
+                f"archive: {self.folder} has schema version {version}, newer than this veille "
+                f"knows ({len(MIGRATIONS)}); upgrade veille"
+            )
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            # executescript commits first; the version bump is inside the script's transaction.
+            self.db.executescript(
+                f"BEGIN; {MIGRATIONS[number - 1]}; PRAGMA user_version = {number}; COMMIT;"
+            )
+
+    # -- sources ---------------------------------------------------------
+    def source_state(self, name: str) -> SourceState:
+        row = self.db.execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return SourceState(name=name)
+        return SourceState(**{k: row[k] for k in SourceState.__dataclass_fields__})
+
+    def record_source_success(
+        self, name: str, url: str, kind: str, *, at: str, status: str,
+        etag: str | None, last_modified: str | None,
+    ) -> None:
+        self.db.execute(
+            """
+            INSERT INTO sources (name, url, kind, etag, last_modified, last_fetch, last_success,
+                                 last_status, last_error, last_error_at, consecutive_failures)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0)
+            ON CONFLICT(name) DO UPDATE SET
+                url = excluded.url, kind = excluded.kind,
+                etag = COALESCE(excluded.etag, sources.etag),
+                last_modified = COALESCE(excluded.last_modified, sources.last_modified),
+                last_fetch = excluded.last_fetch, last_success = excluded.last_success,
+                last_status = excluded.last_status, last_error = NULL,
+                consecutive_failures = 0
+            """,
+            (name, url, kind, etag, last_modified, at, at, status),
+        )
+
+    def record_source_failure(self, name: str, url: str, kind: str, *, at: str, reason: str) -> None:
+        self.db.execute(
+            """
+            INSERT INTO sources (name, url, kind, last_fetch, last_status, last_error,
+                                 last_error_at, consecutive_failures)
+            VALUES (?, ?, ?, ?, 'failed', ?, ?, 1)
+            ON CONFLICT(name) DO UPDATE SET
+                url = excluded.url, kind = excluded.kind, last_fetch = excluded.last_fetch,
+                last_status = 'failed', last_error = excluded.last_error,
+                last_error_at = excluded.last_error_at,
+                consecutive_failures = sources.consecutive_failures + 1
+            """,
+            (name, url, kind, at, reason, at),
+        )
+
+    def source_rows(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM sources ORDER BY name").fetchall()
+
+    # -- feed entries ----------------------------------------------------
+    def entry_seen(self, source: str, key: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM entries WHERE source = ? AND key = ? AND article_id IS NOT NULL", (source, key)
+        ).fetchone()
+        return row is not None
+
+    def mark_entry(self, source: str, key: str, url: str | None, article_id: str, at: str) -> None:
+        self.db.execute(
+            """
+            INSERT INTO entries (source, key, url, article_id, first_seen) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(source, key) DO UPDATE SET article_id = excluded.article_id, url = excluded.url
+            """,
+            (source, key, url, article_id, at),
+        )
+
+    # -- failures --------------------------------------------------------
+    def record_failure(self, source: str, url: str, stage: str, reason: str, at: str) -> None:
+        self.db.execute(
+            """
+            INSERT INTO failures (source, url, stage, reason, first_at, last_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(source, url, stage) DO UPDATE SET
+                reason = excluded.reason, last_at = excluded.last_at, count = failures.count + 1
+            """,
+            (source, url, stage, reason, at, at),
+        )
+
+    def failure_count(self, source: str, url: str, stage: str) -> int:
+        row = self.db.execute(
+            "SELECT count FROM failures WHERE source = ? AND url = ? AND stage = ?", (source, url, stage)
+        ).fetchone()
+        return row["count"] if row else 0
+
+    def clear_failures(self, source: str, url: str) -> None:
+        self.db.execute("DELETE FROM failures WHERE source = ? AND url = ?", (source, url))
+
+    def failures(self, source: str | None = None, limit: int = 50) -> list[sqlite3.Row]:
+        if source:
+            return self.db.execute(
+                "SELECT * FROM failures WHERE source = ? ORDER BY last_at DESC LIMIT ?", (source, limit)
+            ).fetchall()
+        return self.db.execute("SELECT * FROM failures ORDER BY last_at DESC LIMIT ?", (limit,)).fetchall()
+
+    # -- articles --------------------------------------------------------
+    def has_article(self, article_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is not None
+
+    def save_article(self, article: Article, at: str) -> str:
+        """Store `article`; return 'new', 'updated' (old text kept as a revision) or 'unchanged'."""
+        article.text_hash = article.text_hash or text_hash(article.text)
+        with self._transaction():
+            old = self.db.execute(
+                "SELECT id, text_hash, revision, title, text, raw, fetched, extractor FROM articles WHERE id = ?",
+                (article.id,),
+            ).fetchone()
+            if old is not None and old["text_hash"] == article.text_hash:
+                return "unchanged"
+            values = self._article_values(article, at)
+            if old is None:
+                values["revision"] = 1
+                values["first_seen"] = at
+                self._insert_article(values)
+                return "new"
+            self.db.execute(
+                """
+                INSERT INTO revisions (article_id, revision, title, text, text_hash, raw, fetched,
+                                       extractor, replaced_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (old["id"], old["revision"], old["title"], old["text"], old["text_hash"], old["raw"],
+                 old["fetched"], old["extractor"], at),
+            )
+            values["revision"] = old["revision"] + 1
+            assignments = ", ".join(f"{k} = :{k}" for k in values if k not in ("id", "first_seen"))
+            self.db.execute(f"UPDATE articles SET {assignments} WHERE id = :id", values)
+            return "updated"
+
+    def _article_values(self, article: Article, at: str) -> dict:
+        values = {c: getattr(article, c) for c in ARTICLE_COLUMNS if c not in ("raw", "alternates")}
+        values["raw"] = compress(article.raw)
+        values["alternates"] = json.dumps(article.alternates, sort_keys=True)
+        values["fetched"] = article.fetched or at
+        values["updated"] = at
+        return values
+
+    def _insert_article(self, values: dict) -> None:
+        columns = ", ".join(ARTICLE_COLUMNS)
+        placeholders = ", ".join(f":{c}" for c in ARTICLE_COLUMNS)
+        self.db.execute(f"INSERT INTO articles ({columns}) VALUES ({placeholders})", values)
+
+    def get_article(self, article_id: str) -> Article | None:
+        """Find by full id, or by a unique id prefix (at least 6 characters)."""
+        row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None and len(article_id) >= 6:
+            rows = self.db.execute(
+                "SELECT * FROM articles WHERE id LIKE ? || '%' LIMIT 2", (article_id,)
+            ).fetchall()
+            row = rows[0] if len(rows) == 1 else None
+        return _row_to_article(row) if row else None
+
+    def revisions(self, article_id: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT revision, title, text_hash, fetched, replaced_at FROM revisions "
+            "WHERE article_id = ? ORDER BY revision",
+            (article_id,),
+        ).fetchall()
+
+    def list_articles(
+        self, *, source: str | None = None, lang: str | None = None, limit: int | None = 20,
+    ) -> list[Article]:
+        where, params = [], []
+        if source:
+            where.append("source = ?")
+            params.append(source)
+        if lang:
+            where.append("lang = ?")
+            params.append(lang)
+        sql = f"SELECT {', '.join(LIST_COLUMNS)} FROM articles"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY COALESCE(published, fetched) DESC, id"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_row_to_article(row) for row in self.db.execute(sql, params)]
+
+    def iter_articles(self, batch: int = 500) -> Iterator[Article]:
+        """Every article with its text, in id order, in bounded memory."""
+        last = ""
+        while True:
+            rows = self.db.execute(
+                "SELECT * FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _row_to_article(row)
+            last = rows[-1]["id"]
+
+    def count_articles(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def counts_by_source(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT source, COUNT(*) AS n FROM articles GROUP BY source")
+        return {row["source"]: row["n"] for row in rows}
+
+    def counts_by_lang(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT lang, COUNT(*) AS n FROM articles GROUP BY lang ORDER BY n DESC, lang")
+        return {row["lang"]: row["n"] for row in rows}
+
+    def count_failures_by_source(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT source, COUNT(*) AS n FROM failures GROUP BY source")
+        return {row["source"]: row["n"] for row in rows}
+
+    # -- runs ------------------------------------------------------------
+    def start_run(self, command: str, at: str) -> int:
+        cursor = self.db.execute("INSERT INTO runs (command, started) VALUES (?, ?)", (command, at))
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, at: str, counts: dict[str, int]) -> None:
+        self.db.execute(
+            "UPDATE runs SET finished = ?, new = ?, updated = ?, unchanged = ?, failed = ? WHERE id = ?",
+            (at, counts.get("new", 0), counts.get("updated", 0), counts.get("unchanged", 0),
+             counts.get("failed", 0), run_id),
+        )
+
+    def last_run(self) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+
+    # -- helpers ---------------------------------------------------------
+    def _transaction(self):
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _row_to_article(row: sqlite3.Row) -> Article:
+    keys = row.keys()
+    values = {k: row[k] for k in keys if k in Article.__dataclass_fields__}
+    if "raw" in values:
+        values["raw"] = decompress(values["raw"])
+    if "alternates" in values:
+        values["alternates"] = json.loads(values["alternates"] or "{}")
+    values.setdefault("text", "")
+    return Article(**values)

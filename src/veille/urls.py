@@ -1,0 +1,40 @@
+"""Canonical URLs and the article ids derived from them.
+
+An article's id is stable: the same article reached through a URL with
+tracking parameters, a different host case, a default port or a fragment gets
+the same id. For local files, the id comes from the content, so the same file
+imported from two places is one article.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlsplit, urlunsplit
+
+import courlan
+
+ID_LENGTH = 16
+
+
+def canonical_url(url: str) -> str:
+    """Normalise `url`: lower-case scheme and host, no default port, no fragment,
+    no tracking parameters (utm_*, fbclid, xtor, ...), sorted query."""
+    try:
+        normal = courlan.normalize_url(url)
+    except (ValueError, AttributeError):
+        normal = url.strip()
+    parts = urlsplit(normal)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+def article_id_for_url(url: str) -> str:
+    return _digest("url\0" + canonical_url(url))
+
+
+def article_id_for_content(content: bytes) -> str:
+    return _digest(b"file\0" + content)
+
+
+def _digest(value: str | bytes) -> str:
+    data = value.encode("utf-8") if isinstance(value, str) else value
+    return hashlib.sha256(data).hexdigest()[:ID_LENGTH]
