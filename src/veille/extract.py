@@ -15,6 +15,7 @@ from urllib.parse import urljoin
 
 import lxml.html
 import trafilatura
+from trafilatura.settings import use_config
 from lxml import etree
 
 from .encoding import repair
@@ -25,7 +26,12 @@ EXTRACTOR = f"trafilatura {trafilatura.__version__}"
 
 # Separators pages put between the title and the site name or section.
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|·|/|:)\s+")
-_MAX_TREE = 200_000  # elements; deeper or larger pages are not articles
+_TRAFILATURA_CONFIG = use_config()
+# Pages larger than this many elements are not articles (and hostile ones are huge).
+_TRAFILATURA_CONFIG.set("DEFAULT", "MAX_TREE_SIZE", "200000")
+# trafilatura's timeout uses signals, which only work in the main thread; the
+# pipeline extracts in worker threads and bounds the input size instead.
+_TRAFILATURA_CONFIG.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
 
 
 def extract(html: str, url: str | None = None) -> Extracted:
@@ -40,7 +46,7 @@ def extract(html: str, url: str | None = None) -> Extracted:
             include_comments=False,
             include_tables=True,
             with_metadata=True,
-            max_tree_size=_MAX_TREE,
+            config=_TRAFILATURA_CONFIG,
         )
     except Exception as exc:  # trafilatura raises many kinds on hostile input
         raise ExtractError(f"extraction failed ({type(exc).__name__})") from exc
@@ -59,7 +65,7 @@ def extract(html: str, url: str | None = None) -> Extracted:
         site_name=site_name,
     )
     return Extracted(
-        text=text,
+        text=_without_leading_title(text, title),
         title=title,
         author=_clean(data.get("author")),
         published=data.get("date") or None,
@@ -97,13 +103,16 @@ def strip_site_name(title: str, site_name: str | None) -> str:
     if len(parts) < 2:
         return title
     site = _norm(site_name or "")
-    # Drop trailing parts that are the site name, or short trails after one.
+    # Drop trailing parts that are the site name; once one was, the short parts
+    # before it are a section trail ("Title - Tech - Le Monde").
+    dropped_site = False
     while len(parts) > 1:
         last = _norm(parts[-1])
         if site and (last == site or last in site or site in last):
             parts.pop()
+            dropped_site = True
             continue
-        if not site and len(parts[-1]) <= 30 and len(parts[0]) > len(parts[-1]) * 2:
+        if dropped_site and len(parts[-1]) <= 25 and len(parts[0]) > len(parts[-1]) * 2:
             parts.pop()
             continue
         break
@@ -121,6 +130,14 @@ def _rejoin(title: str, parts: list[str]) -> str:
     start = title.find(parts[0])
     end = title.rfind(parts[-1]) + len(parts[-1])
     return title[start:end] if start >= 0 and end > start else " ".join(parts)
+
+
+def _without_leading_title(text: str, title: str | None) -> str:
+    """trafilatura often repeats the <h1> as the first line; the title is kept apart."""
+    first, _, rest = text.partition("\n")
+    if title and rest.strip() and _norm(first) == _norm(title):
+        return rest.lstrip("\n")
+    return text
 
 
 def _read_head(html: str, url: str | None) -> dict:

@@ -55,7 +55,7 @@ _CATEGORY_LINE = re.compile(
 )
 _COOKIE_LINE = re.compile(
     r"\bcookies?\b.*\b(use|utilis|accept|consent|experience|exp[ée]rience|continu|verwend|usamos|utilizamos)"
-    r"|\b(we|nous) (use|utilisons) (des )?cookies?",
+    r"|\b(use|utilis|verwend|usamos|utilizamos)\w*\s+(des\s+|les\s+)?cookies?\b",
     _I,
 )
 _PROMPT_LINE = re.compile(

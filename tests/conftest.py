@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from veille.cli import main
+from veille.devserver import FixtureServer
+from veille.store import Archive
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture
+def archive(tmp_path):
+    with Archive(tmp_path / "archive") as opened:
+        yield opened
+
+
+@pytest.fixture
+def site():
+    with FixtureServer(FIXTURES / "site", mounts={"/bad": FIXTURES / "bad"}) as server:
+        yield server
+
+
+class Cli:
+    """Runs `veille` in-process against a temporary archive and config."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.archive = tmp_path / "archive"
+        self.config = tmp_path / "feeds.yaml"
+        self.runner = CliRunner()
+
+    def write_config(self, text: str) -> Path:
+        self.config.write_text(text, encoding="utf-8")
+        return self.config
+
+    def __call__(self, *args: str, ok: bool = True):
+        result = self.runner.invoke(
+            main, ["--archive", str(self.archive), "--config", str(self.config), *args],
+            catch_exceptions=False,
+        )
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    def json_lines(self, *args: str) -> list[dict]:
+        return [json.loads(line) for line in self(*args, "--json").stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def cli(tmp_path):
+    return Cli(tmp_path)

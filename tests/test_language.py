@@ -1,0 +1,37 @@
+from veille.language import detect
+
+FR = ("La municipalité a signé un contrat de vidéosurveillance algorithmique avec une entreprise "
+      "privée, sans débat au conseil municipal ni étude d'impact sur la vie privée des habitants.")
+EN = ("The city council signed a facial recognition contract with a private company without any "
+      "public debate or assessment of its impact on the privacy of residents.")
+DE = ("Die Stadtverwaltung hat einen Vertrag über biometrische Videoüberwachung mit einer privaten "
+      "Firma unterzeichnet, ohne öffentliche Debatte und ohne Datenschutz-Folgenabschätzung.")
+
+
+def test_clear_text_is_detected_with_high_confidence():
+    for text, code in ((FR, "fr"), (EN, "en"), (DE, "de")):
+        result = detect(text)
+        assert result.code == code
+        assert result.confidence > 0.9
+
+
+def test_detection_is_deterministic():
+    sample = "Palantir ICE data contract police"  # short, ambiguous: the worst case for randomness
+    answers = {detect(sample * 3).code for _ in range(20)}
+    assert len(answers) == 1
+
+
+def test_too_little_text_is_undetermined_with_a_reason_even_with_a_hint():
+    result = detect("Nice, 2019", html_lang="fr")
+    assert result.code == "und"
+    assert result.confidence == 0.0
+    assert "too little text" in result.reason and "hint was fr" in result.reason
+
+
+def test_a_hint_does_not_overrule_clear_evidence():
+    result = detect(EN, html_lang="fr", source_lang="fr")
+    assert result.code == "en"
+
+
+def test_hints_are_normalised():
+    assert detect(FR, html_lang="fr-FR").reason.endswith("(agrees with hint)")
