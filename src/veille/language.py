@@ -22,7 +22,7 @@ UNDETERMINED = "und"
 MIN_LETTERS = 40  # below this, langdetect's answers are noise
 CONFIDENT = 0.90  # a top candidate at or above this needs no hint
 CLOSE_CALL = 0.20  # a hinted candidate within this of the top wins
-MAX_CHARS = 20_000  # enough for any decision; keeps long articles fast
+MAX_CHARS = 5_000  # plenty for a decision; langdetect time grows with length
 
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _URL_OR_HANDLE = re.compile(r"(https?://\S+|www\.\S+|[@#]\w+)")
