@@ -35,3 +35,14 @@ def test_a_hint_does_not_overrule_clear_evidence():
 
 def test_hints_are_normalised():
     assert detect(FR, html_lang="fr-FR").reason.endswith("(agrees with hint)")
+
+
+def test_detection_from_many_threads_at_once_is_right_from_the_first_call(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from veille import language
+
+    monkeypatch.setattr(language, "_factory", None)  # as in a fresh process
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda text: detect(text).code, [FR, EN, DE] * 8))
+    assert codes == ["fr", "en", "de"] * 8

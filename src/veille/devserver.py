@@ -52,6 +52,11 @@ class Request:
     headers: dict[str, str]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # clients that hang up early (timeouts, size caps) are what tests do on purpose
+
+
 class FixtureServer:
     """`with FixtureServer(folder) as server: server.url + "/feeds/x.xml"`"""
 
@@ -65,7 +70,7 @@ class FixtureServer:
         self.last_modified = formatdate(last_modified, usegmt=True)
         self.requests: list[Request] = []
         self.pages: dict[str, bytes] = {}  # path -> body, served before files (for generated sites)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -12,11 +12,35 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from langdetect import DetectorFactory, detect_langs
+import threading
+
+from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
 # langdetect samples n-grams at random; a fixed seed makes it deterministic.
 DetectorFactory.seed = 0
+
+# Our own factory, loaded once under a lock: langdetect's module-level one is
+# published before its profiles are loaded, so a second thread can see it
+# empty and fail ("no language features") while the first is still loading.
+_factory: DetectorFactory | None = None
+_factory_lock = threading.Lock()
+
+
+def _detector_factory() -> DetectorFactory:
+    global _factory
+    with _factory_lock:
+        if _factory is None:
+            factory = DetectorFactory()
+            factory.load_profile(PROFILES_DIRECTORY)
+            _factory = factory
+    return _factory
+
+
+def _candidates(text: str) -> list:
+    detector = _detector_factory().create()
+    detector.append(text)
+    return detector.get_probabilities()
 
 UNDETERMINED = "und"
 MIN_LETTERS = 40  # below this, langdetect's answers are noise
@@ -52,7 +76,7 @@ def detect(text: str, *, html_lang: str | None = None, source_lang: str | None =
         hinted = f"; hint was {hints[0]}" if hints else ""
         return Language(UNDETERMINED, 0.0, f"too little text to tell ({letters} letters){hinted}")
     try:
-        candidates = detect_langs(sample)
+        candidates = _candidates(sample)
     except LangDetectException as exc:
         return Language(UNDETERMINED, 0.0, f"no language features found ({exc})")
     top = candidates[0]
