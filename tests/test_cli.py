@@ -68,3 +68,12 @@ def test_status_shows_totals_by_language(cli):
     result = cli("status")
     assert "5 articles" in result.stdout
     assert "fr 3" in result.stdout and "en 2" in result.stdout
+
+
+def test_titles_with_brackets_are_shown_as_written(cli):
+    from conftest import SEEDS
+
+    cli("import", str(SEEDS / "004_489bb3f04310a64e.txt"))
+    assert "[forum ouvert]" in cli("list").stdout
+    article_id = cli.json_lines("list")[0]["id"]
+    assert "[forum ouvert]" in cli("show", article_id).stdout

@@ -11,11 +11,13 @@ import json
 import logging
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__, pipeline
@@ -24,7 +26,7 @@ from .errors import VeilleError
 from .models import Article
 from .store import Archive
 
-out = Console(highlight=False, soft_wrap=False)
+out = Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
 err = Console(stderr=True, highlight=False)
 
 JSON_FIELDS = (
@@ -172,25 +174,28 @@ def status(state: State, as_json: bool) -> None:
                           "recent_failures": recent_failures}, ensure_ascii=False))
         return
     table = Table(title=f"veille archive: {archive.folder}", title_justify="left")
-    for column in ("source", "articles", "last fetch", "status", "last error"):
-        table.add_column(column, overflow="fold", justify="right" if column == "articles" else "left")
+    table.add_column("source", overflow="fold", max_width=24)
+    table.add_column("articles", justify="right", no_wrap=True)
+    table.add_column("last fetch", no_wrap=True)
+    table.add_column("status", overflow="fold", max_width=22)
+    table.add_column("last error", overflow="fold", ratio=1)
     for r in records:
-        name = r["source"] if r["enabled"] else f"[dim]{r['source']} (off)[/dim]"
-        error = r["last_error"] or ""
+        name = escape(r["source"]) if r["enabled"] else f"[dim]{escape(r['source'])} (off)[/dim]"
+        error = escape(r["last_error"] or "")
         if r["failed_items"]:
             error = (error + "; " if error else "") + f"{r['failed_items']} article(s) failed"
-        status_text = r["last_status"] or "never fetched"
+        status_text = escape(r["last_status"] or "") or ("imported files" if r["source"] == pipeline.IMPORT_SOURCE else "never fetched")
         if r["consecutive_failures"]:
             status_text = f"[red]failed x{r['consecutive_failures']}[/red]"
         table.add_row(name, str(r["articles"]), _short_time(r["last_fetch"]), status_text, f"[red]{error}[/red]" if error else "")
     out.print(table)
     total = archive.count_articles()
     langs = ", ".join(f"{lang} {n}" for lang, n in by_lang.items()) or "none"
-    out.print(f"[bold]{total}[/bold] articles; by language: {langs}")
+    out.print(f"[bold]{total}[/bold] articles; by language: {escape(langs)}")
     if recent_failures:
         out.print("[bold]recent failures[/bold]")
         for f in recent_failures[:10]:
-            out.print(f"  {f['source']}: {f['url']}: {f['reason']} (x{f['count']})", overflow="fold")
+            out.print(f"  {f['source']}: {f['url']}: {f['reason']} (x{f['count']})", overflow="fold", markup=False)
 
 
 @main.command(name="list")
@@ -209,11 +214,15 @@ def list_(state: State, source: str | None, lang: str | None, limit: int, as_jso
         for article in articles:
             print(json.dumps(_article_json(article), ensure_ascii=False))
         return
-    table = Table(show_edge=False)
-    for column in ("id", "date", "lang", "source", "title"):
-        table.add_column(column, overflow="ellipsis", no_wrap=column != "title")
+    table = Table(show_edge=False, expand=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    table.add_column("lang", no_wrap=True)
+    table.add_column("source", no_wrap=True, overflow="ellipsis", max_width=18)
+    table.add_column("title", overflow="fold", ratio=1)
     for a in articles:
-        table.add_row(a.id[:10], (a.published or a.fetched or "")[:10], a.lang, a.source, a.title or "[dim](no title)[/dim]")
+        title = escape(a.title) if a.title else "[dim](no title)[/dim]"
+        table.add_row(a.id[:10], (a.published or a.fetched or "")[:10], a.lang, escape(a.source), title)
     out.print(table)
     if not articles:
         err.print("no articles match; try `veille status` to see what is archived")
@@ -240,7 +249,7 @@ def show(state: State, article_id: str, as_json: bool) -> None:
         data["revisions"] = revisions
         print(json.dumps(data, ensure_ascii=False))
         return
-    out.print(f"[bold]{article.title or '(no title)'}[/bold]")
+    out.print(f"[bold]{escape(article.title or '(no title)')}[/bold]")
     meta = [
         ("id", article.id), ("url", article.url), ("source", article.source),
         ("site", article.site_name), ("author", article.author), ("published", article.published),
@@ -250,7 +259,7 @@ def show(state: State, article_id: str, as_json: bool) -> None:
     ]
     for key, value in meta:
         if value:
-            out.print(f"[dim]{key:>9}[/dim]  {value}", overflow="fold")
+            out.print(f"[dim]{key:>9}[/dim]  {escape(value)}", overflow="fold")
     out.print()
     out.print(article.text, markup=False)
 
@@ -281,8 +290,14 @@ def _print_summary(command: str, report: pipeline.RunReport, seconds: float, as_
         }, ensure_ascii=False))
         return
     for failure in report.failures:
-        err.print(f"[yellow]{failure.source}[/yellow]: {failure.url}: {failure.reason}", overflow="fold", markup=True)
+        err.print(f"[yellow]{escape(failure.source)}[/yellow]: {escape(failure.url)}: {escape(failure.reason)}", overflow="fold")
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+    if report.sources:
+        outcomes = Counter(
+            "failed" if o.startswith("failed") else "not modified" if o.startswith("not modified") else "read"
+            for o in report.sources.values()
+        )
+        summary += f" · {len(report.sources)} sources (" + ", ".join(f"{n} {k}" for k, n in outcomes.items()) + ")"
     out.print(f"{command}: {summary} ({seconds:.1f}s)")
 
 

@@ -288,7 +288,7 @@ def _source_ok(source: Source, archive: Archive, report: RunReport, response: Re
 
 
 def _source_failed(source: Source, archive: Archive, report: RunReport, reason: str, clock: Clock) -> None:
-    logger.warning("source failed", extra={"source": source.name, "reason": reason})
+    logger.info("source failed", extra={"source": source.name, "reason": reason})
     archive.record_source_failure(source.name, source.url, source.kind, at=iso(clock()), reason=reason)
     report.fail(source.name, source.url, reason)
     report.sources[source.name] = f"failed: {reason}"
