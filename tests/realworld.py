@@ -29,11 +29,9 @@ there as JSON next to the sdist.
 from __future__ import annotations
 
 import ast
-import hashlib
 import itertools
 import json
 import os
-import posixpath
 import shutil
 import subprocess
 import sys
@@ -103,27 +101,34 @@ def _cases_from_sdist(sdist: Path) -> list[Case]:
     stat = sdist.stat()
     stamp = {"parser": PARSER_VERSION, "size": stat.st_size, "mtime": int(stat.st_mtime)}
     cached = _read_json_cache(stamp)
-    with tarfile.open(sdist, "r:gz") as tar:
-        members = {m.name: m for m in tar.getmembers() if m.isfile()}
-        root = next(n.split("/")[0] for n in members)
-        if cached is None:
-            source = tar.extractfile(members[f"{root}/tests/realworld_tests.py"]).read().decode("utf-8")
-            mock_pages, expectations = parse_realworld_tests(source)
-            cached = [
-                {"url": url, "filename": name,
-                 "must_contain": expectations.get(url, ([], []))[0],
-                 "must_not_contain": expectations.get(url, ([], []))[1]}
-                for url, name in mock_pages.items()
-                if _is_real_page(url) and f"{root}/tests/cache/{name}" in members
-            ]
-            _write_json_cache(stamp, cached)
-        return [
-            Case(url=c["url"], filename=c["filename"],
-                 html_bytes=tar.extractfile(members[f"{root}/tests/cache/{c['filename']}"]).read(),
-                 must_contain=list(c["must_contain"]), must_not_contain=list(c["must_not_contain"]))
-            for c in cached
+    files = _read_sdist(sdist)  # one sequential pass: seeking back in a .tar.gz re-reads it
+    if cached is None:
+        source = files["tests/realworld_tests.py"].decode("utf-8")
+        mock_pages, expectations = parse_realworld_tests(source)
+        cached = [
+            {"url": url, "filename": name,
+             "must_contain": expectations.get(url, ([], []))[0],
+             "must_not_contain": expectations.get(url, ([], []))[1]}
+            for url, name in mock_pages.items()
+            if _is_real_page(url) and f"tests/cache/{name}" in files
         ]
+        _write_json_cache(stamp, cached)
+    return [
+        Case(url=c["url"], filename=c["filename"], html_bytes=files[f"tests/cache/{c['filename']}"],
+             must_contain=list(c["must_contain"]), must_not_contain=list(c["must_not_contain"]))
+        for c in cached
+    ]
 
+
+def _read_sdist(sdist: Path) -> dict[str, bytes]:
+    """The test pages and the test module, by path inside the project (without the top folder)."""
+    files: dict[str, bytes] = {}
+    with tarfile.open(sdist, "r:gz") as tar:
+        for member in tar:
+            _, _, inner = member.name.partition("/")
+            if member.isfile() and (inner.startswith("tests/cache/") or inner == "tests/realworld_tests.py"):
+                files[inner] = tar.extractfile(member).read()
+    return files
 
 def _is_real_page(url: str) -> bool:
     # 'http://exotic_tags' is a page trafilatura's authors wrote to test markup, not a saved web page.
@@ -306,11 +311,3 @@ def _collect(test: ast.expr, results: dict[str, str | None], found) -> None:
         if term.left.value not in bucket:
             bucket.append(term.left.value)
 
-
-def page_path(index: int) -> str:
-    """Where the test server serves case `index` (the .html suffix sets the content type)."""
-    return posixpath.join("/page", f"{index}.html")
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha1(data).hexdigest()[:12]

@@ -95,3 +95,75 @@ def test_entries_already_archived_are_not_fetched_when_the_feed_changes(tmp_path
             paths = [r.path for r in server.requests[before:]]
     assert paths == ["/feeds/watchdog.atom"]
     assert report.counts["unchanged"] == 4 and report.counts["new"] == 0
+
+
+FEED = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>
+<item><title>Drones over the harbour</title><link>{base}/news/drones.html</link><guid>drones</guid>
+<description><![CDATA[<p>The port authority bought four drones with thermal cameras to watch the
+harbour day and night, according to documents obtained by local journalists.</p>]]></description></item>
+</channel></rss>"""
+
+
+def page_html(extra: str) -> bytes:
+    paragraphs = "".join(
+        f"<p>The port authority confirmed that its drones fly over the harbour {extra}, "
+        f"paragraph {i}, and that nobody consulted the residents about the cameras.</p>" for i in range(5))
+    return f"<html lang='en'><head><title>Drones</title></head><body><article><h1>Drones over the harbour</h1>{paragraphs}</article></body></html>".encode()
+
+
+@pytest.fixture
+def news(tmp_path):
+    from veille.devserver import FixtureServer
+
+    with FixtureServer() as server:
+        server.pages["/feed.xml"] = FEED.format(base=server.url).encode()
+        config = parse_config(f"sources:\n  - name: news\n    url: {server.url}/feed.xml\n", tmp_path / "f.yaml")
+        with Archive(tmp_path / "archive") as archive:
+            yield server, config, archive
+
+
+def test_a_missing_page_keeps_the_feed_text_and_heals_when_the_page_appears(news):
+    server, config, archive = news
+    report = fetch_sources(config, archive)  # the page is 404 for now
+    (article,) = archive.list_articles(limit=None)
+    stored = archive.get_article(article.id)
+    assert stored.origin == "feed" and "http 404" in stored.note and "feed's own text" in stored.note
+    assert "thermal cameras" in stored.text
+    assert any("http 404" in f.reason for f in report.failures)
+    assert archive.failures()[0]["reason"].startswith("page not fetched: http 404")
+
+    server.pages["/news/drones.html"] = page_html("every night")
+    server.pages["/feed.xml"] += b" "  # the feed changes, so it is read again
+    report = fetch_sources(config, archive)
+    healed = archive.get_article(article.id)
+    assert report.counts["updated"] == 1
+    assert healed.origin == "page" and "every night" in healed.text and healed.revision == 2
+    assert archive.failures() == []
+
+
+def test_a_page_that_changes_is_stored_as_a_new_revision(news, tmp_path):
+    server, _, archive = news
+    server.pages["/news/drones.html"] = page_html("every night")
+    config = parse_config(f"sources:\n  - name: harbour\n    url: {server.url}/news/drones.html\n    kind: page\n",
+                          tmp_path / "p.yaml")
+    assert fetch_sources(config, archive).counts["new"] == 1
+    assert fetch_sources(config, archive).counts["new"] == 0  # 304
+    server.pages["/news/drones.html"] = page_html("only on weekends")
+    assert fetch_sources(config, archive).counts["updated"] == 1
+    (article,) = archive.list_articles(limit=None)
+    assert "only on weekends" in archive.get_article(article.id).text
+    assert [r["revision"] for r in archive.revisions(article.id)] == [1]
+
+
+def test_robots_txt_is_honoured_for_article_pages(news):
+    from veille.devserver import Reply
+
+    server, config, archive = news
+    server.pages["/news/drones.html"] = page_html("every night")
+    server.routes["/robots.txt"] = lambda h: Reply(200, b"User-agent: *\nDisallow: /news/\n",
+                                                   {"Content-Type": "text/plain"})
+    report = fetch_sources(config, archive)
+    assert not server.requests_for("/news/drones.html")
+    assert any("robots.txt" in f.reason for f in report.failures)
+    (article,) = archive.list_articles(limit=None)
+    assert archive.get_article(article.id).origin == "feed"

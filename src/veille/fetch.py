@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
 
 import httpx
 
@@ -94,9 +96,39 @@ class Fetcher:
             },
             transport=transport,
         )
+        self._robots: dict[str, RobotFileParser] = {}
+        self._robots_lock = threading.Lock()
 
     def close(self) -> None:
         self._client.close()
+
+    def robots_allow(self, url: str) -> bool:
+        """Whether the site's robots.txt lets our User-Agent fetch `url` (cached per host).
+
+        As RFC 9309 says: a missing robots.txt (4xx) allows everything; one the
+        server fails to give (5xx, network error) disallows everything for now.
+        """
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._robots_lock:
+            parser = self._robots.get(origin)
+            if parser is None:
+                parser = self._load_robots(origin)
+                self._robots[origin] = parser
+        return parser.can_fetch(self.user_agent, url)
+
+    def _load_robots(self, origin: str) -> RobotFileParser:
+        parser = RobotFileParser()
+        try:
+            response = self.get(origin + "/robots.txt", accept="text/plain")
+        except FetchError as exc:
+            if exc.reason.startswith("http 4"):
+                parser.allow_all = True
+            else:
+                parser.disallow_all = True
+            return parser
+        parser.parse(response.text().splitlines())
+        return parser
 
     def __enter__(self) -> "Fetcher":
         return self
@@ -144,6 +176,12 @@ class Fetcher:
         try:
             with self._client.stream("GET", url, headers=headers) as raw:
                 body = bytearray()
+                declared = raw.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > self.settings.max_body and raw.status_code == 200:
+                    raise FetchError(
+                        "too large", url,
+                        f"{declared} bytes declared, over {self.settings.max_body}; raise settings.max_body if this is expected",
+                    )
                 if raw.status_code not in (204, 304) and not raw.is_redirect:
                     for chunk in raw.iter_bytes():
                         body.extend(chunk)

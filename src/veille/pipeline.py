@@ -26,7 +26,7 @@ from . import plaintext
 from .config import Config, Source
 from .encoding import decode
 from .errors import BlockedURLError, ExtractError, FeedError, FetchError, ImportPathError
-from .fetch import Fetcher, Response
+from .fetch import Fetcher, Response, check_url
 from .models import Article, Entry, Extracted, ParsedFeed
 from .store import Archive
 from .urls import article_id_for_content, article_id_for_url, canonical_url
@@ -189,6 +189,9 @@ def _fetch_entry(source: Source, feed: ParsedFeed, entry: Entry, fetcher: Fetche
     """Worker thread: fetch, extract and detect one entry. No archive access here."""
     assert entry.url
     try:
+        check_url(entry.url)
+        if source.robots and not fetcher.robots_allow(entry.url):
+            return _feed_fallback(source, feed, entry, clock, "page not fetched: disallowed by robots.txt")
         response = fetcher.get(entry.url, accept=PAGE_ACCEPT)
     except BlockedURLError as exc:
         return _Page(entry, entry.url, error=f"link not followed: {exc.reason}")
