@@ -18,6 +18,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__, pipeline
@@ -302,27 +303,39 @@ def _print_summary(command: str, report: pipeline.RunReport, seconds: float, as_
 
 
 class _progress:
-    """A spinner with the current item on stderr; silent when asked or not a terminal."""
+    """A progress bar on stderr (sources for fetch, files for import) with the item in hand.
+
+    Silent with --quiet/--json or when stderr is not a terminal, so logs and pipes stay clean.
+    """
 
     def __init__(self, quiet: bool, label: str) -> None:
         self.quiet = quiet or not err.is_terminal
         self.label = label
-        self.status = None
-        self.done = 0
+        self.bar: Progress | None = None
+        self.task = None
 
     def __enter__(self):
         if self.quiet:
             return None
-        self.status = err.status(self.label)
-        self.status.__enter__()
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("{task.fields[item]}"), console=err, transient=True,
+        )
+        self.bar.__enter__()
+        self.task = self.bar.add_task(self.label, total=None, item="")
         return self.update
 
     def update(self, event: str, detail: str) -> None:
-        if event in ("article", "file"):
-            self.done += 1
-        if self.status is not None:
-            self.status.update(f"{self.label}: {self.done} done · {detail[-70:]}")
+        assert self.bar is not None
+        if event == "total":
+            self.bar.update(self.task, total=int(detail))
+        elif event in ("source", "file"):
+            self.bar.update(self.task, advance=1 if event == "file" else 0, item=escape(detail[-60:]))
+            if event == "source":
+                self.bar.advance(self.task)
+        else:
+            self.bar.update(self.task, item=escape(detail[-60:]))
 
     def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.__exit__(*exc)
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

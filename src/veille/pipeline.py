@@ -109,6 +109,7 @@ def fetch_sources(
     run_id = archive.start_run("fetch", iso(clock()))
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(config.settings)
+    _notify(progress, "total", str(len(sources)))
     try:
         for source in sources:
             _notify(progress, "source", source.name)
@@ -336,6 +337,7 @@ def import_paths(
     files = collect_paths(paths)
     report = RunReport()
     run_id = archive.start_run("import", iso(clock()))
+    _notify(progress, "total", str(len(files)))
     try:
         for path in files:
             _notify(progress, "file", str(path))
