@@ -113,7 +113,11 @@ def fetch_sources(
     try:
         for source in sources:
             _notify(progress, "source", source.name)
-            fetch_source(source, archive, fetcher, report, clock=clock, progress=progress)
+            try:
+                fetch_source(source, archive, fetcher, report, clock=clock, progress=progress)
+            except Exception as exc:  # never let one source stop the others
+                logger.exception("source crashed", extra={"source": source.name})
+                _source_failed(source, archive, report, f"internal error ({type(exc).__name__}: {exc})", clock)
     finally:
         if own_fetcher:
             fetcher.close()
@@ -158,6 +162,9 @@ def fetch_source(
         for page in pages:
             _notify(progress, "article", page.url)
             _store_page(source, archive, report, page, clock)
+    # The feed's validators are stored only now, after its entries: a run that dies
+    # half-way fetches the feed in full next time instead of getting a 304 and
+    # never seeing the entries it missed.
     outcome = f"{len(feed.entries)} entries, {len(fresh)} new"
     if feed.warning:
         outcome += f"; {feed.warning}"
@@ -188,6 +195,15 @@ def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: R
 
 def _fetch_entry(source: Source, feed: ParsedFeed, entry: Entry, fetcher: Fetcher, clock: Clock) -> _Page:
     """Worker thread: fetch, extract and detect one entry. No archive access here."""
+    assert entry.url
+    try:
+        return _fetch_entry_page(source, feed, entry, fetcher, clock)
+    except Exception as exc:  # a bug or a library failing on strange input: data, not a crash
+        logger.exception("entry failed", extra={"source": source.name, "url": entry.url})
+        return _Page(entry, entry.url, error=f"internal error ({type(exc).__name__}: {exc}); please report it")
+
+
+def _fetch_entry_page(source: Source, feed: ParsedFeed, entry: Entry, fetcher: Fetcher, clock: Clock) -> _Page:
     assert entry.url
     try:
         check_url(entry.url)
@@ -364,9 +380,10 @@ def import_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock
         extracted = extract_stage.extract(text, url) if is_html else plaintext.clean(
             text, markdown=path.suffix.lower() == ".md"
         )
-    except ExtractError as exc:
-        archive.record_failure(IMPORT_SOURCE, url, "extract", str(exc), iso(clock()))
-        report.fail(IMPORT_SOURCE, url, str(exc))
+    except Exception as exc:  # ExtractError, or a library failing on strange input
+        reason = str(exc) if isinstance(exc, ExtractError) else f"internal error ({type(exc).__name__}: {exc})"
+        archive.record_failure(IMPORT_SOURCE, url, "extract", reason, iso(clock()))
+        report.fail(IMPORT_SOURCE, url, reason)
         return
     if not extracted.text.strip():
         archive.record_failure(IMPORT_SOURCE, url, "extract", "no text left after cleaning", iso(clock()))

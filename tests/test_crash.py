@@ -1,0 +1,79 @@
+"""Nothing already archived is lost: not to a bug in one item, not to a killed process."""
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from veille import extract as extract_module
+from veille.config import parse_config
+from veille.devserver import FixtureServer, Reply
+from veille.pipeline import fetch_sources
+
+ARTICLE = ("<html lang='en'><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
+           + "<p>Police in the harbour district installed new cameras with automatic number plate "
+             "readers, story {n}, and residents were not told what happens to the data.</p>" * 5
+           + "</article></body></html>")
+
+
+def site(server: FixtureServer, count: int, delay: float = 0.0) -> str:
+    items = "".join(f"<item><title>Story {n}</title><link>{server.url}/story/{n}.html</link></item>"
+                    for n in range(count))
+    server.pages["/feed.xml"] = f"<rss version='2.0'><channel><title>t</title>{items}</channel></rss>".encode()
+
+    def story(handler):
+        time.sleep(delay)
+        n = handler.path.rsplit("/", 1)[1].split(".")[0]
+        return Reply(200, ARTICLE.format(n=n).encode(), {"Content-Type": "text/html; charset=utf-8"})
+
+    for n in range(count):
+        server.routes[f"/story/{n}.html"] = story
+    return f"sources:\n  - name: harbour\n    url: {server.url}/feed.xml\n"
+
+
+def test_a_bug_on_one_article_is_recorded_and_the_run_goes_on(archive, tmp_path, monkeypatch):
+    real_extract = extract_module.extract
+
+    def flaky(html, url=None):
+        if url and url.endswith("/story/2.html"):
+            raise RuntimeError("boom")
+        return real_extract(html, url)
+
+    monkeypatch.setattr(extract_module, "extract", flaky)
+    with FixtureServer() as server:
+        config = parse_config(site(server, 5), tmp_path / "f.yaml")
+        report = fetch_sources(config, archive)
+    assert report.counts["new"] == 4 and report.counts["failed"] == 1
+    assert "internal error (RuntimeError: boom)" in report.failures[0].reason
+    assert archive.count_articles() == 4
+
+
+def test_a_killed_fetch_keeps_every_stored_article_and_the_next_run_completes(tmp_path):
+    with FixtureServer() as server:
+        config = tmp_path / "feeds.yaml"
+        config.write_text(site(server, 40, delay=0.1), encoding="utf-8")
+        archive = tmp_path / "archive"
+        command = [sys.executable, "-m", "veille", "--archive", str(archive), "--config", str(config)]
+        process = subprocess.Popen(command + ["fetch", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # kill it once a few articles are in
+            time.sleep(0.2)
+            try:
+                with sqlite3.connect(archive / "veille.db") as db:
+                    if db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] >= 5:
+                        break
+            except sqlite3.Error:
+                continue
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+        with sqlite3.connect(archive / "veille.db") as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            kept = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        assert 5 <= kept < 40
+
+        finished = subprocess.run(command + ["fetch", "--json"], capture_output=True, text=True, timeout=120)
+        assert finished.returncode == 0, finished.stderr
+        with sqlite3.connect(archive / "veille.db") as db:
+            assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 40
