@@ -196,7 +196,7 @@ def status(state: State, as_json: bool) -> None:
     if recent_failures:
         out.print("[bold]recent failures[/bold]")
         for f in recent_failures[:10]:
-            out.print(f"  {f['source']}: {f['url']}: {f['reason']} (x{f['count']})", overflow="fold", markup=False)
+            out.print(f"  {f['source']}: {f['url']}: {f['reason']} (x{f['count']})", markup=False)
 
 
 @main.command(name="list")
@@ -260,7 +260,7 @@ def show(state: State, article_id: str, as_json: bool) -> None:
     ]
     for key, value in meta:
         if value:
-            out.print(f"[dim]{key:>9}[/dim]  {escape(value)}", overflow="fold")
+            out.print(f"[dim]{key:>9}[/dim]  {escape(value)}")
     out.print()
     out.print(article.text, markup=False)
 
@@ -291,7 +291,7 @@ def _print_summary(command: str, report: pipeline.RunReport, seconds: float, as_
         }, ensure_ascii=False))
         return
     for failure in report.failures:
-        err.print(f"[yellow]{escape(failure.source)}[/yellow]: {escape(failure.url)}: {escape(failure.reason)}", overflow="fold")
+        err.print(f"[yellow]{escape(failure.source)}[/yellow]: {escape(failure.url)}: {escape(failure.reason)}")
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     if report.sources:
         outcomes = Counter(

@@ -1,0 +1,51 @@
+"""`veille import` on HTML, Markdown and awkward files."""
+
+import json
+
+from conftest import FIXTURES
+
+MANIFEST = {p["path"]: p for p in json.loads((FIXTURES / "site" / "MANIFEST.json").read_text(encoding="utf-8"))}
+
+
+def test_a_saved_html_page_goes_through_the_same_extractor_as_fetched_ones(cli):
+    path = "vigilancia/madrid-metro-reconocimiento-facial.html"
+    cli("import", str(FIXTURES / "site" / path))
+    (row,) = cli.json_lines("list")
+    article = cli.json_lines("show", row["id"])[0]
+    expected = MANIFEST[path]
+    assert article["title"] == expected["title"] and article["lang"] == "es"
+    assert all(p in article["text"] for p in expected["must_contain"])
+    assert not any(p in article["text"] for p in expected["must_not_contain"])
+
+
+def test_folders_are_walked_and_other_files_left_alone(cli, tmp_path):
+    folder = tmp_path / "saved"
+    (folder / "deep").mkdir(parents=True)
+    (folder / "deep" / "note.md").write_text(
+        "# Frontex et les drones\n\nL’agence **Frontex** a signé un contrat pour des drones de surveillance "
+        "au-dessus de la Méditerranée, selon des documents consultés par la rédaction.\n", encoding="utf-8")
+    (folder / "picture.png").write_bytes(b"\x89PNG\r\n")
+    result = cli("import", str(folder), "--json")
+    summary = json.loads(result.stdout)
+    assert summary["new"] == 1 and summary["failed"] == 0
+    article = cli.json_lines("show", summary["articles"][0])[0]
+    assert article["title"] == "Frontex et les drones" and article["lang"] == "fr"
+    assert "L’agence Frontex a signé" in article["text"]
+
+
+def test_an_empty_file_is_a_recorded_failure_and_the_others_import(cli, tmp_path):
+    (tmp_path / "empty.txt").write_text("\n\n", encoding="utf-8")
+    (tmp_path / "real.txt").write_text(
+        "Surveillance in Nice\n\nThe city of Nice has extended its network of cameras with automated "
+        "analysis to the whole old town, the council confirmed on Monday.\n", encoding="utf-8")
+    result = cli("import", str(tmp_path / "empty.txt"), str(tmp_path / "real.txt"), "--json")
+    summary = json.loads(result.stdout)
+    assert (summary["new"], summary["failed"]) == (1, 1)
+    assert "no text" in summary["failures"][0]["reason"]
+    assert "empty.txt" in cli("status").stdout
+
+
+def test_a_file_of_an_unknown_type_named_on_the_command_line_is_refused(cli, tmp_path):
+    (tmp_path / "report.pdf").write_bytes(b"%PDF")
+    result = cli("import", str(tmp_path / "report.pdf"), ok=False)
+    assert result.exit_code == 2 and ".html, .htm, .txt or .md" in result.stderr
