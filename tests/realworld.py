@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import ast
 import itertools
-import re
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,7 +54,7 @@ SDIST_NAME = "trafilatura-1.0.0.tar.gz"
 SDIST = CACHE / SDIST_NAME
 CASES_JSON = CACHE / "trafilatura-1.0.0-cases.json"
 PIP_ARGS = ["download", "--no-deps", "--no-binary", ":all:", "trafilatura==1.0.0"]
-PARSER_VERSION = 2  # bump when the parsing rules change, to invalidate the JSON cache
+PARSER_VERSION = 3  # bump when the parsing rules change, to invalidate the JSON cache
 
 # Why the last load_cases() returned [] (for the test's skip message).
 last_error: str | None = None
@@ -144,6 +144,7 @@ def _read_sdist(sdist: Path) -> dict[str, bytes]:
                 files[inner] = tar.extractfile(member).read()
     return files
 
+
 def _is_real_page(url: str) -> bool:
     # 'http://exotic_tags' is a page trafilatura's authors wrote to test markup, not a saved web page.
     host = urlsplit(url).hostname or ""
@@ -157,24 +158,32 @@ def in_reader_comments(html: bytes, strings: list[str]) -> set[str]:
     """The strings whose text sits inside a reader-comment section of the page."""
     if not strings:
         return set()
-    import lxml.html  # only needed when the JSON cache is (re)built
+    import lxml.etree  # only needed when the JSON cache is (re)built
+    import lxml.html
 
-    tree = lxml.html.document_fromstring(html)
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return set()
     texts = [(el, " ".join(el.text_content().split())) for el in tree.iter() if isinstance(el.tag, str)]
     found = set()
     for string in strings:
         wanted = " ".join(string.split())
-        holders = [el for el, text in texts if wanted in text]
-        if not holders:
-            continue
-        innermost = holders[-1]  # document order: the last holder is the deepest of its chain
-        for el in [innermost, *innermost.iterancestors()]:
-            if el.tag in ("body", "html"):
-                break
-            if _COMMENT_MARK.search(f"{el.get('id') or ''} {el.get('class') or ''}"):
-                found.add(string)
-                break
+        holders = {el for el, text in texts if wanted in text}
+        innermost = [h for h in holders if not any(d in holders for d in h.iterdescendants())]
+        # Only when every place the text occurs is a comment: a quote in the article counts.
+        if innermost and all(_in_comment_section(el) for el in innermost):
+            found.add(string)
     return found
+
+
+def _in_comment_section(element) -> bool:
+    for el in [element, *element.iterancestors()]:
+        if el.tag in ("body", "html"):
+            return False
+        if _COMMENT_MARK.search(f"{el.get('id') or ''} {el.get('class') or ''}"):
+            return True
+    return False
 
 
 def _read_json_cache(stamp: dict) -> list[dict] | None:

@@ -60,3 +60,27 @@ def test_an_empty_page_is_an_extract_error(html):
 def test_feed_content_gives_text_paragraph_by_paragraph():
     result = extract_fragment("<p>One <b>bold</b> claim.</p><p>Second&nbsp;point.</p><script>x()</script>")
     assert result.text == "One bold claim.\nSecond point."
+
+
+@pytest.mark.parametrize("kw, expected", [
+    # a logo <h1> that is the domain, with the article in the <title>
+    (dict(h1="Internet-Law", html_title="Internet-Law » Verstößt der Ausschluss von Pseudonymen gegen Recht?",
+          url="http://www.internet-law.de/2011/07/x.html"), "Verstößt der Ausschluss von Pseudonymen gegen Recht?"),
+    # a candidate equal to the site name is never the title
+    (dict(extracted="BMJV", html_title="BMJV | Transparenz bei Preisanpassungen", site_name="BMJV"),
+     "Transparenz bei Preisanpassungen"),
+    # the blog's name as <h1>, the post in og:title
+    (dict(h1="Chinese Pinyin Lyrics", og_title="Zhi Neng Xiang Nian Ni - Jam Hsiao",
+          html_title="Chinese Pinyin Lyrics: Zhi Neng Xiang Nian Ni - Jam Hsiao"), "Zhi Neng Xiang Nian Ni - Jam Hsiao"),
+    # a slug in og:title loses to the real headline
+    (dict(h1="18 Kindersitze im Test: Vier Modelle fallen durch", og_title="adac-kindersitztest-herbst-2018",
+          html_title="18 Kindersitze im Test: Vier Modelle fallen durch | ADAC"), "18 Kindersitze im Test: Vier Modelle fallen durch"),
+    # separators beyond the usual ones
+    (dict(html_title="Aus! Aus! Alles vorbei! « SPREEBLICK", site_name="Spreeblick"), "Aus! Aus! Alles vorbei!"),
+])
+def test_the_title_is_never_the_site_name(kw, expected):
+    from veille.extract import best_title
+
+    values = dict(h1=None, og_title=None, html_title=None, extracted=None, site_name=None, url=None)
+    values.update(kw)
+    assert best_title(**values) == expected

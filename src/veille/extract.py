@@ -11,7 +11,7 @@ and repairs broken encodings in every string.
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import trafilatura
@@ -25,7 +25,8 @@ from .models import Extracted
 EXTRACTOR = f"trafilatura {trafilatura.__version__}"
 
 # Separators pages put between the title and the site name or section.
-_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|·|/|:)\s+")
+_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|«|›|‹|·|•|~|/|:)\s+")
+_SLUG = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+){2,}")
 _TRAFILATURA_CONFIG = use_config()
 # Pages larger than this many elements are not articles (and hostile ones are huge).
 _TRAFILATURA_CONFIG.set("DEFAULT", "MAX_TREE_SIZE", "200000")
@@ -63,6 +64,7 @@ def extract(html: str, url: str | None = None) -> Extracted:
         html_title=head["title"],
         extracted=_clean(data.get("title")),
         site_name=site_name,
+        url=url,
     )
     return Extracted(
         text=_without_leading_title(text, title),
@@ -85,30 +87,48 @@ def best_title(
     html_title: str | None,
     extracted: str | None,
     site_name: str | None,
+    url: str | None = None,
 ) -> str | None:
-    """The title as the article gives it, without site name or section trail."""
-    titles = [t for t in (og_title, html_title, extracted) if t]
-    # An <h1> that a longer head title begins with is the article's own title.
-    if h1 and (not titles or any(_norm(t).startswith(_norm(h1)) for t in titles)):
-        return h1
-    for candidate in (og_title, extracted, html_title):
-        if candidate:
-            return strip_site_name(candidate, site_name)
-    return h1
+    """The title as the article gives it, without site name or section trail.
+
+    The page's `<h1>` wins when a head title confirms it (they begin alike, or
+    it is one of the head title's parts): that is the article's own title.
+    Otherwise the head titles are taken in turn, cleaned of the site name.
+    Anything that is the site's name (equal to it, or to the domain), or a URL
+    slug ("adac-kindersitztest-herbst-2018"), is never a title.
+    """
+
+    def usable(title: str | None) -> bool:
+        return bool(title) and not _site_like(title, site_name, url) and not _SLUG.fullmatch(title)
+
+    # og:title is what the publisher chose for this article; the <title> often
+    # starts with the blog's name ("Blog: Post"), so og:title confirms first.
+    judge = og_title if og_title and not _SLUG.fullmatch(og_title) else html_title
+    if usable(h1):
+        if judge is None:
+            return h1
+        h1_norm = _norm(h1)
+        parts = [_norm(p) for p in _TITLE_SEPARATORS.split(judge)]
+        if _norm(judge).startswith(h1_norm) or h1_norm in parts:
+            return h1
+    for candidate in (og_title, html_title, extracted):
+        if candidate and not _SLUG.fullmatch(candidate):
+            cleaned = strip_site_name(candidate, site_name, url)
+            if usable(cleaned):
+                return cleaned
+    return h1 if usable(h1) else (extracted or html_title or h1)
 
 
-def strip_site_name(title: str, site_name: str | None) -> str:
+def strip_site_name(title: str, site_name: str | None, url: str | None = None) -> str:
     """'Title | Section | Site' -> 'Title' when the trailing parts are site or section."""
     parts = _TITLE_SEPARATORS.split(title)
     if len(parts) < 2:
         return title
-    site = _norm(site_name or "")
     # Drop trailing parts that are the site name; once one was, the short parts
     # before it are a section trail ("Title - Tech - Le Monde").
     dropped_site = False
     while len(parts) > 1:
-        last = _norm(parts[-1])
-        if site and (last == site or last in site or site in last):
+        if _site_like(parts[-1], site_name, url):
             parts.pop()
             dropped_site = True
             continue
@@ -116,14 +136,33 @@ def strip_site_name(title: str, site_name: str | None) -> str:
             parts.pop()
             continue
         break
-    # Leading site name ("Site | Title") is also common.
-    if len(parts) > 1 and site and _norm(parts[0]) == site:
+    # A leading site name ("Site | Title", "Site » Title") is also common.
+    while len(parts) > 1 and _site_like(parts[0], site_name, url):
         parts.pop(0)
     kept = title
     if len(parts) < len(_TITLE_SEPARATORS.split(title)):
         # Rebuild from the original string so the separators inside the title survive.
         kept = _rejoin(title, parts)
     return kept.strip()
+
+
+def _site_like(text: str, site_name: str | None, url: str | None) -> bool:
+    """Is `text` the site's name: equal to (or part of) the site name, or the domain?"""
+    norm = _norm(text)
+    site = _norm(site_name or "")
+    if site and (norm == site or (len(norm) >= 3 and norm in site)):
+        return True
+    host = (urlsplit(url).hostname or "") if url else ""
+    if not host or host in ("localhost",) or host.replace(".", "").isdigit():
+        return False
+    if host.removeprefix("www.") in norm:
+        return True  # "love-hina.ch News"
+    label = _alnum(host.removeprefix("www.").rsplit(".", 1)[0])
+    return bool(label) and _alnum(text) == label  # "RS Ingenieure" on rs-ingenieure.de
+
+
+def _alnum(value: str) -> str:
+    return re.sub(r"[\W_]+", "", value.lower())
 
 
 def _rejoin(title: str, parts: list[str]) -> str:

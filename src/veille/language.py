@@ -46,6 +46,7 @@ UNDETERMINED = "und"
 MIN_LETTERS = 40  # below this, langdetect's answers are noise
 CONFIDENT = 0.90  # a top candidate at or above this needs no hint
 CLOSE_CALL = 0.20  # a hinted candidate within this of the top wins
+UNSURE = 0.50  # a top candidate below this, with no hint to back it, is no answer
 MAX_CHARS = 5_000  # plenty for a decision; langdetect time grows with length
 
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
@@ -89,6 +90,8 @@ def detect(text: str, *, html_lang: str | None = None, source_lang: str | None =
             if _short_code(candidate.lang) == hint and top.prob - candidate.prob <= CLOSE_CALL:
                 confidence = round(min(1.0, candidate.prob + (1 - top.prob) / 2), 3)
                 return Language(hint, confidence, f"close call settled by hint {hint} ({_describe(candidates)})")
+    if top.prob < UNSURE:
+        return Language(UNDETERMINED, round(top.prob, 3), f"no clear language ({_describe(candidates)})")
     return Language(top_code, round(top.prob, 3), f"best guess from {letters} letters ({_describe(candidates)})")
 
 
