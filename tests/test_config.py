@@ -86,3 +86,15 @@ def test_a_broken_config_exits_2_with_one_line_and_no_traceback(cli):
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.output
     assert f"{cli.config}:4:" in result.stderr
+
+
+@pytest.mark.parametrize("source, words", [
+    ('    url: "http://[::1/feed"', "must start with http"),
+    ("    url: https://a.example/\n    interval: !!int abc", "cannot read"),
+    ("    url: https://a.example/\n    enabled: !!bool maybe", "cannot read"),
+    ('    url: https://a.example/\n    tags: [!!binary "QUJD"]', "not text"),
+])
+def test_odd_values_are_one_line_errors_not_internal_ones(tmp_path, source, words):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, "sources:\n  - name: A\n" + source + "\n"))
+    assert words in str(caught.value) and "\n" not in str(caught.value)

@@ -84,3 +84,8 @@ def test_the_title_is_never_the_site_name(kw, expected):
     values = dict(h1=None, og_title=None, html_title=None, extracted=None, site_name=None, url=None)
     values.update(kw)
     assert best_title(**values) == expected
+
+
+def test_a_malformed_canonical_link_is_ignored_not_fatal():
+    result = extract(page("x", extra_head='<link rel="canonical" href="http://[x/a">'), "https://w.example/a")
+    assert result.canonical_url is None and "Paragraph 5" in result.text

@@ -167,3 +167,36 @@ def test_robots_txt_is_honoured_for_article_pages(news):
     assert any("robots.txt" in f.reason for f in report.failures)
     (article,) = archive.list_articles(limit=None)
     assert archive.get_article(article.id).origin == "feed"
+
+
+def test_an_entry_that_failed_is_retried_even_when_the_feed_has_not_changed(news):
+    from veille.devserver import Reply
+
+    server, config, archive = news
+    answers = iter([Reply(503, b"busy", {"Content-Type": "text/plain", "Retry-After": "60"})])
+    healthy = page_html("every night")
+    server.routes["/news/drones.html"] = lambda h: next(answers, Reply(200, healthy, {"Content-Type": "text/html"}))
+    fetch_sources(config, archive)  # 503: the feed's text is kept for now
+    report = fetch_sources(config, archive)  # same feed: it must not be a 304 that hides the entry
+    (article,) = archive.list_articles(limit=None)
+    assert report.counts["updated"] == 1
+    assert archive.get_article(article.id).origin == "page"
+    third = fetch_sources(config, archive)
+    assert third.sources["news"].startswith("not modified")  # and now the feed may be cached
+
+
+def test_a_feed_teaser_never_replaces_an_article_already_held(news, tmp_path):
+    from veille.devserver import Reply
+
+    server, _, archive = news
+    server.pages["/news/drones.html"] = page_html("every night")
+    first = parse_config(f"sources:\n  - name: a\n    url: {server.url}/feed.xml\n", tmp_path / "a.yaml")
+    fetch_sources(first, archive)
+    server.routes["/news/drones.html"] = lambda h: Reply(503, b"busy", {"Content-Type": "text/plain"})
+    server.pages["/other.xml"] = server.pages["/feed.xml"]
+    second = parse_config(f"sources:\n  - name: b\n    url: {server.url}/other.xml\n", tmp_path / "b.yaml")
+    report = fetch_sources(second, archive)
+    (article,) = archive.list_articles(limit=None)
+    stored = archive.get_article(article.id)
+    assert report.counts["updated"] == 0
+    assert "every night" in stored.text and stored.revision == 1 and stored.source == "a"

@@ -12,6 +12,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import yaml
@@ -80,6 +81,15 @@ class Config:
     @property
     def enabled_sources(self) -> tuple[Source, ...]:
         return tuple(s for s in self.sources if s.enabled)
+
+
+def _parses(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 def parse_interval(value: str) -> int:
@@ -155,12 +165,17 @@ class _Validator:
     def scalar(self, node: yaml.Node, what: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, f"{what} must be a single value, not a list or mapping")
-        return _CONSTRUCTOR.construct_object(node, deep=True)
+        try:
+            return _CONSTRUCTOR.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, KeyError, TypeError):
+            raise self.fail(node, f"{what}: cannot read {node.value!r}; write a plain value without a !tag") from None
 
     def string(self, node: yaml.Node, what: str) -> str:
         value = self.scalar(node, what)
         if value is None or str(value).strip() == "":
             raise self.fail(node, f"{what} is empty; give it a value")
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise self.fail(node, f"{what}: {node.value!r} is not text; write it as plain text")
         return str(value).strip()
 
     def boolean(self, node: yaml.Node, what: str) -> bool:
@@ -218,6 +233,8 @@ class _Validator:
         if "max_body" in fields:
             try:
                 values["max_body"] = parse_size(self.scalar(fields["max_body"], "settings.max_body"))
+                if values["max_body"] <= 0:
+                    raise ValueError("not positive")
             except ValueError:
                 raise self.fail(fields["max_body"], "settings.max_body: write a size like 10MB or 512KiB") from None
         if "max_redirects" in fields:
@@ -237,7 +254,7 @@ class _Validator:
         if "url" not in fields:
             raise self.fail(node, f"{what} has no url; add `url: https://...`")
         url = self.string(fields["url"], f"{what}: url")
-        if not re.match(r"^https?://[^/\s]+", url):
+        if not re.match(r"^https?://[^/\s]+", url) or not _parses(url):
             raise self.fail(fields["url"], f"{what}: url {url!r} must start with http:// or https:// and name a host")
         kind = "feed"
         if "kind" in fields:

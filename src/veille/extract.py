@@ -192,7 +192,10 @@ def _read_head(html: str, url: str | None) -> dict:
         href = (link.get("href") or "").strip()
         if not href:
             continue
-        absolute = urljoin(url or "", href)
+        try:
+            absolute = urljoin(url or "", href)
+        except ValueError:  # a malformed href is the page's problem, not the article's
+            continue
         if "canonical" in rel and found["canonical"] is None:
             found["canonical"] = absolute
         elif "alternate" in rel and link.get("hreflang"):

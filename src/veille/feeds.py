@@ -96,25 +96,40 @@ def _parse_json_feed(text: str, url: str) -> ParsedFeed:
         raise FeedError(f"not a feed: invalid JSON at line {exc.lineno} column {exc.colno}") from None
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith("https://jsonfeed.org/"):
         raise FeedError("not a feed: JSON without a jsonfeed.org version")
-    entries = []
-    for item in data.get("items") or []:
-        if not isinstance(item, dict):
-            continue
-        link = item.get("url") or item.get("external_url")
-        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
-        entries.append(
-            Entry(
-                url=urljoin(url, str(link)) if link else None,
-                guid=str(item["id"]) if item.get("id") is not None else None,
-                title=_one_line(item.get("title")),
-                author=_one_line(", ".join(a.get("name", "") for a in authors if isinstance(a, dict))),
-                published=_iso_text(item.get("date_published") or item.get("date_modified")),
-                summary_html=item.get("content_html") or _text_as_html(item.get("content_text") or item.get("summary")),
-                language=item.get("language") or data.get("language"),
-            )
-        )
-    return ParsedFeed(title=data.get("title"), link=data.get("home_page_url"),
-                      language=data.get("language"), entries=entries)
+    items = data.get("items")
+    entries = [e for e in map(lambda i: _json_entry(i, url, data), items if isinstance(items, list) else []) if e]
+    return ParsedFeed(title=_text(data.get("title")), link=_text(data.get("home_page_url")),
+                      language=_text(data.get("language")), entries=entries)
+
+
+def _json_entry(item: object, url: str, feed: dict) -> Entry | None:
+    """One JSON Feed item; a value of the wrong type is treated as absent, never a crash."""
+    if not isinstance(item, dict):
+        return None
+    link = _text(item.get("url")) or _text(item.get("external_url"))
+    authors = item.get("authors") if isinstance(item.get("authors"), list) else [item.get("author")]
+    names = [_text(a.get("name")) for a in authors if isinstance(a, dict)]
+    try:
+        absolute = urljoin(url, link) if link else None
+    except ValueError:
+        absolute = link
+    return Entry(
+        url=absolute,
+        guid=_text(item.get("id")),
+        title=_one_line(_text(item.get("title"))),
+        author=_one_line(", ".join(n for n in names if n)),
+        published=_iso_text(_text(item.get("date_published")) or _text(item.get("date_modified"))),
+        summary_html=_text(item.get("content_html"))
+        or _text_as_html(_text(item.get("content_text")) or _text(item.get("summary"))),
+        language=_text(item.get("language")) or _text(feed.get("language")),
+    )
+
+
+def _text(value: object) -> str | None:
+    """Strings and numbers as text; anything else (null, lists, objects) as absent."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    return str(value)
 
 
 def _text_as_html(text: str | None) -> str | None:

@@ -158,7 +158,10 @@ class Fetcher:
             response = self._request(current, headers, deadline)
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 hops.append(current)
-                target = urljoin(current, response.headers["location"])
+                try:
+                    target = urljoin(current, response.headers["location"])
+                except ValueError:
+                    raise FetchError("bad redirect", url, "malformed Location header") from None
                 if len(hops) > self.settings.max_redirects:
                     raise FetchError("too many redirects", url, f"more than {self.settings.max_redirects}")
                 if target in hops:
@@ -208,11 +211,17 @@ class Fetcher:
             raise FetchError("bad encoding", url, _short(exc)) from exc
         except httpx.HTTPError as exc:
             raise FetchError("network error", url, _short(exc)) from exc
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise BlockedURLError("malformed URL", url, _short(exc)) from exc
 
 
 def check_url(url: str) -> None:
     """Refuse anything but http(s) URLs with a host, before any request is made."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise BlockedURLError("malformed URL", url, str(exc)) from None
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         raise BlockedURLError(f"scheme {scheme or 'missing'} not allowed", url, "only http and https are fetched")

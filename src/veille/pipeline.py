@@ -116,7 +116,7 @@ def fetch_sources(
             try:
                 fetch_source(source, archive, fetcher, report, clock=clock, progress=progress)
             except Exception as exc:  # never let one source stop the others
-                logger.exception("source crashed", extra={"source": source.name})
+                logger.debug("source crashed", exc_info=True, extra={"source": source.name})
                 _source_failed(source, archive, report, f"internal error ({type(exc).__name__}: {exc})", clock)
     finally:
         if own_fetcher:
@@ -148,7 +148,8 @@ def fetch_source(
     if source.kind == "page":
         page = _page_from_response(source, None, source.url, response, clock)
         _store_page(source, archive, report, page, clock)
-        _source_ok(source, archive, report, response, "fetched page", clock)
+        _source_ok(source, archive, report, response, "fetched page" if page.error is None else page.error,
+                   clock, keep_validators=page.error is None)
         return
 
     try:
@@ -157,18 +158,22 @@ def fetch_source(
         _source_failed(source, archive, report, str(exc), clock)
         return
     fresh = _fresh_entries(source, archive, feed, report)
+    complete = True
     with ThreadPoolExecutor(max_workers=ENTRY_WORKERS) as pool:
         pages = pool.map(lambda e: _fetch_entry(source, feed, e, fetcher, clock), fresh)
         for page in pages:
             _notify(progress, "article", page.url)
             _store_page(source, archive, report, page, clock)
+            complete = complete and page.error is None
     # The feed's validators are stored only now, after its entries: a run that dies
     # half-way fetches the feed in full next time instead of getting a 304 and
     # never seeing the entries it missed.
+    # If a page failed, the validators are not kept either: the next run must
+    # read the feed in full (not get a 304) to retry that entry.
     outcome = f"{len(feed.entries)} entries, {len(fresh)} new"
     if feed.warning:
         outcome += f"; {feed.warning}"
-    _source_ok(source, archive, report, response, outcome, clock)
+    _source_ok(source, archive, report, response, outcome, clock, keep_validators=complete)
 
 
 def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: RunReport) -> list[Entry]:
@@ -199,7 +204,7 @@ def _fetch_entry(source: Source, feed: ParsedFeed, entry: Entry, fetcher: Fetche
     try:
         return _fetch_entry_page(source, feed, entry, fetcher, clock)
     except Exception as exc:  # a bug or a library failing on strange input: data, not a crash
-        logger.exception("entry failed", extra={"source": source.name, "url": entry.url})
+        logger.debug("entry failed", exc_info=True, extra={"source": source.name, "url": entry.url})
         return _Page(entry, entry.url, error=f"internal error ({type(exc).__name__}: {exc}); please report it")
 
 
@@ -289,6 +294,11 @@ def _store_page(source: Source, archive: Archive, report: RunReport, page: _Page
     if page.article is None:
         report.fail(source.name, page.url, page.error or "unknown")
         return
+    if page.article.origin == "feed" and archive.has_article(page.article.id):
+        # Never let a feed's teaser replace text we already hold (maybe the full page).
+        report.count("unchanged")
+        report.failures.append(Failure(source.name, page.url, page.error or "unknown"))
+        return
     outcome = archive.save_article(page.article, now)
     report.count(outcome, page.article.id)
     if page.error:
@@ -299,10 +309,13 @@ def _store_page(source: Source, archive: Archive, report: RunReport, page: _Page
         archive.mark_entry(source.name, page.entry.guid or page.url, page.url, page.article.id, now)
 
 
-def _source_ok(source: Source, archive: Archive, report: RunReport, response: Response, outcome: str, clock: Clock) -> None:
+def _source_ok(
+    source: Source, archive: Archive, report: RunReport, response: Response, outcome: str, clock: Clock,
+    *, keep_validators: bool = True,
+) -> None:
     archive.record_source_success(
-        source.name, source.url, source.kind, at=iso(clock()),
-        status=outcome, etag=response.etag, last_modified=response.last_modified,
+        source.name, source.url, source.kind, at=iso(clock()), status=outcome,
+        etag=response.etag, last_modified=response.last_modified, keep_validators=keep_validators,
     )
     report.sources[source.name] = outcome
 

@@ -209,8 +209,13 @@ class Archive:
 
     def record_source_success(
         self, name: str, url: str, kind: str, *, at: str, status: str,
-        etag: str | None, last_modified: str | None,
+        etag: str | None, last_modified: str | None, keep_validators: bool = True,
     ) -> None:
+        """A fetch that worked. Without `keep_validators`, the stored ETag and
+        Last-Modified are dropped so that the next fetch is unconditional."""
+        if not keep_validators:
+            etag = last_modified = None
+            self.db.execute("UPDATE sources SET etag = NULL, last_modified = NULL WHERE name = ?", (name,))
         self.db.execute(
             """
             INSERT INTO sources (name, url, kind, etag, last_modified, last_fetch, last_success,

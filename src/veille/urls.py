@@ -23,7 +23,10 @@ def canonical_url(url: str) -> str:
         normal = courlan.normalize_url(url)
     except (ValueError, AttributeError):
         normal = url.strip()
-    parts = urlsplit(normal)
+    try:
+        parts = urlsplit(normal)
+    except ValueError:
+        return url.strip()
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
 
