@@ -168,6 +168,8 @@ class Fetcher:
                     raise FetchError("redirect loop", url, f"back to {target}")
                 check_url(target)
                 current = target
+                # The validators belong to the URL they came from, not to the target.
+                headers = {"Accept": accept}
                 continue
             response.redirects = hops
             response.elapsed = time.monotonic() - started
