@@ -8,6 +8,7 @@ reaches the user as one line, `veille: ...`, with what to do.
 from __future__ import annotations
 
 import json
+import re
 import logging
 import sys
 import time
@@ -168,10 +169,11 @@ def status(state: State, as_json: bool) -> None:
         })
     by_lang = archive.counts_by_lang()
     recent_failures = [dict(r) for r in archive.failures(limit=20)]
+    taggers = archive.tagger_counts()
     if as_json:
         for record in records:
             print(json.dumps(record, ensure_ascii=False))
-        print(json.dumps({"total": archive.count_articles(), "by_lang": by_lang,
+        print(json.dumps({"total": archive.count_articles(), "by_lang": by_lang, "taggers": taggers,
                           "recent_failures": recent_failures}, ensure_ascii=False))
         return
     table = Table(title=f"veille archive: {archive.folder}", title_justify="left")
@@ -193,6 +195,13 @@ def status(state: State, as_json: bool) -> None:
     total = archive.count_articles()
     langs = ", ".join(f"{lang} {n}" for lang, n in by_lang.items()) or "none"
     out.print(f"[bold]{total}[/bold] articles; by language: {escape(langs)}")
+    if taggers:
+        out.print("[bold]entities and topics[/bold]")
+        for row in taggers:
+            how = row["tagger"].split(";")[0]
+            kind = ("full model" if how.startswith("model") else
+                    "fallback: gazetteer only" if how.startswith("fallback") else "not tagged: run `veille retag`")
+            out.print(f"  {row['lang']}: {row['n']} article(s), {kind} ({escape(how)})")
     if recent_failures:
         out.print("[bold]recent failures[/bold]")
         for f in recent_failures[:10]:
@@ -243,11 +252,17 @@ def show(state: State, article_id: str, as_json: bool) -> None:
     if article is None:
         raise VeilleError(f"no article with id {article_id!r}; `veille list` shows the ids")
     revisions = [dict(r) for r in archive.revisions(article.id)]
+    entities = archive.entities_of(article.id)
+    tags = archive.tags_of(article.id)
     if as_json:
         data = _article_json(article)
         data["text"] = article.text
         data["alternates"] = article.alternates
         data["revisions"] = revisions
+        data["entities"] = [{"text": e.text, "label": e.label, "start": e.start, "end": e.end,
+                             "key": e.key, "origin": e.origin} for e in entities]
+        data["tags"] = tags
+        data["tagger"] = article.tagger
         print(json.dumps(data, ensure_ascii=False))
         return
     out.print(f"[bold]{escape(article.title or '(no title)')}[/bold]")
@@ -261,8 +276,73 @@ def show(state: State, article_id: str, as_json: bool) -> None:
     for key, value in meta:
         if value:
             out.print(f"[dim]{key:>9}[/dim]  {escape(value)}")
+    if tags:
+        out.print(f"[dim]{'tags':>9}[/dim]  {escape(', '.join(tags))}")
+    by_label: dict[str, dict[str, int]] = {}
+    for entity in entities:
+        by_label.setdefault(entity.label, {}).setdefault(entity.text, 0)
+        by_label[entity.label][entity.text] += 1
+    for label in ("PERSON", "ORG", "LOC", "MISC"):
+        if label in by_label:
+            names = sorted(by_label[label].items(), key=lambda kv: (-kv[1], kv[0]))
+            shown = ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in names)
+            out.print(f"[dim]{label.lower():>9}[/dim]  {escape(shown)}")
+    if not article.tagger:
+        out.print(f"[dim]{'entities':>9}[/dim]  not tagged yet; run `veille retag`")
     out.print()
     out.print(article.text, markup=False)
+
+
+@main.command()
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="How many entities.")
+@click.option("--label", type=click.Choice(["PERSON", "ORG", "LOC", "MISC"], case_sensitive=False),
+              help="Only this kind of entity.")
+@click.option("--lang", help="Only articles in this language.")
+@click.option("--since", metavar="DATE", help="Only articles published (or fetched) on or after DATE (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one entity key per line.")
+@click.pass_obj
+def entities(state: State, top: int, label: str | None, lang: str | None, since: str | None, as_json: bool) -> None:
+    """Rank entities by the number of articles that mention them, across spellings and languages.
+
+    Example: veille entities --label ORG --top 10
+    """
+    if since and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", since):
+        raise click.BadParameter(f"{since!r} is not a date; write it as YYYY-MM-DD", param_hint="--since")
+    rows = state.archive().entity_ranking(top=top, label=label.upper() if label else None, lang=lang, since=since)
+    if as_json:
+        for row in rows:
+            row["langs"] = sorted((row["langs"] or "").split(","))
+            print(json.dumps(row, ensure_ascii=False))
+        return
+    table = Table(show_edge=False)
+    for column, justify in (("key", "left"), ("name", "left"), ("label", "left"), ("articles", "right"),
+                            ("mentions", "right"), ("languages", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for row in rows:
+        langs = ", ".join(sorted((row["langs"] or "").split(",")))
+        table.add_row(escape(row["key"]), escape(row["text"] or ""), row["label"] or "", str(row["articles"]),
+                      str(row["mentions"]), langs)
+    out.print(table)
+    if not rows:
+        err.print("no entities yet; `veille retag` tags the articles already archived")
+
+
+@main.command()
+@click.option("--lang", help="Only articles in this language.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress, only the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_obj
+def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
+    """Tag again the articles whose entities and topics came from older models or data files.
+
+    Resumable: stop it at any time, run it again, and it carries on where it stopped.
+    Example: veille retag --lang fr
+    """
+    archive = state.archive()
+    started = time.monotonic()
+    with _progress(quiet or as_json, "tagging") as progress:
+        report = pipeline.retag(_optional_config(state), archive, lang=lang, progress=progress)
+    _print_summary("retag", report, time.monotonic() - started, as_json)
 
 
 def _article_json(article: Article) -> dict:

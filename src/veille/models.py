@@ -5,6 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+@dataclass(frozen=True)
+class Entity:
+    """A name in an article: `article.text[start:end] == text`, always."""
+
+    text: str
+    label: str  # PERSON | ORG | LOC | MISC
+    start: int
+    end: int
+    key: str  # joins spellings: case, accents, articles folded; aliases joined
+    origin: str = "model"  # model | gazetteer | archive
+
+
 @dataclass
 class Extracted:
     """What a document says about itself, from `extract` or `plaintext.clean`."""
@@ -72,3 +84,7 @@ class Article:
     revision: int = 1
     first_seen: str | None = None
     updated: str | None = None
+    entities: list[Entity] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    tagger: str | None = None  # what found the entities and tags ("model fr_core_news_sm 3.8.0; ...")
+    tagged_at: str | None = None

@@ -23,12 +23,15 @@ from . import extract as extract_stage
 from . import feeds as feed_stage
 from . import language as language_stage
 from . import plaintext
-from .config import Config, Source
+from .config import NLP, Config, Source
 from .encoding import decode
+from .entities import EntityTagger, KnownName, data_fingerprint
 from .errors import BlockedURLError, ExtractError, FeedError, FetchError, ImportPathError
 from .fetch import Fetcher, Response, check_url
 from .models import Article, Entry, Extracted, ParsedFeed
+from .keys import DATA
 from .store import Archive
+from .topics import TopicTagger
 from .urls import article_id_for_content, article_id_for_url, canonical_url
 
 logger = logging.getLogger(__name__)
@@ -94,17 +97,51 @@ class _Page:
 # --------------------------------------------------------------------------
 
 
+class Taggers:
+    """The tagging stages for one run: entities (spaCy + gazetteer) and topics."""
+
+    def __init__(self, config: Config | None = None, archive: Archive | None = None) -> None:
+        nlp = config.nlp if config else NLP()
+        known = [KnownName(*row) for row in archive.known_names()] if archive else []
+        self.entities = EntityTagger(dict(nlp.models), known_names=known, batch_size=nlp.batch_size)
+        self.topics = TopicTagger()
+        self.topics_fingerprint = data_fingerprint(DATA / "topics.yaml")
+        self.batch_size = nlp.batch_size
+
+    def describe(self, lang: str) -> str:
+        return f"{self.entities.describe(lang)}; topics {self.topics_fingerprint}"
+
+    def tag(self, articles: list[Article]) -> None:
+        """Fill in entities, tags and tagger; a failure leaves the articles untagged, with a note."""
+        if not articles:
+            return
+        try:
+            found = self.entities.tag([(a.text, a.lang) for a in articles])
+            for article, entities in zip(articles, found):
+                article.entities = entities
+                article.tags = self.topics.tag(article.text, article.lang)
+                article.tagger = self.describe(article.lang)
+        except Exception as exc:  # a model failing must not cost the articles themselves
+            logger.debug("tagging failed", exc_info=True)
+            for article in articles:
+                article.entities, article.tags, article.tagger = [], [], None
+                reason = f"not tagged ({type(exc).__name__}: {exc}); run `veille retag`"
+                article.note = f"{article.note}; {reason}" if article.note else reason
+
+
 def fetch_sources(
     config: Config,
     archive: Archive,
     *,
     names: Iterable[str] | None = None,
     fetcher: Fetcher | None = None,
+    taggers: Taggers | None = None,
     clock: Clock = utcnow,
     progress: Progress | None = None,
 ) -> RunReport:
     """One pass over the enabled sources (or the named ones)."""
     sources = [config.source(n) for n in names] if names else list(config.enabled_sources)
+    taggers = taggers or Taggers(config, archive)
     report = RunReport()
     run_id = archive.start_run("fetch", iso(clock()))
     own_fetcher = fetcher is None
@@ -114,7 +151,7 @@ def fetch_sources(
         for source in sources:
             _notify(progress, "source", source.name)
             try:
-                fetch_source(source, archive, fetcher, report, clock=clock, progress=progress)
+                fetch_source(source, archive, fetcher, report, taggers, clock=clock, progress=progress)
             except Exception as exc:  # never let one source stop the others
                 logger.debug("source crashed", exc_info=True, extra={"source": source.name})
                 _source_failed(source, archive, report, f"internal error ({type(exc).__name__}: {exc})", clock)
@@ -130,6 +167,7 @@ def fetch_source(
     archive: Archive,
     fetcher: Fetcher,
     report: RunReport,
+    taggers: Taggers,
     *,
     clock: Clock = utcnow,
     progress: Progress | None = None,
@@ -147,6 +185,7 @@ def fetch_source(
 
     if source.kind == "page":
         page = _page_from_response(source, None, source.url, response, clock)
+        taggers.tag([page.article] if page.article else [])
         _store_page(source, archive, report, page, clock)
         _source_ok(source, archive, report, response, "fetched page" if page.error is None else page.error,
                    clock, keep_validators=page.error is None)
@@ -160,11 +199,15 @@ def fetch_source(
     fresh = _fresh_entries(source, archive, feed, report)
     complete = True
     with ThreadPoolExecutor(max_workers=ENTRY_WORKERS) as pool:
-        pages = pool.map(lambda e: _fetch_entry(source, feed, e, fetcher, clock), fresh)
-        for page in pages:
-            _notify(progress, "article", page.url)
-            _store_page(source, archive, report, page, clock)
-            complete = complete and page.error is None
+        # In batches: pages are fetched in the pool, tagged together (nlp.pipe), then stored.
+        for start in range(0, len(fresh), taggers.batch_size):
+            batch = fresh[start:start + taggers.batch_size]
+            pages = list(pool.map(lambda e: _fetch_entry(source, feed, e, fetcher, clock), batch))
+            taggers.tag([p.article for p in pages if p.article is not None])
+            for page in pages:
+                _notify(progress, "article", page.url)
+                _store_page(source, archive, report, page, clock)
+                complete = complete and page.error is None
     # The feed's validators are stored only now, after its entries: a run that dies
     # half-way fetches the feed in full next time instead of getting a 304 and
     # never seeing the entries it missed.
@@ -359,6 +402,7 @@ def import_paths(
     paths: Iterable[str | Path],
     archive: Archive,
     *,
+    taggers: Taggers | None = None,
     clock: Clock = utcnow,
     progress: Progress | None = None,
 ) -> RunReport:
@@ -367,26 +411,37 @@ def import_paths(
     report = RunReport()
     run_id = archive.start_run("import", iso(clock()))
     _notify(progress, "total", str(len(files)))
+    taggers = taggers or Taggers(None, archive)
     try:
-        for path in files:
-            _notify(progress, "file", str(path))
-            import_file(path, archive, report, clock=clock)
+        for start in range(0, len(files), taggers.batch_size):
+            prepared = []
+            for path in files[start:start + taggers.batch_size]:
+                _notify(progress, "file", str(path))
+                article = read_file(path, archive, report, clock=clock)
+                if article is not None:
+                    prepared.append(article)
+            taggers.tag(prepared)
+            for article in prepared:
+                outcome = archive.save_article(article, iso(clock()))
+                archive.clear_failures(IMPORT_SOURCE, article.url)
+                report.count(outcome, article.id)
     finally:
         archive.finish_run(run_id, iso(clock()), dict(report.counts))
     return report
 
 
-def import_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock = utcnow) -> None:
+def read_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock = utcnow) -> Article | None:
+    """A local file as an article ready to tag and store, or None (recorded) if it is not one."""
     url = path.resolve().as_uri()
     try:
         raw = path.read_bytes()
     except OSError as exc:
         report.fail(IMPORT_SOURCE, url, f"cannot read file ({exc.strerror})")
-        return
+        return None
     article_id = article_id_for_content(raw)
     if archive.has_article(article_id):
         report.count("unchanged")
-        return
+        return None
     text = decode(raw)
     is_html = path.suffix.lower() in (".html", ".htm")
     try:
@@ -397,17 +452,54 @@ def import_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock
         reason = str(exc) if isinstance(exc, ExtractError) else f"internal error ({type(exc).__name__}: {exc})"
         archive.record_failure(IMPORT_SOURCE, url, "extract", reason, iso(clock()))
         report.fail(IMPORT_SOURCE, url, reason)
-        return
+        return None
     if not extracted.text.strip():
         archive.record_failure(IMPORT_SOURCE, url, "extract", "no text left after cleaning", iso(clock()))
         report.fail(IMPORT_SOURCE, url, "no text left after cleaning")
-        return
+        return None
     source = Source(name=IMPORT_SOURCE, url=url, kind="page")
     article = _assemble(source, None, None, url, extracted, clock, origin="file")
     article.id = article_id
     article.canonical_url = url
     article.raw = raw
     article.raw_type = "text/html" if is_html else ("text/markdown" if path.suffix.lower() == ".md" else "text/plain")
-    outcome = archive.save_article(article, iso(clock()))
-    archive.clear_failures(IMPORT_SOURCE, url)
-    report.count(outcome, article.id)
+    return article
+
+
+# --------------------------------------------------------------------------
+# veille retag
+# --------------------------------------------------------------------------
+
+
+def retag(
+    config: Config | None,
+    archive: Archive,
+    *,
+    lang: str | None = None,
+    taggers: Taggers | None = None,
+    clock: Clock = utcnow,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Tag again every article not tagged by the current models and data files.
+
+    Batch by batch, each committed: an interrupted retag resumes where it stopped.
+    """
+    taggers = taggers or Taggers(config, archive)
+    report = RunReport()
+    langs = [lang] if lang else list(archive.counts_by_lang())
+    _notify(progress, "total", str(sum(archive.count_to_tag(code, taggers.describe(code)) for code in langs)))
+    for code in langs:
+        current = taggers.describe(code)
+        while True:
+            batch = archive.articles_to_tag(code, current, taggers.batch_size)
+            if not batch:
+                break
+            taggers.tag(batch)
+            for article in batch:
+                if article.tagger is None:  # tagging failed: stop instead of looping on it
+                    report.fail("retag", article.id, article.note or "tagging failed")
+                    return report
+                archive.save_tagging(article, iso(clock()))
+                report.count("updated", article.id)
+                _notify(progress, "file", article.id)
+    return report

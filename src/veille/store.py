@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import ArchiveError
-from .models import Article
+from .models import Article, Entity
 
 DB_NAME = "veille.db"
 
@@ -113,13 +113,35 @@ MIGRATIONS: list[str] = [
         failed INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2: entities with exact offsets, topic tags, and what tagged each article
+    """
+    CREATE TABLE entities (
+        article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        start_char INTEGER NOT NULL,
+        end_char INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        text TEXT NOT NULL,
+        key TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        PRIMARY KEY (article_id, start_char, end_char)
+    );
+    CREATE INDEX entities_key ON entities(key);
+    CREATE TABLE tags (
+        article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (article_id, tag)
+    );
+    CREATE INDEX tags_tag ON tags(tag);
+    ALTER TABLE articles ADD COLUMN tagger TEXT;
+    ALTER TABLE articles ADD COLUMN tagged_at TEXT;
+    """,
 ]
 
 ARTICLE_COLUMNS = (
     "id", "url", "canonical_url", "source", "title", "author", "published", "fetched",
     "lang", "lang_confidence", "lang_reason", "site_name", "description", "html_lang",
     "origin", "note", "text", "text_hash", "raw", "raw_type", "extractor", "alternates",
-    "revision", "first_seen", "updated",
+    "revision", "first_seen", "updated", "tagger", "tagged_at",
 )
 LIST_COLUMNS = tuple(c for c in ARTICLE_COLUMNS if c not in ("text", "raw"))
 
@@ -312,6 +334,7 @@ class Archive:
                 values["revision"] = 1
                 values["first_seen"] = at
                 self._insert_article(values)
+                self._write_tagging(article)
                 return "new"
             self.db.execute(
                 """
@@ -325,10 +348,96 @@ class Archive:
             values["revision"] = old["revision"] + 1
             assignments = ", ".join(f"{k} = :{k}" for k in values if k not in ("id", "first_seen"))
             self.db.execute(f"UPDATE articles SET {assignments} WHERE id = :id", values)
+            self._write_tagging(article)
             return "updated"
+
+    def _write_tagging(self, article: Article) -> None:
+        """Replace the entities and tags of `article` (inside the caller's transaction)."""
+        self.db.execute("DELETE FROM entities WHERE article_id = ?", (article.id,))
+        self.db.execute("DELETE FROM tags WHERE article_id = ?", (article.id,))
+        self.db.executemany(
+            "INSERT OR IGNORE INTO entities (article_id, start_char, end_char, label, text, key, origin) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(article.id, e.start, e.end, e.label, e.text, e.key, e.origin) for e in article.entities],
+        )
+        self.db.executemany("INSERT OR IGNORE INTO tags (article_id, tag) VALUES (?, ?)",
+                            [(article.id, t) for t in article.tags])
+
+    def save_tagging(self, article: Article, at: str) -> None:
+        """Store new entities and tags for an article already archived (retag)."""
+        with self._transaction():
+            self._write_tagging(article)
+            self.db.execute("UPDATE articles SET tagger = ?, tagged_at = ? WHERE id = ?",
+                            (article.tagger, at, article.id))
+
+    def entities_of(self, article_id: str) -> list[Entity]:
+        rows = self.db.execute(
+            "SELECT text, label, start_char, end_char, key, origin FROM entities WHERE article_id = ? "
+            "ORDER BY start_char, end_char", (article_id,))
+        return [Entity(r["text"], r["label"], r["start_char"], r["end_char"], r["key"], r["origin"]) for r in rows]
+
+    def tags_of(self, article_id: str) -> list[str]:
+        rows = self.db.execute("SELECT tag FROM tags WHERE article_id = ? ORDER BY tag", (article_id,))
+        return [r["tag"] for r in rows]
+
+    def articles_to_tag(self, lang: str, tagger: str, batch: int) -> list[Article]:
+        """Up to `batch` articles in `lang` not tagged by `tagger`, in id order."""
+        rows = self.db.execute(
+            "SELECT id, text, lang FROM articles WHERE lang = ? AND (tagger IS NULL OR tagger != ?) "
+            "ORDER BY id LIMIT ?", (lang, tagger, batch)).fetchall()
+        return [Article(id=r["id"], url="", source="", text=r["text"], lang=r["lang"]) for r in rows]
+
+    def count_to_tag(self, lang: str, tagger: str) -> int:
+        return self.db.execute(
+            "SELECT COUNT(*) FROM articles WHERE lang = ? AND (tagger IS NULL OR tagger != ?)", (lang, tagger)
+        ).fetchone()[0]
+
+    def entity_ranking(
+        self, *, top: int = 20, label: str | None = None, lang: str | None = None, since: str | None = None,
+    ) -> list[dict]:
+        """Entity keys by the number of articles that mention them, with their commonest spelling."""
+        where, params = ["1 = 1"], []
+        if label:
+            where.append("e.label = ?")
+            params.append(label)
+        if lang:
+            where.append("a.lang = ?")
+            params.append(lang)
+        if since:
+            where.append("COALESCE(a.published, a.fetched) >= ?")
+            params.append(since)
+        rows = self.db.execute(
+            f"""
+            SELECT e.key, COUNT(DISTINCT e.article_id) AS articles, COUNT(*) AS mentions,
+                   (SELECT e2.text FROM entities e2 WHERE e2.key = e.key
+                    GROUP BY e2.text ORDER BY COUNT(*) DESC, e2.text LIMIT 1) AS text,
+                   (SELECT e3.label FROM entities e3 WHERE e3.key = e.key
+                    GROUP BY e3.label ORDER BY COUNT(*) DESC, e3.label LIMIT 1) AS label,
+                   GROUP_CONCAT(DISTINCT a.lang) AS langs
+            FROM entities e JOIN articles a ON a.id = e.article_id
+            WHERE {' AND '.join(where)}
+            GROUP BY e.key ORDER BY articles DESC, mentions DESC, e.key LIMIT ?
+            """,
+            [*params, top],
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def known_names(self, min_articles: int = 2) -> list[tuple[str, str, str]]:
+        """(text, label, key) the models found in at least `min_articles` articles."""
+        rows = self.db.execute(
+            "SELECT text, label, key FROM entities WHERE origin = 'model' AND length(text) >= 3 "
+            "GROUP BY text, label, key HAVING COUNT(DISTINCT article_id) >= ?", (min_articles,))
+        return [(r["text"], r["label"], r["key"]) for r in rows]
+
+    def tagger_counts(self) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT lang, COALESCE(tagger, 'not tagged') AS tagger, COUNT(*) AS n FROM articles "
+            "GROUP BY lang, tagger ORDER BY lang, n DESC")
+        return [dict(r) for r in rows]
 
     def _article_values(self, article: Article, at: str) -> dict:
         values = {c: getattr(article, c) for c in ARTICLE_COLUMNS if c not in ("raw", "alternates")}
+        values["tagged_at"] = at if article.tagger else None
         values["raw"] = compress(article.raw)
         values["alternates"] = json.dumps(article.alternates, sort_keys=True)
         values["fetched"] = article.fetched or at

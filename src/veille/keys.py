@@ -1,0 +1,69 @@
+"""Entity keys: one key for every spelling of one entity.
+
+    "l'ICE", "the ICE", "ICE", "Immigration and Customs Enforcement" -> "ice"
+
+A key is the name with case and accents folded, leading articles and
+elisions dropped, punctuation turned into hyphens; then looked up in the
+alias table, built from the gazetteer and `data/aliases.yaml`, which joins
+names that share no letters ("AWS" and "Amazon Web Services").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import yaml
+
+DATA = Path(__file__).resolve().parent / "data"
+
+# Leading articles dropped from keys, in the languages veille ships lexicons for.
+_ARTICLES = {
+    "the", "le", "la", "les", "el", "los", "las", "il", "lo", "gli", "der", "die", "das", "den", "dem",
+}
+_ELISION = re.compile(r"^(?:l|d)['’]\s*", re.I)
+_POSSESSIVE = re.compile(r"['’]s$", re.I)
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, only ASCII letters, digits and hyphens."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NON_WORD.sub("-", stripped.casefold()).strip("-")
+
+
+def normalise(name: str) -> str:
+    """The key of a name before aliases: 'l’ICE' -> 'ice', 'The Guardian' -> 'guardian'."""
+    name = " ".join(name.split())
+    name = _POSSESSIVE.sub("", _ELISION.sub("", name))
+    words = name.split(" ")
+    if len(words) > 1 and words[0].casefold() in _ARTICLES:
+        name = " ".join(words[1:])
+    return fold(name)
+
+
+class Aliases:
+    """Normalised spelling -> canonical key."""
+
+    def __init__(self, table: dict[str, str] | None = None) -> None:
+        self.table = dict(table or {})
+
+    def add(self, key: str, names: list[str]) -> None:
+        for name in [key, *names]:
+            self.table.setdefault(normalise(str(name)), key)
+
+    def key(self, name: str) -> str:
+        normal = normalise(name)
+        return self.table.get(normal, normal)
+
+
+def load_aliases(gazetteer: list[dict], path: Path = DATA / "aliases.yaml") -> Aliases:
+    aliases = Aliases()
+    for entry in gazetteer:
+        aliases.add(entry["key"], entry.get("names", []))
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for key, names in (data or {}).items():
+        aliases.add(str(key), [str(n) for n in names or []])
+    return aliases
