@@ -16,7 +16,7 @@ FURNITURE = [
     "Menu Menu", "Les Crises Les Crises", "Accessibilité", "We use cookies",
     "Sign up to our newsletter", "23 réactions et commentaires", "4 Responses",
     "Wait, don't go yet", "Commentaire recommandé", "Alerter", "Je me marre",
-    "image_pdfimage_print", "Temps de lecture", "Suivre Framasoft", "Bonjour,",
+    "image_pdfimage_print", "Temps de lecture", "Bonjour,",
     "contributing writer", "Click right here", "(what could be better)", "Merci 151",
 ]
 

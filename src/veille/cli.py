@@ -133,7 +133,8 @@ def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -
     archive = state.archive()
     started = time.monotonic()
     with _progress(quiet or as_json, "importing") as progress:
-        report = pipeline.import_paths(paths, archive, progress=progress)
+        taggers = pipeline.Taggers(_optional_config(state), archive)
+        report = pipeline.import_paths(paths, archive, taggers=taggers, progress=progress)
     _print_summary("import", report, time.monotonic() - started, as_json)
 
 

@@ -13,7 +13,9 @@ a list of sites:
 - everything from the start of the reader comments ("23 réactions et
   commentaires", "4 Responses", "Leave a reply") or of the end matter
   (author blurbs, related articles) to the end of the file, then any short
-  prompt lines left dangling at the end;
+  prompt lines left dangling at the end. A publisher's own box ("Suivre
+  Framasoft: Réseau d'éducation populaire…") is kept: it is often the only
+  place the text names who published it;
 - ellipsis-cut teasers of other articles.
 
 The title is the first real line when it reads like a heading; otherwise the
@@ -83,7 +85,6 @@ _END_MATTER = re.compile(
     r"^(related( articles| posts| stories)?|read (more|also|next)|you (may|might) also like|"
     r"[àa] lire aussi|lire aussi|sur le m[êe]me (sujet|th[èe]me)|articles? (similaires|li[ée]s)|dans la m[êe]me rubrique|"
     r"mehr zum thema|das k[öo]nnte sie auch interessieren|art[íi]culos relacionados|te puede interesar|"
-    r"(suivre|suivez|suivez-nous|follow( us)?|folgt|folgen sie|s[ií]guenos)\b.{0,40}:|"
     r"about the author|[àa] propos de l'auteur|[àa] propos de l’auteur|"
     r"(i’m|i'm|i am) an? (contributing |staff |freelance )?(writer|journalist|editor)\b.*)\s*:?",
     _I,

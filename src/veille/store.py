@@ -396,29 +396,28 @@ class Archive:
         self, *, top: int = 20, label: str | None = None, lang: str | None = None, since: str | None = None,
     ) -> list[dict]:
         """Entity keys by the number of articles that mention them, with their commonest spelling."""
-        where, params = ["1 = 1"], []
+        where, params = ["1 = 1"], {"label": label or "%", "top": top}
         if label:
-            where.append("e.label = ?")
-            params.append(label)
+            where.append("e.label = :label")
         if lang:
-            where.append("a.lang = ?")
-            params.append(lang)
+            where.append("a.lang = :lang")
+            params["lang"] = lang
         if since:
-            where.append("COALESCE(a.published, a.fetched) >= ?")
-            params.append(since)
+            where.append("COALESCE(a.published, a.fetched) >= :since")
+            params["since"] = since
         rows = self.db.execute(
             f"""
             SELECT e.key, COUNT(DISTINCT e.article_id) AS articles, COUNT(*) AS mentions,
-                   (SELECT e2.text FROM entities e2 WHERE e2.key = e.key
+                   (SELECT e2.text FROM entities e2 WHERE e2.key = e.key AND e2.label LIKE :label
                     GROUP BY e2.text ORDER BY COUNT(*) DESC, e2.text LIMIT 1) AS text,
-                   (SELECT e3.label FROM entities e3 WHERE e3.key = e.key
+                   (SELECT e3.label FROM entities e3 WHERE e3.key = e.key AND e3.label LIKE :label
                     GROUP BY e3.label ORDER BY COUNT(*) DESC, e3.label LIMIT 1) AS label,
                    GROUP_CONCAT(DISTINCT a.lang) AS langs
             FROM entities e JOIN articles a ON a.id = e.article_id
             WHERE {' AND '.join(where)}
-            GROUP BY e.key ORDER BY articles DESC, mentions DESC, e.key LIMIT ?
+            GROUP BY e.key ORDER BY articles DESC, mentions DESC, e.key LIMIT :top
             """,
-            [*params, top],
+            params,
         ).fetchall()
         return [dict(r) for r in rows]
 

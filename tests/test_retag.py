@@ -1,0 +1,65 @@
+"""`veille retag`: the archive already held gets the current models' entities and topics."""
+
+import sqlite3
+
+import pytest
+
+from veille.pipeline import Taggers, import_paths, retag
+from veille.store import MIGRATIONS, Archive
+
+from conftest import SEEDS
+
+NO_MODELS = "nlp:\n  models: {}\nsources: []\n"
+
+
+def test_retag_brings_every_article_to_the_current_models_and_resumes_after_an_interruption(cli):
+    cli.write_config(NO_MODELS)
+    cli("import", str(SEEDS))
+    before = cli.json_lines("status")[-1]["taggers"]
+    assert all(row["tagger"].startswith("fallback") for row in before)
+
+    cli.config.unlink()  # back to the default models: every article is out of date
+    calls = []
+
+    def interrupt_after_two(event, detail):
+        if event == "file":
+            calls.append(detail)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+
+    with Archive(cli.archive) as archive, pytest.raises(KeyboardInterrupt):
+        retag(None, archive, progress=interrupt_after_two)
+    summary = cli.json_lines("retag")[0]
+    assert summary["updated"] == 3  # the two done before the interruption are kept
+    assert cli.json_lines("retag")[0]["updated"] == 0
+    after = cli.json_lines("status")[-1]["taggers"]
+    assert all(row["tagger"].startswith("model") for row in after)
+    assert "full model" in cli("status").stdout
+
+
+def test_an_archive_from_before_tagging_upgrades_and_can_be_tagged(tmp_path):
+    folder = tmp_path / "old"
+    with Archive(folder) as archive:
+        import_paths([SEEDS / "002_cdb768120f0b8caf.txt"], archive, taggers=Taggers())
+    # Make it look like a version-1 archive: drop what migration 2 added.
+    db = sqlite3.connect(folder / "veille.db")
+    db.executescript("DROP TABLE entities; DROP TABLE tags; ALTER TABLE articles DROP COLUMN tagger; "
+                     "ALTER TABLE articles DROP COLUMN tagged_at; PRAGMA user_version = 1;")
+    db.close()
+    with Archive(folder) as archive:
+        assert archive.schema_version == len(MIGRATIONS)
+        report = retag(None, archive)
+        (article,) = archive.list_articles(limit=None)
+        assert report.counts["updated"] == 1
+        assert "palantir" in {e.key for e in archive.entities_of(article.id)}
+
+
+def test_entities_ranks_keys_across_languages(cli):
+    cli("import", str(SEEDS))
+    rows = cli.json_lines("entities", "--top", "50")
+    by_key = {row["key"]: row for row in rows}
+    assert by_key["palantir"]["articles"] >= 3 and set(by_key["palantir"]["langs"]) == {"en", "fr"}
+    orgs = cli.json_lines("entities", "--label", "ORG", "--lang", "fr")
+    assert orgs and all(row["label"] == "ORG" for row in orgs)
+    result = cli("entities", "--since", "last week", ok=False)
+    assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
