@@ -318,7 +318,7 @@ def entities(state: State, top: int, label: str | None, lang: str | None, since:
     table = Table(show_edge=False)
     for column, justify in (("key", "left"), ("name", "left"), ("label", "left"), ("articles", "right"),
                             ("mentions", "right"), ("languages", "left")):
-        table.add_column(column, justify=justify, overflow="fold")
+        table.add_column(column, justify=justify, overflow="ellipsis", no_wrap=column != "name")
     for row in rows:
         langs = ", ".join(sorted((row["langs"] or "").split(",")))
         table.add_row(escape(row["key"]), escape(row["text"] or ""), row["label"] or "", str(row["articles"]),

@@ -67,6 +67,7 @@ def run(project: Path) -> int:
             ("Fetch again: conditional requests, nothing new", ["fetch", "--quiet"]),
             ("What the archive holds", ["status"]),
             ("Articles in French", ["list", "--lang", "fr", "--limit", "6"]),
+            ("Who the archive is about, across spellings and languages", ["entities", "--top", "12"]),
             ("Articles in other languages", ["list", "--limit", "20"]),
         ]
         for title, args in steps:

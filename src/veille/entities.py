@@ -17,6 +17,7 @@ here. Offsets are exact character offsets into the text given.
 from __future__ import annotations
 
 import hashlib
+import re
 import logging
 import threading
 from dataclasses import dataclass
@@ -156,20 +157,19 @@ class EntityTagger:
     def _entities(self, doc, nlp: spacy.Language, offset: int) -> list[Entity]:
         found = self._gazetteer_entities(doc, nlp, offset)
         taken = [(e.start, e.end) for e in found]
-        lowercase_words: set[str] | None = None
+        doc_text = doc.text  # a property that rebuilds the string each time: read it once
         for ent in doc.ents:
             label = LABEL_MAP.get(ent.label_)
             text = ent.text
             if label is None or not _looks_like_a_name(text):
                 continue
-            if len(ent) == 1:
+            if len(ent) == 1 and text.lower() != text and _appears_in_lower_case(text, doc_text):
                 # "Rejoignez" at the start of a sentence: a word that also appears in
                 # lower case in the same text is a common word, not a name.
-                if lowercase_words is None:
-                    lowercase_words = {t.text for t in doc if t.text.islower()}
-                if text.lower() in lowercase_words:
-                    continue
+                continue
             start, end = ent.start_char + offset, ent.end_char + offset
+            if len(ent) > 1 and ent[0].lower_ == "the":  # "the University of Cambridge": the name starts after
+                text, start = text[len(ent[0].text_with_ws):], start + len(ent[0].text_with_ws)
             if any(s < end and start < e for s, e in taken):
                 continue  # the gazetteer's reading of these characters wins
             found.append(Entity(text, label, start, end, self.aliases.key(text), "model"))
@@ -223,6 +223,10 @@ def _load_model(name: str) -> spacy.Language:
         if name not in _MODEL_CACHE:
             _MODEL_CACHE[name] = spacy.load(name, exclude=_not_ner(name))
         return _MODEL_CACHE[name]
+
+
+def _appears_in_lower_case(word: str, text: str) -> bool:
+    return re.search(r"(?<!\w)" + re.escape(word.lower()) + r"(?!\w)", text) is not None
 
 
 def _looks_like_a_name(text: str) -> bool:

@@ -49,14 +49,19 @@ class Aliases:
 
     def __init__(self, table: dict[str, str] | None = None) -> None:
         self.table = dict(table or {})
+        self._seen: dict[str, str] = {}  # name as written -> key: the same names recur
 
     def add(self, key: str, names: list[str]) -> None:
         for name in [key, *names]:
             self.table.setdefault(normalise(str(name)), key)
+        self._seen.clear()
 
     def key(self, name: str) -> str:
-        normal = normalise(name)
-        return self.table.get(normal, normal)
+        found = self._seen.get(name)
+        if found is None:
+            normal = normalise(name)
+            found = self._seen[name] = self.table.get(normal, normal)
+        return found
 
 
 def load_aliases(gazetteer: list[dict], path: Path = DATA / "aliases.yaml") -> Aliases:

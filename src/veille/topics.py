@@ -54,7 +54,7 @@ class TopicTagger:
     def _tag(self, text: str, lang: str) -> set[str]:
         phrases, compounds = self._compile(lang)
         stem = _stemmer(lang)
-        words = [fold(w) for w in _WORD.findall(text)]
+        words = [_fold_word(w) for w in _WORD.findall(text)]
         stems = [stem(w) for w in words]
         found: set[str] = set()
         for i, first in enumerate(stems):
@@ -85,6 +85,11 @@ class TopicTagger:
                         compounds.append((words[0], slug))
             self._compiled[lang] = (phrases, compounds)
         return self._compiled[lang]
+
+
+@lru_cache(maxsize=200_000)
+def _fold_word(word: str) -> str:
+    return fold(word)
 
 
 @lru_cache(maxsize=None)
