@@ -63,3 +63,14 @@ def test_entities_ranks_keys_across_languages(cli):
     assert orgs and all(row["label"] == "ORG" for row in orgs)
     result = cli("entities", "--since", "last week", ok=False)
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
+
+
+def test_a_missing_model_is_said_once_and_shown_in_status(cli):
+    cli.write_config("nlp:\n  models:\n    fr: fr_core_news_lg_not_installed\nsources: []\n")
+    result = cli("import", str(SEEDS / "003_bf1c28aafdd60c35.txt"))
+    assert result.stderr.count("fr_core_news_lg_not_installed for fr") == 1
+    status = cli("status").stdout
+    assert "fallback: gazetteer only" in status and "fr_core_news_lg_not_installed is not installed" in status
+    article = cli.json_lines("list")[0]
+    keys = {e["key"] for e in cli.json_lines("show", article["id"])[0]["entities"]}
+    assert {"la-quadrature-du-net", "cnil", "nice"} <= keys  # the gazetteer still finds them

@@ -137,7 +137,8 @@ class EntityTagger:
             nlp = spacy.blank(lang if _has_language(lang) else "xx")
         except Exception:  # spaCy may know a code but miss its optional dependencies
             nlp = spacy.blank("xx")
-        return nlp, f"fallback {nlp.lang} (gazetteer only)"
+        missing = f", {name} is not installed" if name else ""
+        return nlp, f"fallback {nlp.lang} (gazetteer only{missing})"
 
     # -- tagging -------------------------------------------------------------
     def tag(self, items: list[tuple[str, str]]) -> list[list[Entity]]:

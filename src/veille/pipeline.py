@@ -111,6 +111,11 @@ class Taggers:
     def describe(self, lang: str) -> str:
         return f"{self.entities.describe(lang)}; topics {self.topics_fingerprint}"
 
+    def report_problems(self, report: "RunReport") -> None:
+        """A configured model that is missing is said once per run, not per article."""
+        for lang, problem in sorted(self.entities.problems.items()):
+            report.failures.append(Failure("nlp", lang, problem))
+
     def tag(self, articles: list[Article]) -> None:
         """Fill in entities, tags and tagger; a failure leaves the articles untagged, with a note."""
         if not articles:
@@ -159,6 +164,7 @@ def fetch_sources(
         if own_fetcher:
             fetcher.close()
         archive.finish_run(run_id, iso(clock()), dict(report.counts))
+    taggers.report_problems(report)
     return report
 
 
@@ -427,6 +433,7 @@ def import_paths(
                 report.count(outcome, article.id)
     finally:
         archive.finish_run(run_id, iso(clock()), dict(report.counts))
+    taggers.report_problems(report)
     return report
 
 
@@ -502,4 +509,5 @@ def retag(
                 archive.save_tagging(article, iso(clock()))
                 report.count("updated", article.id)
                 _notify(progress, "file", article.id)
+    taggers.report_problems(report)
     return report
