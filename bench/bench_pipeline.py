@@ -1,5 +1,7 @@
 """Benchmark of the archive pipeline, stage by stage and end to end.
 
+Stages: fetch, extract, language, tag (entities and topics), store.
+
 Serves N generated article pages (real paragraphs from the seeds, in French
 and English, wrapped in menus, cookie banners and reader comments) on
 127.0.0.1 with one RSS feed listing them, then measures articles per second
@@ -106,6 +108,17 @@ def main() -> int:
         htmls = [(r.text(), r.url) for r in responses]
         extracted = timed("extract (trafilatura)", len(htmls), lambda: [extract(h, u) for h, u in htmls], rows)
         langs = timed("language (langdetect)", len(extracted), lambda: [detect(e.text) for e in extracted], rows)
+        taggers = pipeline.Taggers()
+        taggers.tag([Article(id="warm", url="", source="", text=e.text, lang=l.code)
+                     for e, l in list(zip(extracted, langs))[:2]])  # load the models outside the timing
+        tagged = [Article(id=f"{n:016x}", url="", source="bench", text=e.text, lang=l.code)
+                  for n, (e, l) in enumerate(zip(extracted, langs))]
+
+        def tag() -> None:
+            for start in range(0, len(tagged), 32):
+                taggers.tag(tagged[start:start + 32])
+
+        timed("tag (spaCy NER, gazetteer, topics)", len(tagged), tag, rows)
 
         def store() -> None:
             with Archive(Path(tmp) / "stage") as archive:
@@ -120,7 +133,7 @@ def main() -> int:
 
         def end_to_end() -> None:
             with Archive(Path(tmp) / "e2e") as archive:
-                report = pipeline.fetch_sources(config, archive)
+                report = pipeline.fetch_sources(config, archive, taggers=taggers)
                 assert report.counts["new"] == len(urls), report.counts
 
         timed("end to end (veille fetch)", len(urls), end_to_end, rows)
