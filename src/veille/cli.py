@@ -315,10 +315,13 @@ def entities(state: State, top: int, label: str | None, lang: str | None, since:
             row["langs"] = sorted((row["langs"] or "").split(","))
             print(json.dumps(row, ensure_ascii=False))
         return
-    table = Table(show_edge=False)
-    for column, justify in (("key", "left"), ("name", "left"), ("label", "left"), ("articles", "right"),
-                            ("mentions", "right"), ("languages", "left")):
-        table.add_column(column, justify=justify, overflow="ellipsis", no_wrap=column != "name")
+    table = Table(show_edge=False, expand=True)
+    table.add_column("key", no_wrap=True, overflow="ellipsis", max_width=22)
+    table.add_column("name", overflow="fold", ratio=1, min_width=16)
+    table.add_column("label", no_wrap=True)
+    table.add_column("articles", justify="right", no_wrap=True)
+    table.add_column("mentions", justify="right", no_wrap=True)
+    table.add_column("languages", no_wrap=True)
     for row in rows:
         langs = ", ".join(sorted((row["langs"] or "").split(",")))
         table.add_row(escape(row["key"]), escape(row["text"] or ""), row["label"] or "", str(row["articles"]),
