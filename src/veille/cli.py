@@ -31,6 +31,7 @@ from .store import Archive
 out = Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
 err = Console(stderr=True, highlight=False)
 
+STORY_FIELDS = ("story_id", "relation", "original_id")
 JSON_FIELDS = (
     "id", "url", "canonical_url", "source", "title", "author", "published", "fetched",
     "lang", "lang_confidence", "lang_reason", "site_name", "description", "origin", "note",
@@ -222,8 +223,9 @@ def list_(state: State, source: str | None, lang: str | None, limit: int, as_jso
     """
     articles = state.archive().list_articles(source=source, lang=lang, limit=limit or None)
     if as_json:
+        archive = state.archive()
         for article in articles:
-            print(json.dumps(_article_json(article), ensure_ascii=False))
+            print(json.dumps(_article_json(article, archive), ensure_ascii=False))
         return
     table = Table(show_edge=False, expand=True)
     table.add_column("id", no_wrap=True)
@@ -255,8 +257,10 @@ def show(state: State, article_id: str, as_json: bool) -> None:
     revisions = [dict(r) for r in archive.revisions(article.id)]
     entities = archive.entities_of(article.id)
     tags = archive.tags_of(article.id)
+    membership = archive.story_membership(article.id)
     if as_json:
-        data = _article_json(article)
+        data = _article_json(article, archive)
+        data["story_evidence"] = membership["evidence"] if membership else None
         data["text"] = article.text
         data["alternates"] = article.alternates
         data["revisions"] = revisions
@@ -273,6 +277,9 @@ def show(state: State, article_id: str, as_json: bool) -> None:
         ("fetched", article.fetched),
         ("language", f"{article.lang} ({article.lang_confidence:.2f}; {article.lang_reason})"),
         ("note", article.note), ("revision", str(article.revision) if article.revision > 1 else None),
+        ("story", f"{membership['story_id']} ({membership['relation']}"
+                  + (f" of {membership['original_id'][:10]}" if membership['relation'] != 'original' else "")
+                  + "; `veille story` shows it)" if membership else None),
     ]
     for key, value in meta:
         if value:
@@ -349,8 +356,62 @@ def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
     _print_summary("retag", report, time.monotonic() - started, as_json)
 
 
-def _article_json(article: Article) -> dict:
-    return {key: getattr(article, key) for key in JSON_FIELDS}
+def _article_json(article: Article, archive: Archive | None = None) -> dict:
+    data = {key: getattr(article, key) for key in JSON_FIELDS}
+    if archive is not None:
+        membership = archive.story_membership(article.id) or {}
+        data.update({key: membership.get(key) for key in STORY_FIELDS})
+    return data
+
+
+@main.command()
+@click.argument("article_or_story")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the story and its members.")
+@click.pass_obj
+def story(state: State, article_or_story: str, as_json: bool) -> None:
+    """Show a story: its original, its copies and translations, and the evidence for each link.
+
+    Give an article id (or a story id, which starts with "s"). Example: veille story 3f9a1c2b
+    """
+    archive = state.archive()
+    article = archive.get_article(article_or_story.removeprefix("s"))
+    story_id = archive.story_of(article.id) if article else None
+    if story_id is None:
+        raise VeilleError(f"no story for {article_or_story!r}; `veille list` shows article ids, "
+                          "and `veille dedupe --rebuild` places older articles in stories")
+    members = archive.story_members(story_id)
+    if as_json:
+        print(json.dumps({"story_id": story_id, "original_id": members[0]["original_id"], "members": [
+            {key: m[key] for key in ("article_id", "relation", "lang", "source", "published", "fetched", "title",
+                                     "url", "linked_to", "score", "evidence")} for m in members]},
+            ensure_ascii=False))
+        return
+    original = next(m for m in members if m["relation"] == "original")
+    out.print(f"[bold]story {story_id}[/bold]: {escape(original['title'] or '(no title)')} "
+              f"({len(members)} version{'s' if len(members) > 1 else ''})")
+    order = {"original": 0, "duplicate": 1, "copy": 2, "translation": 3}
+    for m in sorted(members, key=lambda m: (order[m["relation"]], m["lang"], m["article_id"])):
+        when = (m["published"] or m["fetched"] or "")[:10]
+        out.print(f"  [bold]{m['relation']:<11}[/bold] {m['article_id'][:10]}  {m['lang']}  {when}  "
+                  f"{escape(m['source'])}  {escape(m['title'] or '')}")
+        out.print(f"  {'':<11} [dim]{escape(m['evidence'] or '')}[/dim]")
+
+
+@main.command()
+@click.option("--rebuild", is_flag=True, required=True, help="Recompute every story from the fingerprints.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress, only the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_obj
+def dedupe(state: State, rebuild: bool, quiet: bool, as_json: bool) -> None:
+    """Recompute every story (after a settings change), oldest article first; resumable.
+
+    Example: veille dedupe --rebuild
+    """
+    archive = state.archive()
+    started = time.monotonic()
+    with _progress(quiet or as_json, "stories") as progress:
+        report = pipeline.rebuild_stories(archive, progress=progress)
+    _print_summary("dedupe", report, time.monotonic() - started, as_json)
 
 
 def _optional_config(state: State) -> Config | None:

@@ -15,15 +15,20 @@ import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
+
+from . import dedupe
 from . import extract as extract_stage
 from . import feeds as feed_stage
 from . import language as language_stage
 from . import plaintext
 from .config import NLP, Config, Source
+from .dedupe import Link
+from .dedupe import Settings as DedupeSettings
 from .encoding import decode
 from .entities import EntityTagger, KnownName, data_fingerprint
 from .errors import BlockedURLError, ExtractError, FeedError, FetchError, ImportPathError
@@ -350,12 +355,28 @@ def _store_page(source: Source, archive: Archive, report: RunReport, page: _Page
         return
     outcome = archive.save_article(page.article, now)
     report.count(outcome, page.article.id)
+    _link(archive, page.article, outcome, report)
     if page.error:
         report.failures.append(Failure(source.name, page.url, page.error))
         return  # kept from the feed: the page is tried again next run
     archive.clear_failures(source.name, page.url)
     if page.entry is not None:
         archive.mark_entry(source.name, page.entry.guid or page.url, page.url, page.article.id, now)
+
+
+def _link(archive: Archive, article: Article, outcome: str, report: RunReport) -> None:
+    """Place a new or changed article in its story; a failure here never costs the article."""
+    if outcome not in ("new", "updated"):
+        return
+    try:
+        stored = archive.get_article(article.id)
+        if stored is not None:
+            stored.entities = article.entities
+            link_story(archive, stored)
+    except Exception as exc:
+        logger.debug("dedupe failed", exc_info=True, extra={"url": article.url})
+        report.failures.append(Failure(article.source, article.url,
+                                       f"not placed in a story ({type(exc).__name__}: {exc}); run `veille dedupe --rebuild`"))
 
 
 def _source_ok(
@@ -431,6 +452,7 @@ def import_paths(
                 outcome = archive.save_article(article, iso(clock()))
                 archive.clear_failures(IMPORT_SOURCE, article.url)
                 report.count(outcome, article.id)
+                _link(archive, article, outcome, report)
     finally:
         archive.finish_run(run_id, iso(clock()), dict(report.counts))
     taggers.report_problems(report)
@@ -510,4 +532,174 @@ def retag(
                 report.count("updated", article.id)
                 _notify(progress, "file", article.id)
     taggers.report_problems(report)
+    return report
+
+
+# --------------------------------------------------------------------------
+# stories: duplicates, copies, translations
+# --------------------------------------------------------------------------
+
+_KIND_ORDER = {"duplicate": 3, "copy": 2, "translation": 1}
+
+
+def link_story(archive: Archive, article: Article, settings: DedupeSettings | None = None) -> dict:
+    """Fingerprint `article`, find what it is a version of, and place it in a story.
+
+    Returns its membership (story_id, relation, original_id, evidence).
+    """
+    settings = settings or DedupeSettings()
+    fp = dedupe.fingerprint(article)
+    own_urls = sorted({article.url, canonical_url(article.url)} | ({article.canonical_url} if article.canonical_url else set()))
+    alternates = sorted({canonical_url(u) for u in article.alternates.values()} | set(article.alternates.values()))
+    archive.save_fingerprint(fp, alternates)
+    links = _explicit_links(archive, article, alternates, own_urls)
+    links += _copy_links(archive, fp, settings)
+    if not any(link.kind in ("duplicate", "copy") for link in links):
+        links += _translation_links(archive, article, fp, settings)
+    return _place_in_story(archive, article, fp, links)
+
+
+def _explicit_links(archive: Archive, article: Article, alternates: list[str], own_urls: list[str]) -> list[Link]:
+    links = []
+    own = canonical_url(article.url)
+    if article.canonical_url and article.canonical_url != own and article.origin != "file":
+        for other in archive.articles_at_urls([article.canonical_url]):
+            if other != article.id:
+                links.append(Link(other, "copy", 1.0, f"copy of {other[:8]}…: its canonical link points there",
+                                  explicit=True, other_is_original=True))
+    hreflang = set(archive.articles_at_urls(alternates)) | set(archive.articles_linking_to(own_urls))
+    for other in sorted(hreflang - {article.id}):
+        links.append(Link(other, "translation", 1.0,
+                          f"translation of {other[:8]}…: the pages name each other as language versions (hreflang)",
+                          explicit=True))
+    return links
+
+
+def _copy_links(archive: Archive, fp: dedupe.Fingerprint, settings: DedupeSettings) -> list[Link]:
+    links = []
+    for row in archive.copy_candidates(fp):
+        other = dedupe.Fingerprint(row["id"], row["lang"], row["length"], row["text_hash"],
+                                   np.frombuffer(row["minhash"], dtype=np.uint32), set())
+        link = dedupe.compare_copy(fp, other, settings)
+        if link is not None:
+            links.append(link)
+    return links
+
+
+def _translation_links(
+    archive: Archive, article: Article, fp: dedupe.Fingerprint, settings: DedupeSettings,
+) -> list[Link]:
+    if article.lang == "und" or len(fp.anchors) < settings.min_shared_anchors:
+        return []
+    frequency = archive.anchor_frequencies(fp.anchors)
+    total = archive.count_articles()
+    # Only anchors rare enough to be evidence are used to find candidates.
+    rare = sorted(a for a in fp.anchors if frequency.get(a, 1) <= max(20, total // 50))
+    when = (article.published or article.fetched or "")[:10] or "2000-01-01"
+    since, until = _window(when, settings.window_days)
+    candidates = archive.translation_candidates(fp, rare, article.lang, since, until, settings.min_shared_anchors)
+    anchors = archive.anchors_of(candidates)
+    names = archive.entity_names(sorted(a[2:] for a in fp.anchors if a.startswith("e:")))
+    links = []
+    for row in archive.fingerprint_rows(candidates):
+        other = dedupe.Fingerprint(row["id"], row["lang"], row["length"], row["text_hash"],
+                                   np.frombuffer(row["minhash"], dtype=np.uint32), anchors[row["id"]])
+        link = dedupe.compare_translation(fp, other, settings, frequency, total, names)
+        if link is not None:
+            links.append(link)
+    return links
+
+
+def _window(day: str, days: int) -> tuple[str, str]:
+    try:
+        moment = datetime.fromisoformat(day)
+    except ValueError:
+        return "0000", "9999"
+    return (moment - timedelta(days=days)).strftime("%Y-%m-%d"), (moment + timedelta(days=days + 1)).strftime("%Y-%m-%d")
+
+
+def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, links: list[Link]) -> dict:
+    best = max(links, key=lambda l: (l.explicit, _KIND_ORDER[l.kind], l.score, l.other_id), default=None)
+    current = archive.story_of(article.id)
+    story_id = current or (archive.story_of(best.other_id) if best else None)
+    if story_id is None and best is not None:  # the other article predates stories: give it its own first
+        story_id = f"s{best.other_id}"
+        archive.write_story(story_id, best.other_id, [_membership(best.other_id, None)])
+    if story_id is None:
+        story_id = f"s{article.id}"
+    members = {m["article_id"]: m for m in archive.story_members(story_id)}
+    evidence = best.evidence if best else "first of its story"
+    if fp.credit:
+        evidence += f"; credits “{fp.credit}” as its source"
+    explicit = 2 if best and best.other_is_original else 1 if best and best.explicit else 0
+    mine = _membership(article.id, best.other_id if best else None, best.score if best else None, evidence, explicit)
+    rows = [m for key, m in members.items() if key != article.id] + [
+        {**mine, "lang": article.lang, "text_hash": article.text_hash, "published": article.published,
+         "fetched": article.fetched or "", "length": len(article.text), "title": article.title,
+         "opening": article.text[:200]}]
+    original = _original_of(rows)
+    relations = {r["article_id"]: dedupe.relation(_member(r, rows), _member(original, rows)) for r in rows}
+    for row in rows:  # a first member that became a copy or translation: say which link tied it
+        if row["evidence"].startswith("first of its story") and row["article_id"] != original["article_id"]:
+            tie = next((r for r in rows if r.get("linked_to") == row["article_id"]), None)
+            if tie is not None:
+                row.update(evidence=f"joined through {tie['article_id'][:8]}…, which is a "
+                                 f"{tie['evidence'].split(' of ', 1)[0]} of it: {tie['evidence'].split(': ', 1)[-1]}")
+    stored = [{key: r.get(key) for key in ("article_id", "relation", "linked_to", "score", "evidence", "explicit")}
+              | {"relation": relations[r["article_id"]]} for r in rows]
+    archive.write_story(story_id, original["article_id"], stored)
+    return {"story_id": story_id, "relation": relations[article.id], "original_id": original["article_id"],
+            "evidence": evidence}
+
+
+def _membership(article_id: str, linked_to: str | None, score: float | None = None,
+                evidence: str = "first of its story", explicit: int = 0) -> dict:
+    return {"article_id": article_id, "relation": "original", "linked_to": linked_to, "score": score,
+            "evidence": evidence, "explicit": explicit}
+
+
+def _member(row: dict, rows: list[dict]) -> dedupe.Member:
+    title = (row.get("title") or "").rstrip("…").strip()
+    return dedupe.Member(
+        article_id=row["article_id"], lang=row["lang"], text_hash=row["text_hash"], published=row["published"],
+        fetched=row["fetched"] or "", length=row["length"],
+        explicit_original=any(r.get("explicit") == 2 and r.get("linked_to") == row["article_id"] for r in rows),
+        explicit_copy=row.get("explicit") == 2,
+        titled=bool(title) and not (row.get("opening") or "").startswith(title[:60]),
+    )
+
+
+def _original_of(rows: list[dict]) -> dict:
+    chosen = dedupe.choose_original([_member(r, rows) for r in rows])
+    return next(r for r in rows if r["article_id"] == chosen)
+
+
+def rebuild_stories(
+    archive: Archive, settings: DedupeSettings | None = None, *, progress: Progress | None = None, batch: int = 200,
+) -> RunReport:
+    """Recompute every story, oldest article first; resumable after an interruption."""
+    settings = settings or DedupeSettings()
+    report = RunReport()
+    marker = repr(settings)
+    state = archive.get_state("rebuild")
+    after = None
+    if state and state.startswith(marker + "\t"):
+        when, _, last = state[len(marker) + 1:].partition("\t")
+        after = (when, last)
+    else:
+        archive.clear_stories()
+    _notify(progress, "total", str(archive.count_articles()))
+    while True:
+        articles = archive.articles_in_order(after, batch)
+        if not articles:
+            break
+        for article in articles:
+            article.entities = archive.entities_of(article.id)
+            membership = link_story(archive, article, settings)
+            report.count("updated" if membership["relation"] != "original" else "unchanged", article.id)
+            _notify(progress, "file", article.id)
+        last = articles[-1]
+        after = (last.published or last.fetched or "", last.id)
+        archive.set_state("rebuild", f"{marker}\t{after[0]}\t{after[1]}")
+    archive.set_state("rebuild", None)
     return report

@@ -135,6 +135,37 @@ MIGRATIONS: list[str] = [
     ALTER TABLE articles ADD COLUMN tagger TEXT;
     ALTER TABLE articles ADD COLUMN tagged_at TEXT;
     """,
+    # 3: fingerprints, candidate indexes (LSH bands, anchor postings, alternate links) and stories
+    """
+    CREATE TABLE fingerprints (
+        article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        minhash BLOB NOT NULL,
+        credit TEXT
+    );
+    CREATE TABLE lsh (band INTEGER NOT NULL, hash INTEGER NOT NULL, article_id TEXT NOT NULL);
+    CREATE INDEX lsh_band ON lsh(band, hash);
+    CREATE INDEX lsh_article ON lsh(article_id);
+    CREATE TABLE anchors (
+        anchor TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        PRIMARY KEY (anchor, article_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX anchors_article ON anchors(article_id);
+    CREATE TABLE alternate_links (url TEXT NOT NULL, article_id TEXT NOT NULL);
+    CREATE INDEX alternate_links_url ON alternate_links(url);
+    CREATE TABLE stories (id TEXT PRIMARY KEY, original_id TEXT NOT NULL);
+    CREATE TABLE story_members (
+        article_id TEXT PRIMARY KEY,
+        story_id TEXT NOT NULL,
+        relation TEXT NOT NULL,
+        linked_to TEXT,
+        score REAL,
+        evidence TEXT,
+        explicit INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX story_members_story ON story_members(story_id);
+    CREATE TABLE dedupe_state (name TEXT PRIMARY KEY, value TEXT);
+    """,
 ]
 
 ARTICLE_COLUMNS = (
@@ -511,6 +542,167 @@ class Archive:
     def count_failures_by_source(self) -> dict[str, int]:
         rows = self.db.execute("SELECT source, COUNT(*) AS n FROM failures GROUP BY source")
         return {row["source"]: row["n"] for row in rows}
+
+    # -- fingerprints and stories ------------------------------------------
+    def save_fingerprint(self, fp, alternates: list[str]) -> None:
+        with self._transaction():
+            self.db.execute("DELETE FROM lsh WHERE article_id = ?", (fp.article_id,))
+            self.db.execute("DELETE FROM anchors WHERE article_id = ?", (fp.article_id,))
+            self.db.execute("DELETE FROM alternate_links WHERE article_id = ?", (fp.article_id,))
+            self.db.execute("INSERT OR REPLACE INTO fingerprints (article_id, minhash, credit) VALUES (?, ?, ?)",
+                            (fp.article_id, fp.minhash.tobytes(), fp.credit))
+            self.db.executemany("INSERT INTO lsh (band, hash, article_id) VALUES (?, ?, ?)",
+                                [(band, value, fp.article_id) for band, value in enumerate(fp.bands)])
+            self.db.executemany("INSERT OR IGNORE INTO anchors (anchor, article_id) VALUES (?, ?)",
+                                [(anchor, fp.article_id) for anchor in fp.anchors])
+            self.db.executemany("INSERT INTO alternate_links (url, article_id) VALUES (?, ?)",
+                                [(url, fp.article_id) for url in alternates])
+
+    def copy_candidates(self, fp, limit: int = 50) -> list[sqlite3.Row]:
+        """Articles with the same text hash or sharing an LSH band with `fp`."""
+        bands = list(enumerate(fp.bands))
+        placeholders = " OR ".join("(band = ? AND hash = ?)" for _ in bands)
+        params = [v for pair in bands for v in pair]
+        return self.db.execute(
+            f"""
+            SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash
+            FROM articles a JOIN fingerprints f ON f.article_id = a.id
+            WHERE a.id != ? AND (a.text_hash = ? OR a.id IN (SELECT article_id FROM lsh WHERE {placeholders}))
+            LIMIT ?
+            """,
+            [fp.article_id, fp.text_hash, *params, limit],
+        ).fetchall()
+
+    def anchor_frequencies(self, anchors: set[str]) -> dict[str, int]:
+        if not anchors:
+            return {}
+        found: dict[str, int] = {}
+        items = sorted(anchors)
+        for start in range(0, len(items), 500):
+            chunk = items[start:start + 500]
+            rows = self.db.execute(
+                f"SELECT anchor, COUNT(*) AS n FROM anchors WHERE anchor IN ({', '.join('?' * len(chunk))}) "
+                "GROUP BY anchor", chunk)
+            found.update({r["anchor"]: r["n"] for r in rows})
+        return found
+
+    def translation_candidates(self, fp, anchors: list[str], lang: str, since: str, until: str,
+                               min_shared: int, limit: int = 30) -> list[str]:
+        """Articles in other languages, in the date window, sharing at least `min_shared` of `anchors`."""
+        if not anchors:
+            return []
+        rows = self.db.execute(
+            f"""
+            SELECT p.article_id, COUNT(*) AS shared FROM anchors p JOIN articles a ON a.id = p.article_id
+            WHERE p.anchor IN ({', '.join('?' * len(anchors))}) AND p.article_id != ? AND a.lang != ?
+              AND a.lang != 'und' AND COALESCE(a.published, a.fetched) BETWEEN ? AND ?
+            GROUP BY p.article_id HAVING COUNT(*) >= ? ORDER BY shared DESC, p.article_id LIMIT ?
+            """,
+            [*anchors, fp.article_id, lang, since, until, min_shared, limit],
+        ).fetchall()
+        return [r["article_id"] for r in rows]
+
+    def fingerprint_rows(self, ids: list[str]) -> list[sqlite3.Row]:
+        if not ids:
+            return []
+        return self.db.execute(
+            f"SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, f.credit "
+            f"FROM articles a JOIN fingerprints f ON f.article_id = a.id WHERE a.id IN ({', '.join('?' * len(ids))})",
+            ids).fetchall()
+
+    def anchors_of(self, ids: list[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {i: set() for i in ids}
+        if ids:
+            for row in self.db.execute(
+                f"SELECT article_id, anchor FROM anchors WHERE article_id IN ({', '.join('?' * len(ids))})", ids
+            ):
+                found[row["article_id"]].add(row["anchor"])
+        return found
+
+    def entity_names(self, keys: list[str]) -> dict[str, str]:
+        """The commonest spelling of each entity key."""
+        if not keys:
+            return {}
+        rows = self.db.execute(
+            f"SELECT key, text, COUNT(*) AS n FROM entities WHERE key IN ({', '.join('?' * len(keys))}) "
+            "GROUP BY key, text ORDER BY n DESC", keys)
+        names: dict[str, str] = {}
+        for row in rows:
+            names.setdefault(row["key"], row["text"])
+        return names
+
+    def articles_at_urls(self, urls: list[str]) -> list[str]:
+        if not urls:
+            return []
+        marks = ", ".join("?" * len(urls))
+        rows = self.db.execute(
+            f"SELECT id FROM articles WHERE url IN ({marks}) OR canonical_url IN ({marks}) ORDER BY id", urls + urls)
+        return [r["id"] for r in rows]
+
+    def articles_linking_to(self, urls: list[str]) -> list[str]:
+        """Articles whose hreflang alternates name one of `urls`."""
+        if not urls:
+            return []
+        rows = self.db.execute(
+            f"SELECT DISTINCT article_id FROM alternate_links WHERE url IN ({', '.join('?' * len(urls))}) "
+            "ORDER BY article_id", urls)
+        return [r["article_id"] for r in rows]
+
+    def story_of(self, article_id: str) -> str | None:
+        row = self.db.execute("SELECT story_id FROM story_members WHERE article_id = ?", (article_id,)).fetchone()
+        return row["story_id"] if row else None
+
+    def story_membership(self, article_id: str) -> dict | None:
+        row = self.db.execute(
+            "SELECT m.*, s.original_id FROM story_members m JOIN stories s ON s.id = m.story_id "
+            "WHERE m.article_id = ?", (article_id,)).fetchone()
+        return dict(row) if row else None
+
+    def story_members(self, story_id: str) -> list[dict]:
+        rows = self.db.execute(
+            """
+            SELECT m.*, a.lang, a.text_hash, a.published, a.fetched, length(a.text) AS length, a.title,
+                   substr(a.text, 1, 200) AS opening, a.source, a.url, a.site_name, s.original_id
+            FROM story_members m JOIN articles a ON a.id = m.article_id JOIN stories s ON s.id = m.story_id
+            WHERE m.story_id = ? ORDER BY COALESCE(a.published, a.fetched), a.id
+            """, (story_id,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def write_story(self, story_id: str, original_id: str, members: list[dict], merged: list[str] = ()) -> None:
+        """Replace a story's membership (and absorb `merged` stories) in one transaction."""
+        with self._transaction():
+            for other in merged:
+                self.db.execute("DELETE FROM stories WHERE id = ?", (other,))
+                self.db.execute("DELETE FROM story_members WHERE story_id = ?", (other,))
+            self.db.execute("INSERT OR REPLACE INTO stories (id, original_id) VALUES (?, ?)", (story_id, original_id))
+            self.db.execute("DELETE FROM story_members WHERE story_id = ?", (story_id,))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO story_members (article_id, story_id, relation, linked_to, score, evidence, explicit) "
+                "VALUES (:article_id, :story_id, :relation, :linked_to, :score, :evidence, :explicit)",
+                [{**m, "story_id": story_id} for m in members])
+
+    def clear_stories(self) -> None:
+        with self._transaction():
+            self.db.execute("DELETE FROM stories")
+            self.db.execute("DELETE FROM story_members")
+
+    def articles_in_order(self, after: tuple[str, str] | None, batch: int) -> list[Article]:
+        """Articles by (COALESCE(published, fetched), id), after the given position."""
+        when, last = after or ("", "")
+        rows = self.db.execute(
+            "SELECT * FROM articles WHERE (COALESCE(published, fetched), id) > (?, ?) "
+            "ORDER BY COALESCE(published, fetched), id LIMIT ?", (when, last, batch)).fetchall()
+        return [_row_to_article(r) for r in rows]
+
+    def get_state(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM dedupe_state WHERE name = ?", (name,)).fetchone()
+        return row["value"] if row else None
+
+    def set_state(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.db.execute("DELETE FROM dedupe_state WHERE name = ?", (name,))
+        else:
+            self.db.execute("INSERT OR REPLACE INTO dedupe_state (name, value) VALUES (?, ?)", (name, value))
 
     # -- runs ------------------------------------------------------------
     def start_run(self, command: str, at: str) -> int:

@@ -1,0 +1,82 @@
+"""One story, many versions: duplicates, copies and translations kept together, and apart."""
+
+import json
+
+import pytest
+
+from conftest import FIXTURES, SEEDS, Cli
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    cli = Cli(tmp_path_factory.mktemp("stories"))
+    cli("import", str(SEEDS))
+    rows = {row["url"].rsplit("/", 1)[1][:3]: row for row in cli.json_lines("list", "--limit", "0")}
+    return cli, rows
+
+
+def test_the_seed_article_its_copy_and_its_translation_are_one_story(seeds):
+    cli, rows = seeds
+    story = rows["002"]["story_id"]
+    assert rows["000"]["story_id"] == rows["001"]["story_id"] == story
+    assert rows["002"]["relation"] == "original" and rows["000"]["original_id"] == rows["002"]["id"]
+    assert rows["000"]["relation"] == "translation"
+    assert rows["001"]["relation"] in ("duplicate", "copy")
+
+
+def test_unrelated_seeds_stand_alone(seeds):
+    _, rows = seeds
+    assert rows["003"]["relation"] == rows["004"]["relation"] == "original"
+    assert len({rows[n]["story_id"] for n in ("002", "003", "004")}) == 3
+
+
+def test_the_story_command_shows_each_link_with_its_evidence(seeds):
+    cli, rows = seeds
+    story = cli.json_lines("story", rows["000"]["id"])[0]
+    by_id = {m["article_id"]: m for m in story["members"]}
+    assert story["original_id"] == rows["002"]["id"]
+    assert "shared anchors" in by_id[rows["000"]["id"]]["evidence"]
+    assert "Palantir" in cli("story", rows["000"]["id"][:8]).stdout or "ICE" in cli("story", rows["000"]["id"][:8]).stdout
+    shown = cli.json_lines("show", rows["001"]["id"])[0]
+    assert shown["story_id"] == rows["002"]["story_id"] and shown["story_evidence"]
+
+
+def test_a_syndication_credit_is_kept_as_evidence(seeds):
+    cli, rows = seeds
+    assert "La Quadrature du Net" in cli.json_lines("show", rows["003"]["id"])[0]["story_evidence"]
+
+
+def test_rebuilding_gives_the_same_stories_and_originals(seeds):
+    cli, rows = seeds
+    before = {r["id"]: (r["story_id"], r["relation"], r["original_id"]) for r in cli.json_lines("list", "--limit", "0")}
+    cli("dedupe", "--rebuild")
+    after = {r["id"]: (r["story_id"], r["relation"], r["original_id"]) for r in cli.json_lines("list", "--limit", "0")}
+    groups = lambda mapping: sorted(sorted(i for i in mapping if mapping[i][0] == s) for s in {v[0] for v in mapping.values()})
+    assert groups(before) == groups(after)
+    assert {i: v[1:] for i, v in before.items()} == {i: v[1:] for i, v in after.items()}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from veille.config import parse_config
+    from veille.devserver import FixtureServer
+    from veille.pipeline import fetch_sources
+    from veille.store import Archive
+
+    folder = tmp_path_factory.mktemp("site-stories")
+    feeds = ["observatoire.xml", "watchdog.atom", "netzwacht.xml", "vigilancia.xml"]
+    with FixtureServer(FIXTURES / "site") as server:
+        text = "sources:\n" + "".join(f"  - name: {f}\n    url: {server.url}/feeds/{f}\n" for f in feeds)
+        with Archive(folder / "archive") as archive:
+            fetch_sources(parse_config(text, folder / "f.yaml"), archive)
+            yield {a.url.rsplit("/", 1)[1]: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}
+
+
+def test_hreflang_pages_are_one_story_and_same_subject_articles_stay_apart(site):
+    french = site["nice-contrat-reconnaissance-faciale.html"]
+    english = site["nice-facial-recognition-contract.html"]
+    assert french["story_id"] == english["story_id"]
+    assert "hreflang" in (french["evidence"] + english["evidence"])
+    others = [m for name, m in site.items() if name not in ("nice-contrat-reconnaissance-faciale.html",
+                                                              "nice-facial-recognition-contract.html")]
+    assert len({m["story_id"] for m in others}) == len(others)  # every other article is a story of its own
