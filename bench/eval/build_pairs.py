@@ -64,17 +64,18 @@ DEBS = {  # package -> (language, man root inside the package)
 # Pages and the languages they are taken in (every one exists there as a real
 # page, not a `.so` alias). Chosen in families that share vocabulary, so
 # that different pages make hard negatives: read/write/open/close/dup,
-# bind/connect/socket, ip/udp/raw, memcpy/memmove, getpid/getuid, ...
+# bind/connect/socket, ip/udp/raw, setenv/putenv/environ, qsort/bsearch,
+# getpid/getuid, pipe/fifo, services/protocols.
 MAN_PAGES = {
     "man2/bind.2": "en fr de es",
     "man2/connect.2": "en fr de es",
     "man2/getpid.2": "en fr de es",
     "man2/getuid.2": "en fr de es",
     "man2/chdir.2": "en fr de es",
-    "man3/memcpy.3": "en fr de es",
-    "man3/memmove.3": "en fr de es",
-    "man3/strlen.3": "en fr de es",
+    "man3/setenv.3": "en fr de es",
+    "man3/putenv.3": "en fr de es",
     "man3/qsort.3": "en fr de es",
+    "man3/bsearch.3": "en fr de es",
     "man5/services.5": "en fr de es",
     "man5/protocols.5": "en fr de es",
     "man7/fifo.7": "en fr de es",
@@ -113,13 +114,16 @@ MAN_DIFFERENT = [
     ("ip.7", "fr", "udp.7", "fr"), ("ip.7", "es", "raw.7", "es"),
     ("udp.7", "en", "raw.7", "en"), ("udp.7", "fr", "raw.7", "es"),
     ("ip.7", "fr", "raw.7", "en"), ("ip.7", "en", "socket.2", "en"),
-    ("memcpy.3", "en", "memmove.3", "en"), ("memcpy.3", "fr", "memmove.3", "fr"),
-    ("memcpy.3", "de", "memmove.3", "de"), ("memcpy.3", "es", "memmove.3", "es"),
-    ("memcpy.3", "es", "memmove.3", "fr"), ("memcpy.3", "en", "memmove.3", "de"),
-    ("strlen.3", "en", "memcpy.3", "en"), ("services.5", "en", "protocols.5", "en"),
+    ("setenv.3", "en", "putenv.3", "en"), ("setenv.3", "fr", "putenv.3", "fr"),
+    ("setenv.3", "de", "putenv.3", "de"), ("setenv.3", "es", "putenv.3", "es"),
+    ("setenv.3", "es", "putenv.3", "fr"), ("setenv.3", "en", "putenv.3", "de"),
+    ("setenv.3", "en", "environ.7", "en"), ("putenv.3", "fr", "environ.7", "fr"),
+    ("putenv.3", "de", "environ.7", "en"), ("qsort.3", "en", "bsearch.3", "en"),
+    ("qsort.3", "de", "bsearch.3", "de"), ("qsort.3", "es", "bsearch.3", "fr"),
+    ("services.5", "en", "protocols.5", "en"),
     ("services.5", "fr", "protocols.5", "fr"), ("services.5", "de", "protocols.5", "en"),
     ("services.5", "es", "protocols.5", "de"), ("signal.7", "en", "environ.7", "en"),
-    ("chdir.2", "en", "open.2", "en"), ("qsort.3", "fr", "strlen.3", "fr"),
+    ("chdir.2", "en", "open.2", "en"), ("chdir.2", "fr", "open.2", "de"),
 ]
 
 # ---------------------------------------------------------------------------
@@ -267,8 +271,7 @@ def man_file(man_root: Path, page: str, lang: str) -> Path:
 
 def render(path: Path) -> list[str]:
     """`MANWIDTH=80 man -l FILE | col -bx`, without hyphenation at line ends."""
-    env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8", MANROFFOPT="-rHY=0", MAN_KEEP_FORMATTING="")
-    env.pop("MAN_KEEP_FORMATTING")
+    env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8", MANROFFOPT="-rHY=0")
     out = subprocess.run(["man", "-l", str(path)], env=env, capture_output=True, check=True).stdout
     out = subprocess.run(["col", "-bx"], input=out, capture_output=True, check=True).stdout
     return out.decode("utf-8").split("\n")
@@ -353,7 +356,7 @@ def build_man(man_root: Path) -> tuple[dict, list[dict], list[str]]:
             docs[path] = {"title": title, "paragraphs": kept, "lang": lang,
                           "source": f"{page} ({lang})"}
             if lang != "en":
-                untranslated = [p for p in kept if norm(p) in en_paras and not _CODE.search(p.split("\n")[0])]
+                untranslated = [p for p in kept if norm(p) in en_paras and _english_prose(p)]
                 if untranslated:
                     notes.append(f"{path}: {len(untranslated)} paragraph(s) left in English, e.g. "
                                  f"{untranslated[0][:90]!r}")
@@ -364,6 +367,14 @@ def build_man(man_root: Path) -> tuple[dict, list[dict], list[str]]:
         pairs.append(pair(f"docs/man-{pa}-{la}.txt", f"docs/man-{pb}-{lb}.txt", "different",
                           f"manpages {pa} vs {pb}: different pages, shared vocabulary"))
     return docs, pairs, notes
+
+
+_EN_WORDS = re.compile(r"\b(the|of|is|are|and|to|by|which|with|this|that|be|from|on)\b", re.I)
+
+
+def _english_prose(text: str) -> bool:
+    """An English sentence, not a prototype or a list of references."""
+    return len(_EN_WORDS.findall(text)) >= 3
 
 
 def norm(text: str) -> str:

