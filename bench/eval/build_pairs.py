@@ -354,10 +354,12 @@ def build_man(man_root: Path) -> tuple[dict, list[dict], list[str]]:
             kept = cut(body, MAN_BODY_CHARS * share)
             path = f"docs/man-{name}-{lang}.txt"
             docs[path] = {"title": title, "paragraphs": kept, "lang": lang,
-                          "source": f"{page} ({lang})"}
+                          "source": f"Debian {page} ({lang})"}
             if lang != "en":
                 untranslated = [p for p in kept if norm(p) in en_paras and _english_prose(p)]
                 if untranslated:
+                    share = sum(len(p) for p in untranslated) / sum(len(p) for p in kept)
+                    docs[path]["untranslated"] = f"{len(untranslated)} paragraphs, {share:.0%} of the text"
                     notes.append(f"{path}: {len(untranslated)} paragraph(s) left in English, e.g. "
                                  f"{untranslated[0][:90]!r}")
         for a, b in itertools.combinations(full, 2):
@@ -524,10 +526,13 @@ def boilerplate_copy(orig: dict, rep: dict, site_name: str, teased: list[dict]) 
 def truncated_copy(orig: dict, lang: str, domain: str, rng: Rng) -> tuple[str, float]:
     """The first 85-95 % of the text (cut after a sentence) and a read-more line."""
     text = "\n\n".join(orig["paragraphs"])
-    target = len(text) * (0.85 + 0.10 * rng.random())
-    # cut at the last sentence end before the target
-    ends = [m.end() for m in re.finditer(r"[.!?…»“”\"]\s", text) if m.end() <= target]
-    end = ends[-1] if ends and ends[-1] > 0.75 * len(text) else int(target)
+    target = len(text) * (0.86 + 0.08 * rng.random())
+    ends = [m.end() for m in re.finditer(r"[.!?…»“”\"]\s", text)
+            if 0.85 * len(text) <= m.end() <= 0.95 * len(text)]
+    if ends:
+        end = min(ends, key=lambda e: abs(e - target))
+    else:  # no sentence ends in the window: cut between words
+        end = text.rindex(" ", 0, int(target))
     kept = text[:end].rstrip()
     body = kept + "\n\n" + READ_MORE[lang].format(domain=domain)
     return orig["title"] + "\n\n" + body + "\n", len(kept) / len(text)
@@ -585,7 +590,8 @@ def write(docs: dict, pairs: list[dict]) -> None:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     langs = {path: doc["lang"] for path, doc in sorted(docs.items())}
     (OUT / "docs.json").write_text(json.dumps(
-        {path: {"lang": doc["lang"], "source": doc["source"]} for path, doc in sorted(docs.items())},
+        {path: {k: doc[k] for k in ("lang", "source", "untranslated") if k in doc}
+         for path, doc in sorted(docs.items())},
         ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     assert len(langs) == len(docs)
 
