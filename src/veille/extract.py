@@ -153,9 +153,9 @@ def _site_like(text: str, site_name: str | None, url: str | None) -> bool:
     if site and (norm == site or (len(norm) >= 3 and norm in site)):
         return True
     host = (urlsplit(url).hostname or "") if url else ""
-    if not host or host in ("localhost",) or host.replace(".", "").isdigit():
-        return False
-    if host.removeprefix("www.") in norm:
+    if "." not in host or host.replace(".", "").isdigit():
+        return False  # localhost, bare test hosts and IP addresses say nothing about the site
+    if re.search(r"(?<![\w.-])" + re.escape(host.removeprefix("www.")) + r"(?![\w-])", norm):
         return True  # "love-hina.ch News"
     label = _alnum(host.removeprefix("www.").rsplit(".", 1)[0])
     return bool(label) and _alnum(text) == label  # "RS Ingenieure" on rs-ingenieure.de
