@@ -80,3 +80,38 @@ def test_hreflang_pages_are_one_story_and_same_subject_articles_stay_apart(site)
     others = [m for name, m in site.items() if name not in ("nice-contrat-reconnaissance-faciale.html",
                                                               "nice-facial-recognition-contract.html")]
     assert len({m["story_id"] for m in others}) == len(others)  # every other article is a story of its own
+
+
+@pytest.mark.parametrize("variant", [
+    "https://m.example.org/news/a?utm_source=rss#top", "https://example.org/amp/news/a",
+    "https://example.org/news/a/amp", "https://example.org/news/a?amp=1", "HTTPS://EXAMPLE.ORG:443/news/a",
+])
+def test_amp_mobile_and_tracking_variants_have_one_canonical_url(variant):
+    from veille.urls import article_id_for_url, canonical_url
+
+    assert canonical_url(variant) == "https://example.org/news/a"
+    assert article_id_for_url(variant) == article_id_for_url("https://example.org/news/a")
+
+
+def test_an_interrupted_rebuild_resumes_and_ends_with_the_same_stories(tmp_path):
+    from veille.pipeline import Taggers, import_paths, rebuild_stories
+    from veille.store import Archive
+
+    with Archive(tmp_path) as archive:
+        import_paths([SEEDS], archive, taggers=Taggers())
+        before = {a.id: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}
+        seen = []
+
+        def stop_after_three(event, detail):
+            if event == "file":
+                seen.append(detail)
+                if len(seen) == 3:
+                    raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            rebuild_stories(archive, progress=stop_after_three, batch=2)
+        report = rebuild_stories(archive, batch=2)
+        assert sum(report.counts.values()) < 5  # it carried on instead of starting again
+        after = {a.id: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}
+    strip = lambda m: (m["relation"], m["original_id"])
+    assert {i: strip(m) for i, m in before.items()} == {i: strip(m) for i, m in after.items()}

@@ -9,11 +9,15 @@ imported from two places is one article.
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import courlan
 
 ID_LENGTH = 16
+# AMP and mobile variants of a page are the page: "m.site.org/x", "site.org/amp/x", "site.org/x/amp".
+_MOBILE_HOST = re.compile(r"^(?:m|mobile|amp)\.(?=[^.]+\.[^.]+)")
+_AMP_PATH = re.compile(r"/amp(?=/)|/amp/?$")
 
 
 def canonical_url(url: str) -> str:
@@ -27,7 +31,10 @@ def canonical_url(url: str) -> str:
         parts = urlsplit(normal)
     except ValueError:
         return url.strip()
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+    host = _MOBILE_HOST.sub("", parts.netloc.lower())
+    path = _AMP_PATH.sub("", parts.path or "/") or "/"
+    query = "&".join(q for q in parts.query.split("&") if q and q.lower() not in ("amp", "amp=1", "outputtype=amp"))
+    return urlunsplit((parts.scheme.lower(), host, path, query, ""))
 
 
 def article_id_for_url(url: str) -> str:
