@@ -115,3 +115,21 @@ def test_an_interrupted_rebuild_resumes_and_ends_with_the_same_stories(tmp_path)
         after = {a.id: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}
     strip = lambda m: (m["relation"], m["original_id"])
     assert {i: strip(m) for i, m in before.items()} == {i: strip(m) for i, m in after.items()}
+
+
+def test_a_republication_that_credits_its_source_is_a_copy_of_it_even_when_published_first(tmp_path):
+    from veille.pipeline import Taggers, import_paths
+    from veille.store import Archive
+
+    body = (FIXTURES / "site" / "MANIFEST.json").read_text(encoding="utf-8")  # any real text would do
+    article = "\n\n".join(json.loads(body)[0]["must_contain"] * 30)
+    original = tmp_path / "original.html"
+    original.write_text(f"<html><head><meta property='og:site_name' content='Observatoire'><title>Nice</title>"
+                        f"</head><body><article><h1>Nice</h1><p>{article}</p></article></body></html>", encoding="utf-8")
+    copy = tmp_path / "copy.txt"
+    copy.write_text(f"Nice\n\nSource : Observatoire, 12-03-2026\n\n{article}\n", encoding="utf-8")
+    with Archive(tmp_path / "archive") as archive:
+        import_paths([copy, original], archive, taggers=Taggers())  # the copy arrives first
+        rows = {a.url.rsplit("/", 1)[1]: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}
+    assert rows["copy.txt"]["story_id"] == rows["original.html"]["story_id"]
+    assert rows["original.html"]["relation"] == "original" and rows["copy.txt"]["relation"] in ("copy", "duplicate")

@@ -34,7 +34,7 @@ from .entities import EntityTagger, KnownName, data_fingerprint
 from .errors import BlockedURLError, ExtractError, FeedError, FetchError, ImportPathError
 from .fetch import Fetcher, Response, check_url
 from .models import Article, Entry, Extracted, ParsedFeed
-from .keys import DATA
+from .keys import DATA, fold
 from .store import Archive
 from .topics import TopicTagger
 from .urls import article_id_for_content, article_id_for_url, canonical_url
@@ -641,7 +641,8 @@ def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, 
     rows = [m for key, m in members.items() if key != article.id] + [
         {**mine, "lang": article.lang, "text_hash": article.text_hash, "published": article.published,
          "fetched": article.fetched or "", "length": len(article.text), "title": article.title,
-         "opening": article.text[:200]}]
+         "opening": article.text[:200], "credit": fp.credit, "site_name": article.site_name,
+         "source": article.source}]
     original = _original_of(rows)
     relations = {r["article_id"]: dedupe.relation(_member(r, rows), _member(original, rows)) for r in rows}
     for row in rows:  # a first member that became a copy or translation: say which link tied it
@@ -663,13 +664,23 @@ def _membership(article_id: str, linked_to: str | None, score: float | None = No
             "evidence": evidence, "explicit": explicit}
 
 
+def _credits(credit: str | None, row: dict) -> bool:
+    """Does a "Source: X" credit name this member's site or source?"""
+    if not credit:
+        return False
+    wanted = fold(credit)
+    return any(name and (fold(name) == wanted or wanted in fold(name)) for name in (row.get("site_name"), row.get("source")))
+
+
 def _member(row: dict, rows: list[dict]) -> dedupe.Member:
     title = (row.get("title") or "").rstrip("…").strip()
+    others = [r for r in rows if r["article_id"] != row["article_id"]]
     return dedupe.Member(
         article_id=row["article_id"], lang=row["lang"], text_hash=row["text_hash"], published=row["published"],
         fetched=row["fetched"] or "", length=row["length"],
-        explicit_original=any(r.get("explicit") == 2 and r.get("linked_to") == row["article_id"] for r in rows),
-        explicit_copy=row.get("explicit") == 2,
+        explicit_original=any(r.get("explicit") == 2 and r.get("linked_to") == row["article_id"] for r in rows)
+        or any(_credits(r.get("credit"), row) for r in others),
+        explicit_copy=row.get("explicit") == 2 or any(_credits(row.get("credit"), r) for r in others),
         titled=bool(title) and not (row.get("opening") or "").startswith(title[:60]),
     )
 

@@ -95,6 +95,7 @@ _DATE_TOKEN = re.compile(
     r"january|february|march|april|may|june|july|august|september|october|november|december)[. ]?\d{4}",
     _I,
 )
+_CREDIT_START = re.compile(r"^(source|sources|quelle|fuente|fonte|via|originally published|publi[ée])\b", _I)
 _NUMERIC_DATE = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})\b|\b(\d{4})-(\d{2})-(\d{2})\b")
 _ATTRIBUTION = re.compile(
     r"(?:written|authored|reported)(?: originally)? by|originally written by|"
@@ -179,8 +180,8 @@ def _is_furniture(line: str, site_name: str | None) -> bool:
 
 def _is_dateline(line: str, site_name: str | None) -> bool:
     """'24.septembre.201924.9.2019 // Les Crises': dates and the site name, nothing else."""
-    if len(line) > 80 or not _DATE_TOKEN.search(line):
-        return False
+    if len(line) > 80 or not _DATE_TOKEN.search(line) or _CREDIT_START.match(line):
+        return False  # "Source : Observatoire, 12-03-2026" is a credit, kept as evidence of syndication
     rest = _DATE_TOKEN.sub(" ", line)
     if site_name:
         rest = rest.replace(site_name, " ")

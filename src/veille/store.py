@@ -662,8 +662,9 @@ class Archive:
         rows = self.db.execute(
             """
             SELECT m.*, a.lang, a.text_hash, a.published, a.fetched, length(a.text) AS length, a.title,
-                   substr(a.text, 1, 200) AS opening, a.source, a.url, a.site_name, s.original_id
+                   substr(a.text, 1, 200) AS opening, a.source, a.url, a.site_name, s.original_id, f.credit
             FROM story_members m JOIN articles a ON a.id = m.article_id JOIN stories s ON s.id = m.story_id
+            LEFT JOIN fingerprints f ON f.article_id = m.article_id
             WHERE m.story_id = ? ORDER BY COALESCE(a.published, a.fetched), a.id
             """, (story_id,)).fetchall()
         return [dict(r) for r in rows]
