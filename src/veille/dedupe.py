@@ -41,6 +41,8 @@ _HASHTAG = re.compile(r"(?<!\w)#(\w{2,})")
 _HANDLE = re.compile(r"(?<![\w@])@(\w{2,})")
 _DOMAIN = re.compile(r"\b((?:[a-z0-9-]+\.)+(?:[a-z]{2,6}))(?:/\S*)?\b", re.I)
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9_]{1,}[A-Z0-9]\b")
+# Identifiers are never translated: snake_case names and calls like "bind()" or "bind(2)".
+_IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b|\b[a-z][a-z0-9_]{2,}(?=\((?:\d\w*)?\))")
 _CREDIT = re.compile(
     r"^\s*(?:source|originally published (?:by|on|in|at)|first published (?:by|on|in|at)|"
     r"publi[ée] (?:initialement|d['’]abord) (?:par|sur|dans)|article initialement publi[ée] (?:par|sur)|"
@@ -53,8 +55,8 @@ _CREDIT = re.compile(
 class Settings:
     # Defaults chosen on bench/eval/pairs (see README): precision first.
     copy_jaccard: float = 0.70  # estimated Jaccard of 5-shingles for a near copy
-    translation_score: float = 0.30  # weighted share of the poorer side's anchors that the other has too
-    translation_cover: float = 0.25  # ... and of the richer side's: both must share much, not one
+    translation_score: float = 0.40  # weighted share of the poorer side's anchors that the other has too
+    translation_cover: float = 0.30  # ... and of the richer side's: both must share much, not one
     min_shared_anchors: int = 4
     length_ratio: float = 1.8  # longest / shortest text, beyond which no translation
     window_days: int = 400  # candidates published this far apart are not compared
@@ -125,6 +127,7 @@ def anchors(article: Article) -> set[str]:
     found |= {f"@:{fold(handle)}" for handle in _HANDLE.findall(text)}
     found |= {f"u:{domain.lower()}" for domain in _DOMAIN.findall(text) if not domain[0].isdigit()}
     found |= {f"a:{acronym}" for acronym in _ACRONYM.findall(text) if f"e:{fold(acronym)}" not in found}
+    found |= {f"i:{identifier}" for identifier in _IDENTIFIER.findall(text)}
     return found
 
 
