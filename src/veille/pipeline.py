@@ -597,7 +597,7 @@ def _translation_links(
     if article.lang == "und" or len(fp.anchors) < settings.min_shared_anchors:
         return []
     frequency = archive.anchor_frequencies(fp.anchors)
-    total = archive.count_articles()
+    total = archive.approximate_count()
     # Only anchors rare enough to be evidence are used to find candidates.
     rare = sorted(a for a in fp.anchors if frequency.get(a, 1) <= max(20, total // 50))
     when = (article.published or article.fetched or "")[:10] or "2000-01-01"

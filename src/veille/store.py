@@ -573,18 +573,19 @@ class Archive:
             [fp.article_id, fp.text_hash, *params, limit],
         ).fetchall()
 
-    def anchor_frequencies(self, anchors: set[str]) -> dict[str, int]:
-        if not anchors:
-            return {}
+    def anchor_frequencies(self, anchors: set[str], cap: int = 2000) -> dict[str, int]:
+        """How many articles hold each anchor, counted up to `cap` (beyond it an anchor is no evidence
+        anyway, and counting a very common one would read a long stretch of the index)."""
         found: dict[str, int] = {}
-        items = sorted(anchors)
-        for start in range(0, len(items), 500):
-            chunk = items[start:start + 500]
-            rows = self.db.execute(
-                f"SELECT anchor, COUNT(*) AS n FROM anchors WHERE anchor IN ({', '.join('?' * len(chunk))}) "
-                "GROUP BY anchor", chunk)
-            found.update({r["anchor"]: r["n"] for r in rows})
+        for anchor in sorted(anchors):
+            found[anchor] = self.db.execute(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM anchors WHERE anchor = ? LIMIT ?)", (anchor, cap)
+            ).fetchone()[0]
         return found
+
+    def approximate_count(self) -> int:
+        """Articles ever stored (the largest rowid): instant, unlike COUNT(*), and exact while nothing is deleted."""
+        return self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles").fetchone()[0]
 
     def translation_candidates(self, fp, anchors: list[str], lang: str, since: str, until: str,
                                min_shared: int, limit: int = 30) -> list[str]:
