@@ -60,3 +60,9 @@ def test_a_mixture_with_no_clear_winner_is_undetermined_not_a_wild_guess(monkeyp
     assert result.code == "und" and "no clear language (sw 0.43" in result.reason
     # ... unless a hint names one of the close candidates
     assert detect(EN, html_lang="tl").code == "tl"
+
+
+def test_a_long_text_is_judged_by_all_of_it_not_its_start():
+    text = (EN + " ") * 8 + "\n" + (FR + " ") * 40  # an untranslated English opening, then French
+    assert len(text) > 5000
+    assert detect(text).code == "fr"

@@ -70,7 +70,7 @@ def normalise_hint(hint: str | None) -> str | None:
 
 def detect(text: str, *, html_lang: str | None = None, source_lang: str | None = None) -> Language:
     """Detect the language of `text`, letting hints settle close calls."""
-    sample = _URL_OR_HANDLE.sub(" ", text[:MAX_CHARS])
+    sample = _URL_OR_HANDLE.sub(" ", _spread_sample(text))
     letters = len(_LETTER.findall(sample))
     hints = [h for h in (normalise_hint(html_lang), normalise_hint(source_lang)) if h]
     if letters < MIN_LETTERS:
@@ -93,6 +93,16 @@ def detect(text: str, *, html_lang: str | None = None, source_lang: str | None =
     if top.prob < UNSURE:
         return Language(UNDETERMINED, round(top.prob, 3), f"no clear language ({_describe(candidates)})")
     return Language(top_code, round(top.prob, 3), f"best guess from {letters} letters ({_describe(candidates)})")
+
+
+def _spread_sample(text: str, pieces: int = 5) -> str:
+    """Up to MAX_CHARS taken from across the text, not just its start: a page whose
+    first sections were left untranslated is still judged by all of it."""
+    if len(text) <= MAX_CHARS:
+        return text
+    size = MAX_CHARS // pieces
+    step = (len(text) - size) // (pieces - 1)
+    return "\n".join(text[i * step:i * step + size] for i in range(pieces))
 
 
 def _short_code(code: str) -> str:
