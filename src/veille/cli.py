@@ -358,6 +358,104 @@ def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
     _print_summary("retag", report, time.monotonic() - started, as_json)
 
 
+@main.command()
+@click.argument("query", required=False, default="")
+@click.option("--lang", help="Only articles in this language (and stem the query for it).")
+@click.option("--source", help="Only articles of this source.")
+@click.option("--since", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY-MM-DD).")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Stories per page.")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--all-versions", is_flag=True, help="Every matching article, not one line per story.")
+@click.option("--count", "count_only", is_flag=True, help="Only the number of matching stories and articles.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one story (or article) per line.")
+@click.pass_obj
+def search(state: State, query: str, lang: str | None, source: str | None, since: str | None, until: str | None,
+           sort: str, limit: int, page: int, all_versions: bool, count_only: bool, as_json: bool) -> None:
+    """Search the archive: words, "exact phrases", AND/OR/NOT, (groups), field:value, prefix*.
+
+    Fields: lang:fr source:NAME entity:palantir tag:facial-recognition story:ID published:[2025-01-01 to].
+    One line per story, its other versions beneath. Example: veille search '"reconnaissance faciale" AND lang:fr'
+    """
+    from .index import SearchIndex
+
+    for name, value in (("--since", since), ("--until", until)):
+        if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint=name)
+    archive = state.archive()
+    pipeline.sync_index(archive)  # catch up with whatever was stored since the last run
+    filters = []
+    if lang:
+        filters.append(f"lang:{lang}")
+    if source:
+        filters.append(f'source:"{source}"')
+    if since or until:
+        filters.append(f"published:[{since or ''} to {until or ''}]")
+    results = SearchIndex(archive.folder).search(query, lang=lang, filters=" ".join(filters), sort=sort)
+    stories: dict[str, list] = {}
+    for hit in results.hits:
+        stories.setdefault(hit.story, []).append(hit)
+    if count_only:
+        print(json.dumps({"stories": len(stories), "articles": results.total}) if as_json
+              else f"{len(stories)} stories, {results.total} articles")
+        return
+    index = SearchIndex(archive.folder)
+    if all_versions:
+        page_hits = results.hits[(page - 1) * limit:page * limit]
+        for hit in page_hits:
+            _print_hit(archive, index, query, hit, [hit], as_json)
+    else:
+        chosen = list(stories.items())[(page - 1) * limit:page * limit]
+        for story_id, hits in chosen:
+            _print_hit(archive, index, query, hits[0], hits, as_json)
+    if not results.hits and not as_json:
+        err.print("no match; try fewer words, a prefix* or --cross-lingual later")
+
+
+def _print_hit(archive: Archive, index, query: str, hit, hits: list, as_json: bool) -> None:
+    article = archive.get_article(hit.id)
+    if article is None:
+        return
+    membership = archive.story_membership(article.id) or {}
+    members = archive.story_members(membership["story_id"]) if membership else []
+    snippet = index.snippet(query, article.text, article.lang)
+    if as_json:
+        print(json.dumps({
+            "story_id": membership.get("story_id"), "id": article.id, "relation": membership.get("relation"),
+            "title": article.title, "source": article.source, "published": article.published, "lang": article.lang,
+            "score": hit.score, "snippet": snippet,
+            "members": [{"id": m["article_id"], "relation": m["relation"], "lang": m["lang"], "source": m["source"]}
+                        for m in members],
+        }, ensure_ascii=False))
+        return
+    when = (article.published or article.fetched or "")[:10]
+    out.print(f"[bold]{escape(article.title or '(no title)')}[/bold]  [dim]{article.id[:10]} · {escape(article.source)}"
+              f" · {when} · {article.lang} · {hit.score:.2f}[/dim]")
+    out.print(f"  {escape(snippet)}")
+    others = [m for m in members if m["article_id"] != article.id]
+    if others:
+        langs = sorted({m["lang"] for m in others if m["lang"] != article.lang})
+        copies = sum(1 for m in members if m["relation"] in ("copy", "duplicate"))
+        parts = ([f"also in: {', '.join(langs)}"] if langs else []) + ([f"{copies} cop{'y' if copies == 1 else 'ies'}"] if copies else [])
+        out.print(f"  [dim]{' · '.join(parts)} (veille story {article.id[:10]})[/dim]")
+
+
+@main.command()
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def reindex(state: State, quiet: bool) -> None:
+    """Delete the search index and build it again from the archive.
+
+    Example: veille reindex
+    """
+    archive = state.archive()
+    started = time.monotonic()
+    with _progress(quiet, "indexing") as progress:
+        count = pipeline.reindex(archive, progress=progress)
+    out.print(f"reindex: {count} articles indexed ({time.monotonic() - started:.1f}s)")
+
+
 def _article_json(article: Article, archive: Archive | None = None) -> dict:
     data = {key: getattr(article, key) for key in JSON_FIELDS}
     if archive is not None:

@@ -171,7 +171,18 @@ def fetch_sources(
             fetcher.close()
         archive.finish_run(run_id, iso(clock()), dict(report.counts))
     taggers.report_problems(report)
+    _sync_quietly(archive, report)
     return report
+
+
+def _sync_quietly(archive: Archive, report: RunReport) -> None:
+    """Index what was stored. The index is derived: if this fails, the next sync catches up."""
+    try:
+        sync_index(archive)
+    except Exception as exc:
+        logger.debug("index sync failed", exc_info=True)
+        report.failures.append(Failure("index", str(archive.folder), f"search index not updated ({exc}); "
+                                       "it catches up on the next run, or run `veille reindex`"))
 
 
 def fetch_source(
@@ -461,6 +472,7 @@ def import_paths(
     finally:
         archive.finish_run(run_id, iso(clock()), dict(report.counts))
     taggers.report_problems(report)
+    _sync_quietly(archive, report)
     return report
 
 
@@ -719,3 +731,32 @@ def rebuild_stories(
         archive.set_state("rebuild", f"{marker}\t{after[0]}\t{after[1]}")
     archive.set_state("rebuild", None)
     return report
+
+
+# --------------------------------------------------------------------------
+# the search index
+# --------------------------------------------------------------------------
+
+
+def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int = 500) -> int:
+    """Index whatever the archive holds that the index has not seen; returns how many."""
+    from .index import SearchIndex
+
+    search_index = SearchIndex(archive.folder)
+    done = 0
+    while True:
+        changed = archive.changed_since(search_index.cursor, batch)
+        if not changed:
+            return done
+        done += search_index.add(((a, story, keys, tags) for a, story, keys, tags, _ in changed), changed[-1][4])
+        for article, *_ in changed:
+            _notify(progress, "file", article.id)
+
+
+def reindex(archive: Archive, *, progress: Progress | None = None) -> int:
+    """Delete the index and build it again from the archive."""
+    from .index import SearchIndex
+
+    SearchIndex(archive.folder).clear()
+    _notify(progress, "total", str(archive.count_articles()))
+    return sync_index(archive, progress=progress)

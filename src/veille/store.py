@@ -703,6 +703,24 @@ class Archive:
         else:
             self.db.execute("INSERT OR REPLACE INTO dedupe_state (name, value) VALUES (?, ?)", (name, value))
 
+    # -- what the search index needs ----------------------------------------
+    def changed_since(self, cursor: str, batch: int = 500) -> list[tuple[Article, str | None, list[str], list[str], str]]:
+        """Articles stored or re-tagged after `cursor`, oldest change first, with story, entity keys,
+        tags, and each one's change mark (the next cursor)."""
+        rows = self.db.execute(
+            """
+            SELECT a.*, MAX(a.updated, COALESCE(a.tagged_at, '')) || ' ' || a.id AS mark, m.story_id
+            FROM articles a LEFT JOIN story_members m ON m.article_id = a.id
+            WHERE MAX(a.updated, COALESCE(a.tagged_at, '')) || ' ' || a.id > ?
+            ORDER BY mark LIMIT ?
+            """, (cursor, batch)).fetchall()
+        out = []
+        for row in rows:
+            article = _row_to_article(row)
+            keys = [r["key"] for r in self.db.execute("SELECT DISTINCT key FROM entities WHERE article_id = ?", (article.id,))]
+            out.append((article, row["story_id"], keys, self.tags_of(article.id), row["mark"]))
+        return out
+
     # -- runs ------------------------------------------------------------
     def start_run(self, command: str, at: str) -> int:
         cursor = self.db.execute("INSERT INTO runs (command, started) VALUES (?, ?)", (command, at))
