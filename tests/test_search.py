@@ -75,3 +75,31 @@ def test_the_index_rebuilds_to_the_same_answers_and_catches_up_after_a_crash(see
     assert {q: answers(q) for q in queries} == before
     (cli.archive / "index" / "cursor.json").unlink()  # as if the process died before recording its progress
     assert {q: answers(q) for q in queries} == before
+
+
+def test_cross_lingual_search_finds_the_french_articles_from_english_words_and_says_how(seeds):
+    cli, ids = seeds
+    assert not {r["id"] for r in found(cli, '"facial recognition"', "--all-versions")} & {ids["003"], ids["004"]}
+    result = cli("search", '"facial recognition"', "--cross-lingual", "--all-versions", "--json")
+    hits = {json.loads(line)["id"] for line in result.stdout.splitlines()}
+    assert {ids["003"], ids["004"]} <= hits
+    assert "expanded: facial recognition → tag:facial-recognition" in " ".join(result.stderr.split())
+
+
+def test_saved_searches_can_be_added_run_listed_and_removed(seeds):
+    cli, ids = seeds
+    cli("searches", "add", "ice-tech", "palantir OR technopolice", "--lang", "fr")
+    assert [s["name"] for s in cli.json_lines("searches", "list")] == ["ice-tech"]
+    assert {r["id"] for r in found(cli, "--saved", "ice-tech", "--all-versions")} == {ids["000"], ids["003"]}
+    cli("searches", "remove", "ice-tech")
+    result = cli("search", "--saved", "ice-tech", ok=False)
+    assert result.exit_code == 1 and "no saved search" in result.stderr
+    bad = cli("searches", "add", "broken", '"unclosed', ok=False)
+    assert bad.exit_code == 2 and "unclosed quote" in bad.stderr
+
+
+def test_facets_count_languages_sources_tags_and_entities(seeds):
+    cli, _ = seeds
+    (counts,) = [json.loads(line) for line in cli("search", "palantir", "--facets", "--json").stdout.splitlines()]
+    assert counts["language"] == {"en": 2, "fr": 1}
+    assert counts["entity"]["palantir"] == 3 and "immigration-enforcement" in counts["tag"]

@@ -370,9 +370,14 @@ def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
 @click.option("--all-versions", is_flag=True, help="Every matching article, not one line per story.")
 @click.option("--count", "count_only", is_flag=True, help="Only the number of matching stories and articles.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: one story (or article) per line.")
+@click.option("--saved", metavar="NAME", help="Run a saved search (see `veille searches`); options given here win.")
+@click.option("--facets", is_flag=True, help="Counts by language, source, tag and top entities for the query.")
+@click.option("--cross-lingual", is_flag=True,
+              help="Also search the query's topic terms in other languages, and every spelling of its names.")
 @click.pass_obj
 def search(state: State, query: str, lang: str | None, source: str | None, since: str | None, until: str | None,
-           sort: str, limit: int, page: int, all_versions: bool, count_only: bool, as_json: bool) -> None:
+           sort: str, limit: int, page: int, all_versions: bool, count_only: bool, as_json: bool,
+           saved: str | None, facets: bool, cross_lingual: bool) -> None:
     """Search the archive: words, "exact phrases", AND/OR/NOT, (groups), field:value, prefix*.
 
     Fields: lang:fr source:NAME entity:palantir tag:facial-recognition story:ID published:[2025-01-01 to].
@@ -384,6 +389,21 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
         if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint=name)
     archive = state.archive()
+    if saved:
+        stored = archive.saved_search(saved)
+        if stored is None:
+            names = ", ".join(s["name"] for s in archive.saved_searches()) or "none yet"
+            raise VeilleError(f"no saved search named {saved!r}; saved searches: {names} (`veille searches add`)")
+        query = f"({stored['query']}) {query}".strip() if query and stored["query"] else query or stored["query"]
+        lang = lang or stored["options"].get("lang")
+        source = source or stored["options"].get("source")
+    if cross_lingual:
+        from .index import check_syntax, expand_cross_lingual
+
+        check_syntax(query)
+        query, expansions = expand_cross_lingual(query)
+        for note in expansions:
+            err.print(f"[dim]expanded: {escape(note)}[/dim]")
     pipeline.sync_index(archive)  # catch up with whatever was stored since the last run
     filters = []
     if lang:
@@ -399,6 +419,16 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     if count_only:
         print(json.dumps({"stories": len(stories), "articles": results.total}) if as_json
               else f"{len(stories)} stories, {results.total} articles")
+        return
+    if facets:
+        counts = archive.facets([hit.id for hit in results.hits])
+        if as_json:
+            print(json.dumps({"stories": len(stories), "articles": results.total, **counts}, ensure_ascii=False))
+            return
+        out.print(f"{len(stories)} stories, {results.total} articles")
+        for name, values in counts.items():
+            shown = ", ".join(f"{escape(str(k))} {v}" for k, v in values.items()) or "-"
+            out.print(f"[bold]{name:>9}[/bold]  {shown}")
         return
     index = SearchIndex(archive.folder)
     if all_versions:
@@ -439,6 +469,58 @@ def _print_hit(archive: Archive, index, query: str, hit, hits: list, as_json: bo
         copies = sum(1 for m in members if m["relation"] in ("copy", "duplicate"))
         parts = ([f"also in: {', '.join(langs)}"] if langs else []) + ([f"{copies} cop{'y' if copies == 1 else 'ies'}"] if copies else [])
         out.print(f"  [dim]{' · '.join(parts)} (veille story {article.id[:10]})[/dim]")
+
+
+@main.group(cls=click.Group)
+def searches() -> None:
+    """Saved searches, by name: for `veille search --saved NAME` and the weekly digest.
+
+    Example: veille searches add nice-cameras '"reconnaissance faciale" AND Nice'
+    """
+
+
+@searches.command(name="add")
+@click.argument("name")
+@click.argument("query")
+@click.option("--lang", help="Only articles in this language.")
+@click.option("--source", help="Only articles of this source.")
+@click.pass_obj
+def searches_add(state: State, name: str, query: str, lang: str | None, source: str | None) -> None:
+    """Save QUERY under NAME (replacing a search of that name). Example: veille searches add palantir entity:palantir"""
+    from .index import check_syntax
+
+    if not re.fullmatch(r"[\w.-]{1,64}", name):
+        raise click.BadParameter("use letters, digits, '-', '_' or '.', at most 64", param_hint="NAME")
+    check_syntax(query)
+    options = {k: v for k, v in (("lang", lang), ("source", source)) if v}
+    replaced = state.archive().save_search(name, query, options, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    out.print(f"{'replaced' if replaced else 'saved'} search {escape(name)}: {escape(query)}")
+
+
+@searches.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines.")
+@click.pass_obj
+def searches_list(state: State, as_json: bool) -> None:
+    """List the saved searches. Example: veille searches list"""
+    saved = state.archive().saved_searches()
+    for item in saved:
+        if as_json:
+            print(json.dumps(item, ensure_ascii=False))
+        else:
+            extra = " ".join(f"--{k} {v}" for k, v in item["options"].items())
+            out.print(f"[bold]{escape(item['name'])}[/bold]  {escape(item['query'])} {escape(extra)}")
+    if not saved and not as_json:
+        err.print("no saved searches; `veille searches add NAME QUERY` saves one")
+
+
+@searches.command(name="remove")
+@click.argument("name")
+@click.pass_obj
+def searches_remove(state: State, name: str) -> None:
+    """Remove a saved search. Example: veille searches remove palantir"""
+    if not state.archive().remove_search(name):
+        raise VeilleError(f"no saved search named {name!r}; `veille searches list` shows them")
+    out.print(f"removed search {escape(name)}")
 
 
 @main.command()

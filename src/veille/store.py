@@ -166,6 +166,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX story_members_story ON story_members(story_id);
     CREATE TABLE dedupe_state (name TEXT PRIMARY KEY, value TEXT);
     """,
+    # 4: saved searches, for people and for the weekly digest
+    """
+    CREATE TABLE saved_searches (
+        name TEXT PRIMARY KEY,
+        query TEXT NOT NULL,
+        options TEXT NOT NULL DEFAULT '{}',
+        created TEXT NOT NULL
+    );
+    """,
 ]
 
 ARTICLE_COLUMNS = (
@@ -702,6 +711,39 @@ class Archive:
             self.db.execute("DELETE FROM dedupe_state WHERE name = ?", (name,))
         else:
             self.db.execute("INSERT OR REPLACE INTO dedupe_state (name, value) VALUES (?, ?)", (name, value))
+
+    def facets(self, ids: list[str], top: int = 10) -> dict[str, dict[str, int]]:
+        """Counts by language, source, tag and entity over the given articles."""
+        if not ids:
+            return {"language": {}, "source": {}, "tag": {}, "entity": {}}
+        marks = ", ".join("?" * len(ids))
+        def counted(sql: str) -> dict[str, int]:
+            return {r[0]: r[1] for r in self.db.execute(sql + f" ORDER BY 2 DESC, 1 LIMIT {top}", ids)}
+        return {
+            "language": counted(f"SELECT lang, COUNT(*) FROM articles WHERE id IN ({marks}) GROUP BY lang"),
+            "source": counted(f"SELECT source, COUNT(*) FROM articles WHERE id IN ({marks}) GROUP BY source"),
+            "tag": counted(f"SELECT tag, COUNT(*) FROM tags WHERE article_id IN ({marks}) GROUP BY tag"),
+            "entity": counted(f"SELECT key, COUNT(DISTINCT article_id) FROM entities WHERE article_id IN ({marks}) GROUP BY key"),
+        }
+
+    # -- saved searches ------------------------------------------------------
+    def save_search(self, name: str, query: str, options: dict, at: str) -> bool:
+        """Store or replace a saved search; True if it replaced one."""
+        existed = self.saved_search(name) is not None
+        self.db.execute("INSERT OR REPLACE INTO saved_searches (name, query, options, created) VALUES (?, ?, ?, ?)",
+                        (name, query, json.dumps(options, sort_keys=True), at))
+        return existed
+
+    def saved_search(self, name: str) -> dict | None:
+        row = self.db.execute("SELECT * FROM saved_searches WHERE name = ?", (name,)).fetchone()
+        return {**dict(row), "options": json.loads(row["options"])} if row else None
+
+    def saved_searches(self) -> list[dict]:
+        return [{**dict(r), "options": json.loads(r["options"])}
+                for r in self.db.execute("SELECT * FROM saved_searches ORDER BY name")]
+
+    def remove_search(self, name: str) -> bool:
+        return self.db.execute("DELETE FROM saved_searches WHERE name = ?", (name,)).rowcount > 0
 
     # -- what the search index needs ----------------------------------------
     def changed_since(self, cursor: str, batch: int = 500) -> list[tuple[Article, str | None, list[str], list[str], str]]:
