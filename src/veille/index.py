@@ -94,6 +94,7 @@ class Results:
 class SearchIndex:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder) / INDEX_DIR
+        self._languages: set[str] | None = None
         if whoosh_index.exists_in(self.folder):
             self.ix = whoosh_index.open_dir(self.folder)
         else:
@@ -110,10 +111,17 @@ class SearchIndex:
         (self.folder / "cursor.tmp").write_text(json.dumps({"cursor": value}))
         (self.folder / "cursor.tmp").replace(self.folder / "cursor.json")
 
-    def add(self, articles: Iterable[tuple[Article, str | None, list[str], list[str]]], cursor: str) -> int:
-        """Index (article, story id, entity keys, tags) tuples in one commit; then move the cursor."""
+    def add(self, articles: Iterable[tuple[Article, str | None, list[str], list[str]]], cursor: str,
+            procs: int = 1) -> int:
+        """Index (article, story id, entity keys, tags) tuples in one commit; then move the cursor.
+
+        With procs > 1 (bulk loads into a fresh index) whoosh writes segments in parallel processes,
+        and documents are added, not updated.
+        """
         count = 0
-        with self.ix.writer(limitmb=128) as writer:
+        options = {"limitmb": 128} if procs == 1 else {"limitmb": 128, "procs": procs, "multisegment": True}
+        with self.ix.writer(**options) as writer:
+            put = writer.update_document if procs == 1 else writer.add_document
             for article, story, keys, tags in articles:
                 doc = dict(id=article.id, story=story or f"s{article.id}", lang=article.lang,
                            source=article.source, title=article.title or "", text=article.text,
@@ -123,8 +131,9 @@ class SearchIndex:
                     doc["published"] = published
                 if article.lang in LANGUAGES:
                     doc[f"text_{article.lang}"] = article.text
-                writer.update_document(**doc)
+                put(**doc)
                 count += 1
+        self._languages = None
         self._save_cursor(cursor)
         return count
 
@@ -136,10 +145,18 @@ class SearchIndex:
     def doc_count(self) -> int:
         return self.ix.doc_count()
 
+    def languages(self) -> set[str]:
+        if self._languages is None:
+            with self.ix.searcher() as searcher:
+                self._languages = {t.decode("utf-8") if isinstance(t, bytes) else t for t in searcher.lexicon("lang")}
+        return self._languages
+
     # -- reading -----------------------------------------------------------------
     def parse(self, query: str, lang: str | None = None):
         check_syntax(query)
-        fields = ["title", "text"] + ([f"text_{lang}"] if lang in LANGUAGES else [f"text_{code}" for code in LANGUAGES])
+        # Only the stemmed fields of languages the index holds: each field more is a term more per word.
+        present = [lang] if lang in LANGUAGES else sorted(self.languages() & set(LANGUAGES))
+        fields = ["title", "text"] + [f"text_{code}" for code in present]
         parser = MultifieldParser(fields, schema=self.ix.schema)
         parser.add_plugin(DateParserPlugin(free=False))
         try:

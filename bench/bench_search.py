@@ -1,0 +1,147 @@
+"""Search at scale: indexing speed, index size and query latency, next to SQLite FTS5.
+
+    .venv/bin/python bench/bench_search.py [--articles 100000] [--repeat 20]
+
+Builds N articles in English and French from real sentences (the seeds, the
+fixture site and the NER gold set, shuffled into new articles), with entity
+keys, topic tags and dates; indexes them with veille's whoosh index (two
+processes, several segments) and, as a reference, into an SQLite FTS5
+table; then runs the same fixed queries on both (single words, two-word
+AND, phrases of common words, language and date filters, entity and tag
+filters) and prints p50 / p95 latency per query type and the ratio to FTS5.
+A measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from veille.index import SearchIndex
+from veille.models import Article
+from veille.plaintext import clean
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTITIES = ["palantir", "ice", "frontex", "cnil", "nso-group", "clearview-ai", "europol", "nice", "marseille", "berlin"]
+TAGS = ["facial-recognition", "video-surveillance", "spyware", "predictive-policing", "smart-city", "biometrics"]
+QUERIES = {
+    "word": ["surveillance", "police", "données", "contract", "technologie", "cameras"],
+    "two-word AND": ["surveillance AND police", "données AND personnelles", "data AND police", "ville AND caméras"],
+    "phrase": ['"de la"', '"in the"', '"reconnaissance faciale"', '"the police"'],
+    "filter: lang + date": ["surveillance lang:fr published:[2025-01-01 to 2025-06-30]",
+                            "police lang:en published:[2025-03-01 to 2025-12-31]"],
+    "filter: entity / tag": ["entity:palantir", "tag:facial-recognition", "police entity:frontex", "tag:spyware AND data"],
+}
+
+
+def sentences() -> dict[str, list[str]]:
+    by_lang: dict[str, list[str]] = {"en": [], "fr": []}
+    for line in (ROOT / "bench/eval/ner_gold.jsonl").read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        by_lang[item["lang"]].extend(s for s in re.split(r"(?<=[.!?])\s+", item["text"]) if len(s) > 40)
+    for path, lang in zip(sorted((ROOT / "seeds").glob("*.txt")), ["fr", "en", "en", "fr", "fr"]):
+        text = clean(path.read_text(encoding="utf-8")).text
+        by_lang[lang].extend(s for s in re.split(r"(?<=[.!?])\s+", text) if len(s) > 40)
+    return by_lang
+
+
+def generate(count: int, rng: random.Random) -> list[tuple[Article, list[str], list[str]]]:
+    pool = sentences()
+    start = date(2025, 1, 1)
+    out = []
+    for n in range(count):
+        lang = "fr" if n % 2 else "en"
+        text = " ".join(rng.choice(pool[lang]) for _ in range(rng.randrange(12, 30)))
+        day = (start + timedelta(days=rng.randrange(365))).isoformat()
+        article = Article(id=f"{n:016x}", url="", source=f"source-{n % 40}", text=text, lang=lang,
+                          title=text[:70], published=day)
+        out.append((article, rng.sample(ENTITIES, 2), rng.sample(TAGS, 1)))
+    return out
+
+
+def fts_query(query: str) -> tuple[str, list]:
+    """The same query for SQLite FTS5: MATCH expression plus WHERE filters."""
+    where, params = [], []
+    for field, value in re.findall(r"(lang|entity|tag):(\S+)", query):
+        where.append(f"{field} = ?")
+        params.append(value)
+    dates = re.search(r"published:\[(\S*) to (\S*)\]", query)
+    if dates:
+        where += ["published >= ?", "published <= ?"]
+        params += [dates.group(1) or "0000", dates.group(2) or "9999"]
+    words = re.sub(r"(lang|entity|tag):\S+|published:\[[^\]]*\]", " ", query).strip()
+    match = words.replace("AND", " ").strip()
+    sql = "SELECT rowid FROM docs"
+    conditions = ([f"docs MATCH ?"] if match else []) + [f"{w}" for w in where]
+    if conditions:
+        sql += " WHERE " + " AND ".join(c if c.startswith("docs") else c for c in conditions)
+    return sql + " ORDER BY rank LIMIT 1000" if match else sql + " LIMIT 1000", ([match] if match else []) + params
+
+
+def timed(function, repeat: int) -> list[float]:
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    docs = generate(args.articles, random.Random(5))
+    words = sum(len(a.text.split()) for a, _, _ in docs)
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        index = SearchIndex(tmp)
+        started = time.perf_counter()
+        for offset in range(0, len(docs), 20_000):
+            index.add(((a, None, e, t) for a, e, t in docs[offset:offset + 20_000]), cursor=str(offset), procs=2)
+        index_seconds = time.perf_counter() - started
+        index_mib = sum(f.stat().st_size for f in (tmp / "index").iterdir()) / 2**20
+
+        db = sqlite3.connect(tmp / "fts.db")
+        db.execute("CREATE VIRTUAL TABLE docs USING fts5(title, text, lang UNINDEXED, entity UNINDEXED, "
+                   "tag UNINDEXED, published UNINDEXED, tokenize='unicode61 remove_diacritics 2')")
+        started = time.perf_counter()
+        db.executemany("INSERT INTO docs (title, text, lang, entity, tag, published) VALUES (?, ?, ?, ?, ?, ?)",
+                       [(a.title, a.text, a.lang, e[0], t[0], a.published) for a, e, t in docs])
+        db.commit()
+        fts_seconds = time.perf_counter() - started
+
+        print(f"veille search benchmark, {date.today()}, {args.articles:,} articles ({words:,} words), "
+              f"{args.repeat} runs of each query\n")
+        print(f"Indexing: whoosh {args.articles / index_seconds:,.0f} articles/s ({index_mib:.0f} MiB); "
+              f"SQLite FTS5 {args.articles / fts_seconds:,.0f} articles/s\n")
+        print("| query type | whoosh p50 ms | whoosh p95 ms | FTS5 p50 ms | FTS5 p95 ms | p95 ratio |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for kind, queries in QUERIES.items():
+            ours, theirs = [], []
+            for query in queries:
+                ours += timed(lambda: index.search(query, limit=10), args.repeat)
+                sql, params = fts_query(query)
+                theirs += timed(lambda: db.execute(sql, params).fetchmany(10), args.repeat)
+            p = lambda values, q: sorted(values)[max(0, int(len(values) * q) - 1)]
+            print(f"| {kind} | {statistics.median(ours):.1f} | {p(ours, 0.95):.1f} | "
+                  f"{statistics.median(theirs):.1f} | {p(theirs, 0.95):.1f} | {p(ours, 0.95) / max(p(theirs, 0.95), 0.01):.1f}× |")
+        db.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
