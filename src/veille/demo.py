@@ -68,6 +68,8 @@ def run(project: Path) -> int:
             ("What the archive holds", ["status"]),
             ("Articles in French", ["list", "--lang", "fr", "--limit", "6"]),
             ("Who the archive is about, across spellings and languages", ["entities", "--top", "12"]),
+            ("Search: one line per story, its translations and copies beneath", ["search", "palantir"]),
+            ("Search across languages", ["search", '"facial recognition"', "--cross-lingual", "--limit", "3"]),
             ("Articles in other languages", ["list", "--limit", "20"]),
         ]
         for title, args in steps:

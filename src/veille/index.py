@@ -180,9 +180,11 @@ class SearchIndex:
         parsed = self.parse(query, lang) if query.strip() else None
         if parsed is None:
             return _first_words(text)
-        terms = {t for _, t in parsed.all_terms() if isinstance(t, str)}
-        words = [w for w in re.findall(r"\w+", text) if normalise(w) in {normalise(t) for t in terms}
-                 or any(normalise(w).startswith(normalise(t)[:5]) for t in terms if len(t) >= 5)]
+        # Short words ("de", "des") come in with expanded phrases; they highlight nothing useful.
+        terms = {normalise(t) for _, t in parsed.all_terms() if isinstance(t, str) and len(t) > 3}
+        stems = {t[:6] for t in terms if len(t) >= 6}
+        words = [w for w in re.findall(r"\w+", text) if len(w) > 3 and
+                 (normalise(w) in terms or normalise(w)[:6] in stems)]
         if not words:
             return _first_words(text)
         first = text.find(words[0])
