@@ -82,9 +82,9 @@ def fts_query(query: str) -> tuple[str, list]:
     words = re.sub(r"(lang|entity|tag):\S+|published:\[[^\]]*\]", " ", query).strip()
     match = words.replace("AND", " ").strip()
     sql = "SELECT rowid FROM docs"
-    conditions = ([f"docs MATCH ?"] if match else []) + [f"{w}" for w in where]
+    conditions = (["docs MATCH ?"] if match else []) + where
     if conditions:
-        sql += " WHERE " + " AND ".join(c if c.startswith("docs") else c for c in conditions)
+        sql += " WHERE " + " AND ".join(conditions)
     return sql + " ORDER BY rank LIMIT 1000" if match else sql + " LIMIT 1000", ([match] if match else []) + params
 
 

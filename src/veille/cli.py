@@ -412,7 +412,8 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
         filters.append(f'source:"{source}"')
     if since or until:
         filters.append(f"published:[{since or ''} to {until or ''}]")
-    results = SearchIndex(archive.folder).search(query, lang=lang, filters=" ".join(filters), sort=sort)
+    index = SearchIndex(archive.folder)
+    results = index.search(query, lang=lang, filters=" ".join(filters), sort=sort)
     stories: dict[str, list] = {}
     for hit in results.hits:
         stories.setdefault(hit.story, []).append(hit)
@@ -430,7 +431,6 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
             shown = ", ".join(f"{escape(str(k))} {v}" for k, v in values.items()) or "-"
             out.print(f"[bold]{name:>9}[/bold]  {shown}")
         return
-    index = SearchIndex(archive.folder)
     if all_versions:
         page_hits = results.hits[(page - 1) * limit:page * limit]
         for hit in page_hits:

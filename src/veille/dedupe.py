@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from datasketch import MinHash
@@ -202,7 +202,6 @@ class Member:
     explicit_original: bool = False
     explicit_copy: bool = False
     titled: bool = True
-    tiebreak: tuple = field(default_factory=tuple)
 
 
 def choose_original(members: list[Member]) -> str:

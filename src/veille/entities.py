@@ -99,6 +99,7 @@ class EntityTagger:
         self.batch_size = batch_size
         self.fingerprint = data_fingerprint(DATA / "gazetteer.yaml", DATA / "aliases.yaml")
         self._pipelines: dict[str, tuple[spacy.Language, str]] = {}
+        self._fallbacks: set[int] = set()  # ids of the blank pipelines, which also match archive names
         self._matchers: dict[int, tuple[PhraseMatcher, PhraseMatcher, dict[str, tuple[str, str, str]]]] = {}
         self._problems: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -138,6 +139,7 @@ class EntityTagger:
         except Exception:  # spaCy may know a code but miss its optional dependencies
             nlp = spacy.blank("xx")
         missing = f", {name} is not installed" if name else ""
+        self._fallbacks.add(id(nlp))
         return nlp, f"fallback {nlp.lang} (gazetteer only{missing})"
 
     # -- tagging -------------------------------------------------------------
@@ -197,7 +199,7 @@ class EntityTagger:
             folded = PhraseMatcher(nlp.vocab, attr="LOWER")
             meta: dict[str, tuple[str, str, str]] = {}
             names = [(n, e["label"], e["key"], "gazetteer") for e in self.gazetteer for n in e["names"]]
-            if nlp.lang == "xx" or nlp.meta.get("name") in (None, "pipeline", ""):
+            if id(nlp) in self._fallbacks:
                 names += [(k.text, k.label, k.key, "archive") for k in self.known_names]
             exact_names, folded_names = [], []
             for name, label, key, origin in names:

@@ -756,12 +756,16 @@ class Archive:
             WHERE MAX(a.updated, COALESCE(a.tagged_at, '')) || ' ' || a.id > ?
             ORDER BY mark LIMIT ?
             """, (cursor, batch)).fetchall()
-        out = []
-        for row in rows:
-            article = _row_to_article(row)
-            keys = [r["key"] for r in self.db.execute("SELECT DISTINCT key FROM entities WHERE article_id = ?", (article.id,))]
-            out.append((article, row["story_id"], keys, self.tags_of(article.id), row["mark"]))
-        return out
+        ids = [row["id"] for row in rows]
+        marks = ", ".join("?" * len(ids))
+        keys: dict[str, list[str]] = {i: [] for i in ids}
+        tags: dict[str, list[str]] = {i: [] for i in ids}
+        if ids:  # one query each for the whole batch, not two per article
+            for r in self.db.execute(f"SELECT DISTINCT article_id, key FROM entities WHERE article_id IN ({marks})", ids):
+                keys[r["article_id"]].append(r["key"])
+            for r in self.db.execute(f"SELECT article_id, tag FROM tags WHERE article_id IN ({marks}) ORDER BY tag", ids):
+                tags[r["article_id"]].append(r["tag"])
+        return [(_row_to_article(row), row["story_id"], keys[row["id"]], tags[row["id"]], row["mark"]) for row in rows]
 
     # -- runs ------------------------------------------------------------
     def start_run(self, command: str, at: str) -> int:
