@@ -413,43 +413,41 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     if since or until:
         filters.append(f"published:[{since or ''} to {until or ''}]")
     index = SearchIndex(archive.folder)
-    results = index.search(query, lang=lang, filters=" ".join(filters), sort=sort)
-    stories: dict[str, list] = {}
-    for hit in results.hits:
-        stories.setdefault(hit.story, []).append(hit)
-    if count_only:
-        print(json.dumps({"stories": len(stories), "articles": results.total}) if as_json
-              else f"{len(stories)} stories, {results.total} articles")
-        return
-    if facets:
-        counts = archive.facets([hit.id for hit in results.hits])
-        if as_json:
-            print(json.dumps({"stories": len(stories), "articles": results.total, **counts}, ensure_ascii=False))
+    filter_text = " ".join(filters)
+    if count_only or facets:
+        ids, story_count = index.count(query, lang=lang, filters=filter_text)
+        if count_only:
+            print(json.dumps({"stories": story_count, "articles": len(ids)}) if as_json
+                  else f"{story_count} stories, {len(ids)} articles")
             return
-        out.print(f"{len(stories)} stories, {results.total} articles")
+        counts = archive.facets(ids)
+        if as_json:
+            print(json.dumps({"stories": story_count, "articles": len(ids), **counts}, ensure_ascii=False))
+            return
+        out.print(f"{story_count} stories, {len(ids)} articles")
         for name, values in counts.items():
             shown = ", ".join(f"{escape(str(k))} {v}" for k, v in values.items()) or "-"
             out.print(f"[bold]{name:>9}[/bold]  {shown}")
         return
-    if all_versions:
-        page_hits = results.hits[(page - 1) * limit:page * limit]
-        for hit in page_hits:
-            _print_hit(archive, index, query, hit, [hit], as_json)
-    else:
-        chosen = list(stories.items())[(page - 1) * limit:page * limit]
-        for story_id, hits in chosen:
-            _print_hit(archive, index, query, hits[0], hits, as_json)
-    if not results.hits and not as_json:
-        err.print("no match; try fewer words, a prefix* or --cross-lingual later")
+    results = index.search(query, lang=lang, filters=filter_text, sort=sort, limit=limit, page=page,
+                           by_story=not all_versions)
+    highlighter = index.highlighter(query, lang)
+    for hits in results.groups:
+        _print_hit(archive, highlighter, hits[0], as_json)
+    if results.more and not as_json:
+        err.print(f"[dim]more: --page {page + 1}[/dim]")
+    if not results.groups and not as_json:
+        err.print("no match; try fewer words, a prefix* or --cross-lingual" if page == 1 else
+                  f"no page {page}: the results end before it")
 
 
-def _print_hit(archive: Archive, index, query: str, hit, hits: list, as_json: bool) -> None:
+def _print_hit(archive: Archive, highlighter, hit, as_json: bool) -> None:
     article = archive.get_article(hit.id)
     if article is None:
         return
     membership = archive.story_membership(article.id) or {}
     members = archive.story_members(membership["story_id"]) if membership else []
-    snippet = index.snippet(query, article.text, article.lang)
+    snippet = highlighter.snippet(article.text, article.lang)
     if as_json:
         print(json.dumps({
             "story_id": membership.get("story_id"), "id": article.id, "relation": membership.get("relation"),

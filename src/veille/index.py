@@ -1,11 +1,16 @@
 """The full-text index: derived from the archive, rebuildable at any time.
 
-whoosh (the `whoosh-reloaded` package). Each article is indexed twice over:
-in a field of its own language with that language's stemmer and stop words
-(so "reconnaissances" finds "reconnaissance"), and in a language-neutral
-field with case and accents folded (so "securite" finds "sécurité"). Fields
-for language, source, dates, entity keys, topic tags and story make filters
-(`lang:fr`, `entity:palantir`, `tag:facial-recognition`, `story:…`).
+whoosh (the `whoosh-reloaded` package), built for speed in pure Python: one
+text field holds every article, each word lower-cased, accent-folded and
+reduced to its Snowball stem *in the article's own language* (PyStemmer,
+in C, with a per-language cache), stop words of that language dropped. So
+"reconnaissances" finds "reconnaissance" and "securite" finds "sécurité".
+A query word is folded the same way and stemmed once per language the index
+holds (usually one to three distinct stems), so each word is one or a few
+terms in one field, which lets whoosh skip whole posting blocks that cannot
+reach the top results. Language, source, date and story are filters (sets of
+documents, cached per open index), not scored terms; entity keys and topic
+tags are fields of their own (`entity:palantir`, `tag:facial-recognition`).
 
 The index records how far it got (`cursor.json`): anything stored after
 that is indexed on the next `sync`, so a crash between storing and indexing
@@ -17,61 +22,138 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable
 
+import snowballstemmer
 from whoosh import index as whoosh_index
-from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh import query as Q
+from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
-from whoosh.lang import has_stemmer, has_stopwords, stopwords_for_language
-from whoosh.qparser import MultifieldParser
+from whoosh.idsets import BitSet
+from whoosh.lang import has_stopwords, stopwords_for_language
+from whoosh.qparser import QueryParser
 from whoosh.qparser.dateparse import DateParserPlugin
-from whoosh.support.charset import accent_map
 
 from .errors import VeilleError
 from .keys import normalise
 from .models import Article
 
 INDEX_DIR = "index"
-LANGUAGES = ("ar", "da", "de", "en", "es", "fi", "fr", "hu", "it", "nl", "no", "pt", "ro", "ru", "sv", "tr")
+# ISO 639-1 -> Snowball algorithm (PyStemmer). Other languages are indexed folded but not stemmed.
+STEMMERS = {
+    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
+    "en": "english", "es": "spanish", "et": "estonian", "eu": "basque", "fa": "persian", "fi": "finnish",
+    "fr": "french", "ga": "irish", "hi": "hindi", "hu": "hungarian", "hy": "armenian", "id": "indonesian",
+    "it": "italian", "lt": "lithuanian", "ne": "nepali", "nl": "dutch", "no": "norwegian", "pl": "polish",
+    "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian", "sv": "swedish", "ta": "tamil",
+    "tr": "turkish",
+}
 # Words whoosh's stop lists lack (its French list has no "les").
 EXTRA_STOPWORDS = {"fr": {"les", "des", "aux", "du", "au"}, "en": {"its"}, "es": {"los", "las"}}
+FILTER_FIELDS = ("lang", "source", "published", "story")
+_WORD = re.compile(r"\w+(?:\.?\w+)*")
+_MARK = "\x00"  # text handed to the analyzer starts with "\x00fr\x00": the language to stem it in
+_CACHE_LIMIT = 300_000
 
 
 class QueryError(VeilleError):
     exit_code = 2
 
 
-def _language_analyzer(lang: str):
-    stops = set(stopwords_for_language(lang)) if has_stopwords(lang) else set()
-    stops |= EXTRA_STOPWORDS.get(lang, set())
-    chain = RegexTokenizer() | LowercaseFilter() | StopFilter(stoplist=stops, minsize=1)
-    if has_stemmer(lang):
-        chain = chain | StemFilter(lang=lang)
-    return chain
+def fold_word(word: str) -> str:
+    """Lower-cased word without accents: 'Sécurité' -> 'securite', 'Straße' -> 'strasse'."""
+    word = word.lower()
+    if word.isascii():
+        return word
+    word = word.replace("ß", "ss").replace("œ", "oe").replace("æ", "ae").replace("ø", "o").replace("ł", "l")
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
-NEUTRAL = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
+class _Language:
+    """One language's word -> index term table: folded, stop words dropped (""), stemmed; cached."""
+
+    def __init__(self, lang: str | None) -> None:
+        self.lang = lang
+        stops = set(stopwords_for_language(lang)) if lang and has_stopwords(lang) else set()
+        self.stops = {fold_word(w) for w in stops | EXTRA_STOPWORDS.get(lang or "", set())}
+        algorithm = STEMMERS.get(lang or "")
+        self.stem = snowballstemmer.stemmer(algorithm).stemWord if algorithm else None
+        self.terms: dict[str, str] = {}
+
+    def term(self, word: str) -> str:
+        """The index term of one word as it appears in text ("" for a stop word)."""
+        found = self.terms.get(word)
+        if found is None:
+            folded = fold_word(word)
+            found = "" if folded in self.stops else self.stem(folded) if self.stem else folded
+            if len(self.terms) > _CACHE_LIMIT:
+                self.terms.clear()
+            self.terms[word] = found
+        return found
+
+
+@lru_cache(maxsize=None)
+def language(lang: str | None) -> _Language:
+    return _Language(lang if lang in STEMMERS or (lang and has_stopwords(lang)) else None)
+
+
+class ArticleAnalyzer(Tokenizer):
+    """Index time: "\x00fr\x00text" -> French terms. Query time (no mark): folded words, to be stemmed
+    per language by `SearchIndex.parse`."""
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        table = None
+        if value.startswith(_MARK):
+            end = value.index(_MARK, 1)
+            table = language(value[1:end] or None)
+            value = value[end + 1:]
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            token.original = token.text = fold_word(value)
+            token.boost, token.stopped = 1.0, False
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar, token.endchar = start_char, start_char + len(value)
+            yield token
+            return
+        position = start_pos
+        for match in _WORD.finditer(value):
+            word = match.group()
+            text = table.term(word) if table is not None else fold_word(word)
+            if not text:
+                continue  # a stop word: not indexed, and phrases close over it as whoosh's StopFilter does
+            token.text = text
+            token.boost, token.stopped = 1.0, False
+            if keeporiginal:
+                token.original = word
+            if positions:
+                token.pos = position
+                position += 1
+            if chars:
+                token.startchar, token.endchar = start_char + match.start(), start_char + match.end()
+            yield token
 
 
 def schema() -> Schema:
-    fields = dict(
+    analyzer = ArticleAnalyzer()
+    return Schema(
         id=ID(stored=True, unique=True),
-        story=ID(stored=True),
+        story=ID(stored=True, sortable=True),
         lang=ID(stored=True),
         source=KEYWORD(stored=True, lowercase=True, commas=True, scorable=False),
         published=DATETIME(stored=True, sortable=True),
-        title=TEXT(analyzer=NEUTRAL, stored=True, field_boost=2.0),
-        text=TEXT(analyzer=NEUTRAL, phrase=True),
+        title=TEXT(analyzer=analyzer, stored=True, phrase=True),
+        text=TEXT(analyzer=analyzer, phrase=True),
         entity=KEYWORD(lowercase=True, commas=True, scorable=True),
         tag=KEYWORD(lowercase=True, commas=True, scorable=True),
     )
-    for lang in LANGUAGES:
-        fields[f"text_{lang}"] = TEXT(analyzer=_language_analyzer(lang), phrase=True)
-    return Schema(**fields)
 
 
 @dataclass
@@ -86,17 +168,34 @@ class Hit:
 
 @dataclass
 class Results:
-    total: int
-    hits: list[Hit] = field(default_factory=list)
-    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    """One page of results: `groups` holds one list of hits per story (one hit each with all_versions)."""
+    groups: list[list[Hit]] = field(default_factory=list)
+    more: bool = False
+
+    @property
+    def hits(self) -> list[Hit]:
+        return [hit for group in self.groups for hit in group]
+
+
+@dataclass
+class Plan:
+    """A parsed query: what scores (None: everything), what only filters, and the terms to highlight."""
+    scored: object | None
+    filters: list
+    langs: list[str | None]
 
 
 class SearchIndex:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder) / INDEX_DIR
-        self._languages: set[str] | None = None
+        self._searcher = None
+        self._filter_cache: dict[str, BitSet] = {}
+        self._languages: list[str] | None = None
         if whoosh_index.exists_in(self.folder):
             self.ix = whoosh_index.open_dir(self.folder)
+            if "text_en" in self.ix.schema or "title" not in self.ix.schema or not isinstance(
+                    self.ix.schema["text"].analyzer, ArticleAnalyzer):
+                self.clear()  # an index in an older layout: rebuilt from the archive by the next sync
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.ix = whoosh_index.create_in(self.folder, schema())
@@ -115,85 +214,218 @@ class SearchIndex:
             procs: int = 1) -> int:
         """Index (article, story id, entity keys, tags) tuples in one commit; then move the cursor.
 
-        With procs > 1 (bulk loads into a fresh index) whoosh writes segments in parallel processes,
-        and documents are added, not updated.
+        With procs > 1 (bulk loads into a fresh index) whoosh analyses in parallel processes and
+        writes several segments, and documents are added, not updated.
         """
         count = 0
-        options = {"limitmb": 128} if procs == 1 else {"limitmb": 128, "procs": procs, "multisegment": True}
+        options = {"limitmb": 256} if procs == 1 else {"limitmb": 256, "procs": procs, "multisegment": True}
         with self.ix.writer(**options) as writer:
             put = writer.update_document if procs == 1 else writer.add_document
             for article, story, keys, tags in articles:
-                doc = dict(id=article.id, story=story or f"s{article.id}", lang=article.lang,
-                           source=article.source, title=article.title or "", text=article.text,
+                mark = f"{_MARK}{article.lang or ''}{_MARK}"
+                doc = dict(id=article.id, story=story or f"s{article.id}", lang=article.lang or "und",
+                           source=article.source, title=mark + (article.title or ""),
+                           text=f"{mark}{article.title or ''}\n{article.text}",
                            entity=",".join(sorted(set(keys))), tag=",".join(sorted(set(tags))))
                 published = _as_datetime(article.published or article.fetched)
                 if published:
                     doc["published"] = published
-                if article.lang in LANGUAGES:
-                    doc[f"text_{article.lang}"] = article.text
                 put(**doc)
                 count += 1
-        self._languages = None
+        self._reset()
         self._save_cursor(cursor)
         return count
 
     def clear(self) -> None:
+        self.close()
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ix = whoosh_index.create_in(self.folder, schema())
 
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._searcher, self._languages = None, None
+        self._filter_cache.clear()
+
     def doc_count(self) -> int:
         return self.ix.doc_count()
 
-    def languages(self) -> set[str]:
+    # -- reading -----------------------------------------------------------------
+    def searcher(self):
+        """One searcher kept open for this index object (each new one re-reads the segments)."""
+        if self._searcher is None:
+            self._searcher = self.ix.searcher()
+        elif not self._searcher.up_to_date():
+            self._searcher = self._searcher.refresh()
+            self._languages = None
+            self._filter_cache.clear()
+        return self._searcher
+
+    def languages(self) -> list[str]:
         if self._languages is None:
-            with self.ix.searcher() as searcher:
-                self._languages = {t.decode("utf-8") if isinstance(t, bytes) else t for t in searcher.lexicon("lang")}
+            searcher = self.searcher()
+            self._languages = sorted(t.decode("utf-8") if isinstance(t, bytes) else t for t in searcher.lexicon("lang"))
         return self._languages
 
-    # -- reading -----------------------------------------------------------------
-    def parse(self, query: str, lang: str | None = None):
+    def parse(self, query: str, lang: str | None = None, filters: str = "") -> Plan:
+        """Check and parse the query; split the filters off; stem each word in each candidate language."""
         check_syntax(query)
-        # Only the stemmed fields of languages the index holds: each field more is a term more per word.
-        present = [lang] if lang in LANGUAGES else sorted(self.languages() & set(LANGUAGES))
-        fields = ["title", "text"] + [f"text_{code}" for code in present]
-        parser = MultifieldParser(fields, schema=self.ix.schema)
+        text = f"({query}) {filters}" if query.strip() and filters else query if query.strip() else filters
+        parser = QueryParser("text", schema=self.ix.schema)
         parser.add_plugin(DateParserPlugin(free=False))
         try:
-            return parser.parse(_normalise_filters(query))
+            parsed = parser.parse(_normalise_filters(text)) if text.strip() else Q.Every()
         except Exception as exc:  # whoosh raises assorted errors for odd syntax
             raise QueryError(f"search: cannot read the query ({exc}); check quotes, parentheses and field:value") from None
+        parts = list(parsed.subqueries) if isinstance(parsed, Q.And) else [parsed]
+        filters_found = [p for p in parts if _is_filter(p)]
+        scored = [p for p in parts if not _is_filter(p) and not isinstance(p, Q.Every)]
+        asked = {p.text for p in filters_found if isinstance(p, Q.Term) and p.fieldname == "lang"}
+        langs = [lang] if lang else sorted(asked) if asked else self.languages() or [None]
+        tables = list({language(code).lang: language(code) for code in langs}.values())
+        rewritten = [_stem_query(p, tables) for p in scored]
+        rewritten = [p for p in (q.normalize() for q in rewritten) if p is not Q.NullQuery]
+        if scored and not rewritten:
+            rewritten = [Q.NullQuery]  # only stop words: nothing matches
+        body = None if not rewritten else rewritten[0] if len(rewritten) == 1 else Q.And(rewritten)
+        return Plan(scored=body, filters=filters_found, langs=[t.lang for t in tables])
+
+    def _allowed(self, filters: list):
+        """The documents every filter lets through, as a set whoosh can test quickly; cached per searcher."""
+        if not filters:
+            return None
+        searcher = self.searcher()
+        sets = []
+        for item in filters:
+            key = repr(item)
+            found = self._filter_cache.get(key)
+            if found is None:
+                found = BitSet(searcher.docs_for_query(item), size=searcher.doc_count_all())
+                if len(self._filter_cache) > 64:
+                    self._filter_cache.clear()
+                self._filter_cache[key] = found
+            sets.append(found)
+        allowed = sets[0]
+        for other in sets[1:]:
+            allowed = allowed.intersection(other)
+        return allowed
 
     def search(self, query: str, *, lang: str | None = None, filters: str = "", sort: str = "relevance",
-               limit: int = 1000) -> Results:
-        parsed = self.parse(query if not filters else f"({query}) {filters}" if query.strip() else filters, lang)
-        with self.ix.searcher() as searcher:
-            kwargs = {"limit": limit}
-            if sort == "date":
-                kwargs.update(sortedby="published", reverse=True)
-            found = searcher.search(parsed, **kwargs)
-            hits = [Hit(h["id"], h["story"], h["lang"], round(h.score or 0.0, 3), h.get("title"), h.get("published"))
-                    for h in found]
-            return Results(total=len(found), hits=hits)
+               limit: int = 10, page: int = 1, by_story: bool = True) -> Results:
+        """One page of results: `limit` stories (or articles, without `by_story`) after `page - 1` pages."""
+        plan = self.parse(query, lang, filters)
+        searcher = self.searcher()
+        allowed = self._allowed(plan.filters)
+        want = page * limit
+        if allowed is not None and not allowed:  # whoosh reads an empty filter as no filter at all
+            return Results()
+        kwargs = {}
+        if sort == "date" or plan.scored is None:  # without words to score, newest first
+            kwargs.update(sortedby="published", reverse=True)
+        fetch = max(want * 3, 30) if by_story else want + 1
+        while True:
+            found = searcher.search(plan.scored or Q.Every(), limit=fetch, filter=allowed, **kwargs)
+            hits = [Hit(h["id"], h["story"], h["lang"], round(h.score or 0.0, 3),
+                        _unmark(h.get("title")), h.get("published")) for h in found]
+            exhausted = found.scored_length() < fetch
+            if by_story:
+                groups: dict[str, list[Hit]] = {}
+                for hit in hits:
+                    groups.setdefault(hit.story, []).append(hit)
+                pages = list(groups.values())
+            else:
+                pages = [[hit] for hit in hits]
+            if len(pages) > want or exhausted:
+                return Results(groups=pages[want - limit:want], more=len(pages) > want)
+            fetch *= 4
+
+    def count(self, query: str, *, lang: str | None = None, filters: str = "") -> tuple[list[str], int]:
+        """Every matching article id, and the number of stories they make."""
+        plan = self.parse(query, lang, filters)
+        searcher = self.searcher()
+        allowed = self._allowed(plan.filters)
+        if allowed is not None and not allowed:
+            return [], 0
+        docs = searcher.docs_for_query(plan.scored) if plan.scored is not None else searcher.reader().all_doc_ids()
+        docs = [d for d in docs if allowed is None or d in allowed]
+        stories = searcher.reader().column_reader("story")
+        ids = [searcher.stored_fields(d)["id"] for d in docs]
+        return ids, len({stories[d] for d in docs})
+
+    def highlighter(self, query: str, lang: str | None = None, filters: str = "") -> "Highlighter":
+        plan = self.parse(query, lang, filters)
+        terms = set()
+        if plan.scored is not None:
+            terms = {t for f, t in plan.scored.iter_all_terms() if f in ("text", "title") and isinstance(t, str)}
+        return Highlighter(terms)
 
     def snippet(self, query: str, text: str, lang: str | None, html: bool = False) -> str:
-        parsed = self.parse(query, lang) if query.strip() else None
-        if parsed is None:
-            return _first_words(text)
-        # Short words ("de", "des") come in with expanded phrases; they highlight nothing useful.
-        terms = {normalise(t) for _, t in parsed.all_terms() if isinstance(t, str) and len(t) > 3}
-        stems = {t[:6] for t in terms if len(t) >= 6}
-        words = [w for w in re.findall(r"\w+", text) if len(w) > 3 and
-                 (normalise(w) in terms or normalise(w)[:6] in stems)]
+        return self.highlighter(query).snippet(text, lang)
+
+
+class Highlighter:
+    """The passage of an article where the query's words are, with those words in [brackets]."""
+
+    def __init__(self, terms: set[str]) -> None:
+        self.terms = terms
+
+    def snippet(self, text: str, lang: str | None, width: int = 160) -> str:
+        table = language(lang)
+        words = [m for m in _WORD.finditer(text) if table.term(m.group()) in self.terms] if self.terms else []
         if not words:
             return _first_words(text)
-        first = text.find(words[0])
+        first = words[0].start()
         start = max(0, text.rfind(" ", 0, max(0, first - 80)) + 1)
-        end = min(len(text), first + 160)
-        piece = text[start:end].replace("\n", " ")
-        for word in sorted(set(words), key=len, reverse=True):
-            piece = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", f"[{word}]", piece)
-        return ("…" if start else "") + piece.strip() + ("…" if end < len(text) else "")
+        end = min(len(text), start + width + 80)
+        end = max(end, text.find(" ", end) if text.find(" ", end) != -1 else len(text))
+        pieces, cursor = [], start
+        for match in words:
+            if match.start() >= end:
+                break
+            pieces += [text[cursor:match.start()], f"[{match.group()}]"]
+            cursor = match.end()
+        pieces.append(text[cursor:end])
+        piece = " ".join("".join(pieces).split())
+        return ("…" if start else "") + piece + ("…" if end < len(text) else "")
+
+
+def _is_filter(item) -> bool:
+    fieldname = getattr(item, "fieldname", None)
+    return fieldname in FILTER_FIELDS and not isinstance(item, (Q.CompoundQuery, Q.WrappingQuery, Q.BinaryQuery))
+
+
+def _stem_query(item, tables: list[_Language]):
+    """Turn folded query words into the index terms of each candidate language."""
+    if isinstance(item, Q.Term) and item.fieldname in ("text", "title"):
+        terms = list(dict.fromkeys(t for t in (table.term(item.text) for table in tables) if t))
+        if not terms:
+            return Q.NullQuery
+        made = [Q.Term(item.fieldname, t, boost=item.boost) for t in terms]
+        return made[0] if len(made) == 1 else Q.Or(made)
+    if isinstance(item, Q.Phrase) and item.fieldname in ("text", "title"):
+        variants = []
+        for table in tables:
+            words = tuple(t for t in (table.term(w) for w in item.words) if t)
+            if words and words not in variants:
+                variants.append(words)
+        if not variants:
+            return Q.NullQuery
+        made = [Q.Term(item.fieldname, v[0], boost=item.boost) if len(v) == 1 else
+                Q.Phrase(item.fieldname, list(v), slop=item.slop, boost=item.boost) for v in variants]
+        return made[0] if len(made) == 1 else Q.Or(made)
+    if isinstance(item, (Q.CompoundQuery, Q.WrappingQuery, Q.BinaryQuery)):
+        return item.apply(lambda sub: _stem_query(sub, tables))
+    return item
+
+
+def _unmark(value: str | None) -> str | None:
+    if value and value.startswith(_MARK):
+        return value[value.index(_MARK, 1) + 1:]
+    return value
 
 
 def check_syntax(query: str) -> None:
