@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import snowballstemmer
 from whoosh import index as whoosh_index
 from whoosh import query as Q
@@ -39,6 +40,7 @@ from whoosh.lang import has_stopwords, stopwords_for_language
 from whoosh.qparser import QueryParser
 from whoosh.qparser.dateparse import DateParserPlugin
 
+from . import fastpath
 from .errors import VeilleError
 from .keys import normalise
 from .models import Article
@@ -149,6 +151,7 @@ def schema() -> Schema:
         lang=ID(stored=True),
         source=KEYWORD(stored=True, lowercase=True, commas=True, scorable=False),
         published=DATETIME(stored=True, sortable=True),
+        day=ID(),  # YYYY-MM-DD of `published`: date filters and date order on the fast path
         title=TEXT(analyzer=analyzer, stored=True, phrase=True),
         text=TEXT(analyzer=analyzer, phrase=True),
         entity=KEYWORD(lowercase=True, commas=True, scorable=True),
@@ -189,11 +192,12 @@ class SearchIndex:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder) / INDEX_DIR
         self._searcher = None
-        self._filter_cache: dict[str, BitSet] = {}
+        self._filter_cache: dict[str, np.ndarray] = {}
+        self._table: fastpath.Table | None = None
         self._languages: list[str] | None = None
         if whoosh_index.exists_in(self.folder):
             self.ix = whoosh_index.open_dir(self.folder)
-            if "text_en" in self.ix.schema or "title" not in self.ix.schema or not isinstance(
+            if "day" not in self.ix.schema or not isinstance(
                     self.ix.schema["text"].analyzer, ArticleAnalyzer):
                 self.clear()  # an index in an older layout: rebuilt from the archive by the next sync
         else:
@@ -230,6 +234,7 @@ class SearchIndex:
                 published = _as_datetime(article.published or article.fetched)
                 if published:
                     doc["published"] = published
+                    doc["day"] = published.date().isoformat()
                 put(**doc)
                 count += 1
         self._reset()
@@ -248,7 +253,7 @@ class SearchIndex:
         self._reset()
 
     def _reset(self) -> None:
-        self._searcher, self._languages = None, None
+        self._searcher, self._languages, self._table = None, None, None
         self._filter_cache.clear()
 
     def doc_count(self) -> int:
@@ -261,9 +266,15 @@ class SearchIndex:
             self._searcher = self.ix.searcher()
         elif not self._searcher.up_to_date():
             self._searcher = self._searcher.refresh()
-            self._languages = None
+            self._languages, self._table = None, None
             self._filter_cache.clear()
         return self._searcher
+
+    def table(self) -> "fastpath.Table":
+        searcher = self.searcher()
+        if self._table is None or self._table.searcher is not searcher:
+            self._table = fastpath.Table(searcher)
+        return self._table
 
     def languages(self) -> list[str]:
         if self._languages is None:
@@ -294,25 +305,36 @@ class SearchIndex:
         body = None if not rewritten else rewritten[0] if len(rewritten) == 1 else Q.And(rewritten)
         return Plan(scored=body, filters=filters_found, langs=[t.lang for t in tables])
 
-    def _allowed(self, filters: list):
-        """The documents every filter lets through, as a set whoosh can test quickly; cached per searcher."""
+    def _allowed(self, filters: list) -> np.ndarray | None:
+        """The documents every filter lets through (a mask over docnums); each filter cached per searcher."""
         if not filters:
             return None
         searcher = self.searcher()
-        sets = []
+        allowed = None
         for item in filters:
             key = repr(item)
             found = self._filter_cache.get(key)
             if found is None:
-                found = BitSet(searcher.docs_for_query(item), size=searcher.doc_count_all())
+                found = self._filter_mask(searcher, item)
                 if len(self._filter_cache) > 64:
                     self._filter_cache.clear()
                 self._filter_cache[key] = found
-            sets.append(found)
-        allowed = sets[0]
-        for other in sets[1:]:
-            allowed = allowed.intersection(other)
+            allowed = found.copy() if allowed is None else allowed & found
         return allowed
+
+    def _filter_mask(self, searcher, item) -> np.ndarray:
+        if fastpath.available:
+            table = self.table()
+            if isinstance(item, Q.Term):
+                return table.mask(item.fieldname, [item.text])
+            if isinstance(item, Q.DateRange) and item.fieldname == "published":
+                days = table.days()
+                low = int(item.startdate.strftime("%Y%m%d")) if item.startdate else 1
+                high = int(item.enddate.strftime("%Y%m%d")) if item.enddate else 99991231
+                return (days >= low) & (days <= high)
+        mask = np.zeros(searcher.doc_count_all(), dtype=bool)
+        mask[list(searcher.docs_for_query(item))] = True
+        return mask
 
     def search(self, query: str, *, lang: str | None = None, filters: str = "", sort: str = "relevance",
                limit: int = 10, page: int = 1, by_story: bool = True) -> Results:
@@ -321,17 +343,13 @@ class SearchIndex:
         searcher = self.searcher()
         allowed = self._allowed(plan.filters)
         want = page * limit
-        if allowed is not None and not allowed:  # whoosh reads an empty filter as no filter at all
+        if allowed is not None and not allowed.any():
             return Results()
-        kwargs = {}
-        if sort == "date" or plan.scored is None:  # without words to score, newest first
-            kwargs.update(sortedby="published", reverse=True)
+        by_date = sort == "date" or plan.scored is None  # without words to score, newest first
+        fast = fastpath.available and (plan.scored is None or fastpath.supports(plan.scored))
         fetch = max(want * 3, 30) if by_story else want + 1
         while True:
-            found = searcher.search(plan.scored or Q.Every(), limit=fetch, filter=allowed, **kwargs)
-            hits = [Hit(h["id"], h["story"], h["lang"], round(h.score or 0.0, 3),
-                        _unmark(h.get("title")), h.get("published")) for h in found]
-            exhausted = found.scored_length() < fetch
+            hits, exhausted = (self._fast_hits if fast else self._whoosh_hits)(plan, allowed, fetch, by_date)
             if by_story:
                 groups: dict[str, list[Hit]] = {}
                 for hit in hits:
@@ -343,15 +361,34 @@ class SearchIndex:
                 return Results(groups=pages[want - limit:want], more=len(pages) > want)
             fetch *= 4
 
+    def _hit(self, docnum: int, score: float) -> Hit:
+        fields = self.searcher().stored_fields(docnum)
+        return Hit(fields["id"], fields["story"], fields["lang"], round(score, 3), _unmark(fields.get("title")),
+                   fields.get("published"))
+
+    def _fast_hits(self, plan: Plan, allowed, fetch: int, by_date: bool) -> tuple[list[Hit], bool]:
+        table = self.table()
+        top, total = table.top(plan.scored, allowed, fetch, by_date=table.days() if by_date else None)
+        return [self._hit(docnum, score) for docnum, score in top], total <= fetch
+
+    def _whoosh_hits(self, plan: Plan, allowed, fetch: int, by_date: bool) -> tuple[list[Hit], bool]:
+        kwargs = {"sortedby": "published", "reverse": True} if by_date else {}
+        allow = BitSet(np.flatnonzero(allowed).tolist(), size=len(allowed)) if allowed is not None else None
+        found = self.searcher().search(plan.scored or Q.Every(), limit=fetch, filter=allow, **kwargs)
+        return [self._hit(h.docnum, h.score or 0.0) for h in found], found.scored_length() < fetch
+
     def count(self, query: str, *, lang: str | None = None, filters: str = "") -> tuple[list[str], int]:
         """Every matching article id, and the number of stories they make."""
         plan = self.parse(query, lang, filters)
         searcher = self.searcher()
         allowed = self._allowed(plan.filters)
-        if allowed is not None and not allowed:
-            return [], 0
-        docs = searcher.docs_for_query(plan.scored) if plan.scored is not None else searcher.reader().all_doc_ids()
-        docs = [d for d in docs if allowed is None or d in allowed]
+        if fastpath.available and (plan.scored is None or fastpath.supports(plan.scored)):
+            table = self.table()
+            hit = (table.evaluate(plan.scored).hit if plan.scored is not None else table.live.copy()) & table.live
+            docs = np.flatnonzero(hit if allowed is None else hit & allowed).tolist()
+        else:
+            found = searcher.docs_for_query(plan.scored) if plan.scored is not None else searcher.reader().all_doc_ids()
+            docs = [d for d in found if allowed is None or allowed[d]]
         stories = searcher.reader().column_reader("story")
         ids = [searcher.stored_fields(d)["id"] for d in docs]
         return ids, len({stories[d] for d in docs})
@@ -450,6 +487,10 @@ def check_syntax(query: str) -> None:
 def _normalise_filters(query: str) -> str:
     """`entity:"Amazon Web Services"` -> `entity:amazon-web-services`; `date:` is `published:`."""
     query = re.sub(r"\bdate:", "published:", query)
+    # whoosh's date parser reads 2025-03-01 as the whole of 2025, but 20250301 as that day
+    query = re.sub(r"published:(\[[^\]]*\]|\S+)",
+                   lambda m: "published:" + re.sub(r"\b(\d{4})-(\d{2})(?:-(\d{2}))?\b",
+                                                   lambda d: "".join(g for g in d.groups() if g), m.group(1)), query)
     return re.sub(r'entity:(?:"([^"]+)"|([^\s)]+))', lambda m: f"entity:{_aliases().key(m.group(1) or m.group(2))}",
                   query)
 

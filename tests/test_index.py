@@ -1,0 +1,90 @@
+"""The search index itself: the fast scoring path agrees with whoosh, filters and pages behave."""
+
+import random
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from conftest import SEEDS
+from veille import fastpath
+from veille.index import SearchIndex, language
+from veille.models import Article
+from veille.plaintext import clean
+
+QUERIES = ["surveillance", "police", "données", "reconnaissance", "palantir", "données AND personnelles",
+           "surveillance OR caméras", "police NOT données", "(ville OR city) AND police", "entity:nice",
+           "tag:spyware AND data", "securite", "surveillance lang:fr", "police published:[2025-02-01 to 2025-05-31]",
+           "police lang:en published:[2025-03-01 to]"]
+
+
+def sentences():
+    pool = []
+    for path in sorted(SEEDS.glob("*.txt")):
+        text = clean(path.read_text(encoding="utf-8")).text
+        pool += [(s, "fr" if re.search(r"\b(les|des|une)\b", s) else "en")
+                 for s in re.split(r"(?<=[.!?])\s+", text) if len(s) > 30]
+    return pool
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    rng = random.Random(3)
+    pool = sentences()
+    by_lang = {lang: [s for s, l in pool if l == lang] for lang in ("en", "fr")}
+    index = SearchIndex(tmp_path_factory.mktemp("index"))
+    docs = []
+    for n in range(600):
+        lang = "fr" if n % 3 else "en"
+        text = " ".join(rng.choice(by_lang[lang]) for _ in range(rng.randrange(3, 12)))
+        day = (date(2025, 1, 1) + timedelta(days=rng.randrange(200))).isoformat()
+        docs.append((Article(id=f"{n:016x}", url="", source=f"s{n % 7}", text=text, lang=lang, title=text[:50],
+                             published=day), f"story{n // 2}", rng.sample(["nice", "palantir", "cnil"], 1),
+                     rng.sample(["spyware", "biometrics"], 1)))
+    index.add(docs[:300], cursor="1")
+    index.add(docs[300:], cursor="2")  # two segments
+    index.add(docs[:40:3], cursor="3")  # updates: deleted documents in the first segment
+    return index
+
+
+@pytest.mark.skipif(not fastpath.available, reason="whoosh internals changed: every query goes to whoosh")
+@pytest.mark.parametrize("query", QUERIES)
+def test_the_fast_path_ranks_like_whoosh(index, query):
+    plan = index.parse(query)
+    assert plan.scored is None or fastpath.supports(plan.scored), plan.scored
+    allowed = index._allowed(plan.filters)
+    fast, _ = index._fast_hits(plan, allowed, 1000, by_date=False)
+    slow, _ = index._whoosh_hits(plan, allowed, 1000, by_date=False)
+    assert fast, "the query should match something in the test corpus"
+    assert [h.id for h in fast] == [h.id for h in slow]
+    assert [h.score for h in fast] == pytest.approx([h.score for h in slow], abs=2e-3)
+
+
+def test_filters_keep_only_what_they_say(index):
+    for group in index.search("police lang:en published:[2025-03-01 to 2025-04-15]", limit=1000).groups:
+        for hit in group:
+            assert hit.lang == "en" and date(2025, 3, 1) <= hit.published.date() <= date(2025, 4, 15)
+    since = index.search("police", filters="published:[2025-03-01 to 2025-04-15]", limit=1000).hits  # --since/--until
+    assert since and all(date(2025, 3, 1) <= h.published.date() <= date(2025, 4, 15) for h in since)
+    newest = [h.published for h in index.search("police", sort="date", limit=50, by_story=False).hits]
+    assert newest == sorted(newest, reverse=True) and len(newest) == 50
+
+
+def test_pages_follow_each_other_without_overlap(index):
+    first, second = (index.search("surveillance", limit=5, page=p) for p in (1, 2))
+    assert first.more and len(first.groups) == 5 and len(second.groups) == 5
+    assert not {h.story for h in first.hits} & {h.story for h in second.hits}
+    stories = [h.story for h in index.search("surveillance", limit=10).hits]
+    assert stories[:5] == [h.story for h in first.hits][:5] or len(set(stories)) < len(stories)
+
+
+def test_words_are_folded_and_stemmed_in_the_articles_language():
+    fr = language("fr")
+    assert fr.term("Sécurité") == fr.term("securite") == fr.term("sécurités")
+    assert fr.term("reconnaissances") == fr.term("reconnaissance")
+    assert fr.term("les") == "" and language("en").term("the") == ""
+    assert language("xx").term("Überwachung") == "uberwachung"
+
+
+def test_a_query_of_stop_words_finds_nothing_rather_than_everything(index):
+    assert index.search('"les des"', limit=10).groups == []
