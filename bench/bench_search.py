@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/bench_search.py [--articles 100000] [--repeat 20]
 
-Builds N articles in English and French from real sentences (the seeds, the
-fixture site and the NER gold set, shuffled into new articles), with entity
+Builds N articles in English, French, German and Spanish (a third each of
+English and French, a sixth each of the others) from real sentences (the
+seeds, the fixture site and the NER gold set, shuffled into new articles), with entity
 keys, topic tags and dates; indexes them with veille's whoosh index (two
 processes, several segments) and, as a reference, into an SQLite FTS5
 table; then runs the same fixed queries on both (single words, two-word
@@ -45,13 +46,19 @@ QUERIES = {
 
 
 def sentences() -> dict[str, list[str]]:
-    by_lang: dict[str, list[str]] = {"en": [], "fr": []}
+    from veille.extract import extract
+
+    by_lang: dict[str, list[str]] = {"en": [], "fr": [], "de": [], "es": []}
     for line in (ROOT / "bench/eval/ner_gold.jsonl").read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
         by_lang[item["lang"]].extend(s for s in re.split(r"(?<=[.!?])\s+", item["text"]) if len(s) > 40)
     for path, lang in zip(sorted((ROOT / "seeds").glob("*.txt")), ["fr", "en", "en", "fr", "fr"]):
         text = clean(path.read_text(encoding="utf-8")).text
         by_lang[lang].extend(s for s in re.split(r"(?<=[.!?])\s+", text) if len(s) > 40)
+    site = ROOT / "tests/fixtures/site"
+    for page in json.loads((site / "MANIFEST.json").read_text(encoding="utf-8")):
+        text = extract((site / page["path"]).read_text(encoding="utf-8")).text or ""
+        by_lang[page["lang"]].extend(s for s in re.split(r"(?<=[.!?])\s+", text) if len(s) > 40)
     return by_lang
 
 
@@ -60,7 +67,7 @@ def generate(count: int, rng: random.Random) -> list[tuple[Article, list[str], l
     start = date(2025, 1, 1)
     out = []
     for n in range(count):
-        lang = "fr" if n % 2 else "en"
+        lang = ("en", "fr", "en", "fr", "de", "es")[n % 6]
         text = " ".join(rng.choice(pool[lang]) for _ in range(rng.randrange(12, 30)))
         day = (start + timedelta(days=rng.randrange(365))).isoformat()
         article = Article(id=f"{n:016x}", url="", source=f"source-{n % 40}", text=text, lang=lang,

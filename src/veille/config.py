@@ -29,6 +29,10 @@ SETTINGS_KEYS = (
     "timeout",
     "max_body",
     "max_redirects",
+    "concurrency",
+    "per_host",
+    "host_delay",
+    "pause_after",
 )
 NLP_KEYS = ("models", "batch_size")
 DEDUPE_KEYS = ("copy_jaccard", "translation_score", "translation_cover", "min_shared_anchors", "length_ratio",
@@ -68,6 +72,10 @@ class Settings:
     timeout: float = 20.0
     max_body: int = 10 * 1000**2
     max_redirects: int = 5
+    concurrency: int = 16  # requests in flight at once, over all hosts
+    per_host: int = 2  # requests in flight at once to one host
+    host_delay: float = 0.5  # seconds between the starts of two requests to one host
+    pause_after: float = 12.0  # failure score at which a source is paused (see veille.health)
 
 
 @dataclass(frozen=True)
@@ -299,6 +307,19 @@ class _Validator:
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 20:
                 raise self.fail(fields["max_redirects"], "settings.max_redirects: write a whole number from 0 to 20")
             values["max_redirects"] = value
+        for key, low, high in (("concurrency", 1, 256), ("per_host", 1, 4)):
+            if key in fields:
+                value = self.scalar(fields[key], f"settings.{key}")
+                if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                    raise self.fail(fields[key], f"settings.{key}: write a whole number from {low} to {high}")
+                values[key] = value
+        for key, low, high in (("host_delay", 0.0, 60.0), ("pause_after", 1.0, 1000.0)):
+            if key in fields:
+                value = self.scalar(fields[key], f"settings.{key}")
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                    unit = " (seconds)" if key == "host_delay" else ""
+                    raise self.fail(fields[key], f"settings.{key}: write a number from {low:g} to {high:g}{unit}")
+                values[key] = float(value)
         return Settings(**values)
 
     def source(self, node: yaml.Node, index: int, settings: Settings) -> Source:

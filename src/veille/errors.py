@@ -32,10 +32,13 @@ class ArchiveError(VeilleError):
 class FetchError(VeilleError):
     """A fetch failed. `reason` is short and stable ("http 404", "timeout", ...)."""
 
-    def __init__(self, reason: str, url: str, detail: str = "") -> None:
+    def __init__(self, reason: str, url: str, detail: str = "", *, status: int | None = None,
+                 retry_after: float | None = None) -> None:
         self.reason = reason
         self.url = url
         self.detail = detail
+        self.status = status  # the HTTP status, when the server answered
+        self.retry_after = retry_after  # seconds the server asked us to wait (429, 503)
         super().__init__(f"fetch: {reason}: {url}" + (f" ({detail})" if detail else ""))
 
 

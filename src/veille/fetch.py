@@ -7,6 +7,11 @@ and read timeout plus a deadline for the whole transfer (so a server that
 trickles a byte a second is cut off); conditional GET with the validators the
 archive stored; a User-Agent naming the project.
 
+Politeness lives here too: every request, from any thread, passes a
+`HostGate` that allows at most `per_host` requests at a time to one host and
+spaces their starts by `host_delay`; a `Retry-After` on a 429 or 503 holds the
+whole host back for that long. robots.txt is read once per site and cached.
+
 `Fetcher.get` returns a `Response` or raises `FetchError` with a short,
 stable reason ("http 404", "timeout", "too large", ...), which the pipeline
 records on the item.
@@ -18,7 +23,9 @@ import logging
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -47,6 +54,12 @@ class Response:
     body: bytes = b""
     elapsed: float = 0.0
     redirects: list[str] = field(default_factory=list)
+    permanent: bool = False  # every redirect on the way was permanent (301, 308): the URL has moved
+
+    @property
+    def moved_to(self) -> str | None:
+        """Where a permanently redirected URL now lives."""
+        return self.url if self.redirects and self.permanent else None
 
     @property
     def not_modified(self) -> bool:
@@ -80,11 +93,51 @@ class Response:
         return False
 
 
-class Fetcher:
-    """The HTTP client. One per run; pass `transport` to test without a network."""
+MAX_RETRY_AFTER = 6 * 3600  # a server asking for more is asking for a pause; the feed health handles that
 
-    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+
+class HostGate:
+    """At most `per_host` requests at a time to one host, their starts `delay` seconds apart."""
+
+    def __init__(self, per_host: int = 2, delay: float = 0.5) -> None:
+        self.per_host = max(1, per_host)
+        self.delay = max(0.0, delay)
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.Semaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    @contextmanager
+    def slot(self, url: str):
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            slots = self._slots.setdefault(host, threading.Semaphore(self.per_host))
+        slots.acquire()
+        try:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next_start.get(host, now))
+                self._next_start[host] = start + self.delay
+            if start > now:
+                time.sleep(start - now)
+            yield
+        finally:
+            slots.release()
+
+    def hold(self, url: str, seconds: float) -> None:
+        """The host asked us to wait (Retry-After): no request to it starts before then."""
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            until = time.monotonic() + min(seconds, MAX_RETRY_AFTER)
+            self._next_start[host] = max(self._next_start.get(host, 0.0), until)
+
+
+class Fetcher:
+    """The HTTP client. One per run (shared by its threads); pass `transport` to test without a network."""
+
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None,
+                 gate: HostGate | None = None) -> None:
         self.settings = settings
+        self.gate = gate or HostGate(settings.per_host, settings.host_delay)
         self.user_agent = settings.user_agent.format(version=__version__, contact=settings.contact)
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
         self._client = httpx.Client(
@@ -95,9 +148,12 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate",
             },
             transport=transport,
+            limits=httpx.Limits(max_connections=max(10, settings.concurrency * 2),
+                                max_keepalive_connections=max(10, settings.concurrency)),
         )
         self._robots: dict[str, RobotFileParser] = {}
         self._robots_lock = threading.Lock()
+        self._robots_loading: dict[str, threading.Lock] = {}
 
     def close(self) -> None:
         self._client.close()
@@ -111,10 +167,11 @@ class Fetcher:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._robots_lock:
+            loading = self._robots_loading.setdefault(origin, threading.Lock())
+        with loading:  # one load per site; other sites do not wait for it
             parser = self._robots.get(origin)
             if parser is None:
-                parser = self._load_robots(origin)
-                self._robots[origin] = parser
+                parser = self._robots[origin] = self._load_robots(origin)
         return parser.can_fetch(self.user_agent, url)
 
     def _load_robots(self, origin: str) -> RobotFileParser:
@@ -153,11 +210,13 @@ class Fetcher:
         started = time.monotonic()
         deadline = started + self.settings.timeout * 3
         hops: list[str] = []
+        permanent = True
         current = url
         while True:
             response = self._request(current, headers, deadline)
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 hops.append(current)
+                permanent = permanent and response.status in (301, 308)
                 try:
                     target = urljoin(current, response.headers["location"])
                 except ValueError:
@@ -172,12 +231,21 @@ class Fetcher:
                 headers = {"Accept": accept}
                 continue
             response.redirects = hops
+            response.permanent = bool(hops) and permanent
             response.elapsed = time.monotonic() - started
             if response.status == 304 or 200 <= response.status < 300:
                 return response
-            raise FetchError(f"http {response.status}", url, _status_hint(response.status))
+            wait = retry_after(response.headers.get("retry-after")) if response.status in (429, 503) else None
+            if wait:
+                self.gate.hold(current, wait)
+            raise FetchError(f"http {response.status}", url, _status_hint(response.status),
+                             status=response.status, retry_after=wait)
 
     def _request(self, url: str, headers: dict[str, str], deadline: float) -> Response:
+        with self.gate.slot(url):
+            return self._request_now(url, headers, deadline)
+
+    def _request_now(self, url: str, headers: dict[str, str], deadline: float) -> Response:
         try:
             with self._client.stream("GET", url, headers=headers) as raw:
                 body = bytearray()
@@ -229,6 +297,22 @@ def check_url(url: str) -> None:
         raise BlockedURLError(f"scheme {scheme or 'missing'} not allowed", url, "only http and https are fetched")
     if not parts.hostname:
         raise BlockedURLError("no host", url)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    return max(0.0, moment.timestamp() - time.time())
 
 
 def _status_hint(status: int) -> str:

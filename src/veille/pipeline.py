@@ -12,16 +12,19 @@ happens here, on the calling thread, one article per transaction.
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from . import dedupe
+from . import health
 from . import extract as extract_stage
 from . import feeds as feed_stage
 from . import language as language_stage
@@ -29,13 +32,13 @@ from . import plaintext
 from .config import NLP, Config, Source
 from .dedupe import Link
 from .dedupe import Settings as DedupeSettings
-from .encoding import decode
+from .encoding import decode, looks_like_html
 from .entities import EntityTagger, KnownName, data_fingerprint
 from .errors import BlockedURLError, ExtractError, FeedError, FetchError, ImportPathError
 from .fetch import Fetcher, Response, check_url
 from .models import Article, Entry, Extracted, ParsedFeed
 from .keys import DATA, fold
-from .store import Archive
+from .store import Archive, SourceState
 from .topics import TopicTagger
 from .urls import article_id_for_content, article_id_for_url, canonical_url
 
@@ -49,7 +52,6 @@ FEED_ACCEPT = (
     "application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.5"
 )
 PAGE_RETRIES = 3  # a page that failed this often is not retried on later runs
-ENTRY_WORKERS = 2  # pages of one feed fetched at a time: polite to one host
 
 Clock = Callable[[], datetime]
 Progress = Callable[[str, str], None]  # (event, detail)
@@ -148,24 +150,35 @@ def fetch_sources(
     taggers: Taggers | None = None,
     clock: Clock = utcnow,
     progress: Progress | None = None,
+    due_only: bool = False,
+    stop: threading.Event | None = None,
 ) -> RunReport:
-    """One pass over the enabled sources (or the named ones)."""
-    sources = [config.source(n) for n in names] if names else list(config.enabled_sources)
+    """One pass over the enabled sources (or the named ones), fetched concurrently.
+
+    Paused sources are left out unless named; with `due_only` (the scheduler), so are the
+    ones still backing off. Setting `stop` ends the pass after the article in hand.
+    """
+    named = list(names or [])
+    candidates = [config.source(n) for n in named] if named else list(config.enabled_sources)
     taggers = taggers or Taggers(config, archive)
     report = RunReport()
-    run_id = archive.start_run("fetch", iso(clock()))
+    now = iso(clock())
+    sources = []
+    for source in candidates:
+        state = archive.source_state(source.name)
+        if state.paused_since and not named and not (due_only and (state.next_attempt or "") <= now):
+            report.sources[source.name] = f"paused since {state.paused_since[:10]}: {health.advice(state.error_kind)}"
+            report.counts["paused"] += 1
+            continue
+        if due_only and state.next_attempt and state.next_attempt > now:
+            continue
+        sources.append((source, state))
+    run_id = archive.start_run("fetch", now)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(config.settings)
     _notify(progress, "total", str(len(sources)))
     try:
-        for source in sources:
-            _notify(progress, "source", source.name)
-            try:
-                fetch_source(source, archive, fetcher, report, taggers, clock=clock, progress=progress,
-                             stories=config.dedupe)
-            except Exception as exc:  # never let one source stop the others
-                logger.debug("source crashed", exc_info=True, extra={"source": source.name})
-                _source_failed(source, archive, report, f"internal error ({type(exc).__name__}: {exc})", clock)
+        _Pass(config, archive, fetcher, taggers, report, clock, progress, stop or threading.Event()).run(sources)
     finally:
         if own_fetcher:
             fetcher.close()
@@ -173,6 +186,175 @@ def fetch_sources(
     taggers.report_problems(report)
     _sync_quietly(archive, report)
     return report
+
+
+@dataclass
+class _SourceWork:
+    """One source in a pass: its feed, the entries to fetch, the pages fetched so far."""
+
+    source: Source
+    state: SourceState
+    response: Response | None = None
+    feed: ParsedFeed | None = None
+    fresh: list[Entry] = field(default_factory=list)
+    pages: list[_Page] = field(default_factory=list)  # fetched, not stored yet
+    fetched: int = 0
+    complete: bool = True  # every page fetched so far was had in full
+
+
+class _Pass:
+    """Fetches feeds and pages in a thread pool, at most `per_host` at a time per host and
+    `concurrency` in all; parses and extracts in the workers; tags and stores here, on the
+    calling thread, one article per transaction."""
+
+    def __init__(self, config: Config, archive: Archive, fetcher: Fetcher, taggers: Taggers, report: RunReport,
+                 clock: Clock, progress: Progress | None, stop: threading.Event) -> None:
+        self.config, self.archive, self.fetcher, self.taggers = config, archive, fetcher, taggers
+        self.report, self.clock, self.progress, self.stop = report, clock, progress, stop
+        self.settings = config.settings
+        self.waiting: dict[str, deque] = {}  # host -> jobs not started
+        self.busy: Counter = Counter()  # host -> jobs running
+        self.running: dict[Future, tuple[str, Callable[[object], None]]] = {}
+
+    def run(self, sources: list[tuple[Source, SourceState]]) -> None:
+        pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="fetch")
+        try:
+            for source, state in sources:
+                work = _SourceWork(source, state)
+                self._queue(source.url, lambda w=work: self._fetch_feed(w), lambda result, w=work: self._feed_done(w, result))
+            while (self.running or any(self.waiting.values())) and not self.stop.is_set():
+                self._start(pool)
+                done, _ = wait(list(self.running), timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    host, handle = self.running.pop(future)
+                    self.busy[host] -= 1
+                    if self.stop.is_set():
+                        break
+                    handle(future.result())
+        finally:
+            pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
+
+    # -- the dispatcher: a job starts only when its host has room ----------------
+    def _queue(self, url: str, job: Callable[[], object], handle: Callable[[object], None]) -> None:
+        host = (urlsplit(url).hostname or "").lower()
+        self.waiting.setdefault(host, deque()).append((job, handle))
+
+    def _start(self, pool: ThreadPoolExecutor) -> None:
+        started = True
+        while started and len(self.running) < self.settings.concurrency:
+            started = False
+            for host, jobs in self.waiting.items():  # one job per host per round: hosts take turns
+                if jobs and self.busy[host] < self.settings.per_host and len(self.running) < self.settings.concurrency:
+                    job, handle = jobs.popleft()
+                    self.running[pool.submit(_guarded, job)] = (host, handle)
+                    self.busy[host] += 1
+                    started = True
+
+    # -- workers (no archive access) ---------------------------------------------------
+    def _fetch_feed(self, work: _SourceWork):
+        source, state = work.source, work.state
+        accept = FEED_ACCEPT if source.kind == "feed" else PAGE_ACCEPT
+        conditional = health.conditional(state.as_health())
+        response = self.fetcher.get(source.url, etag=state.etag if conditional else None,
+                                    last_modified=state.last_modified if conditional else None, accept=accept)
+        if response.not_modified:
+            return response, None, None
+        if source.kind == "page":
+            return response, None, _page_from_response(source, None, source.url, response, self.clock)
+        try:
+            feed = feed_stage.parse(response.body, response.url, response.charset)
+        except FeedError as exc:
+            if response.is_html() or looks_like_html(response.body):
+                error = FeedError(f"the URL gives an HTML page, not a feed ({response.content_type or 'no type'})")
+                error.not_a_feed = True
+                raise error from None
+            raise
+        return response, feed, None
+
+    # -- handlers (calling thread: the archive is written here only) ------------------------
+    def _feed_done(self, work: _SourceWork, result) -> None:
+        source = work.source
+        _notify(self.progress, "source", source.name)
+        if isinstance(result, BaseException):
+            self._failed(work, result)
+            return
+        response, feed, page = result
+        work.response = response
+        if response.not_modified:
+            self._succeeded(work, "not modified (304)", not_modified=True)
+            return
+        if page is not None:
+            self.taggers.tag([page.article] if page.article else [])
+            _store_page(source, self.archive, self.report, page, self.clock, self.config.dedupe)
+            self._succeeded(work, "fetched page" if page.error is None else page.error, keep=page.error is None)
+            return
+        work.feed = feed
+        work.fresh = _fresh_entries(source, self.archive, feed, self.report)
+        if not work.fresh:
+            self._finish(work)
+            return
+        for entry in work.fresh:
+            self._queue(entry.url or source.url, lambda e=entry: _fetch_entry(source, feed, e, self.fetcher, self.clock),
+                        lambda page, w=work: self._page_done(w, page))
+
+    def _page_done(self, work: _SourceWork, page) -> None:
+        if isinstance(page, BaseException):  # _fetch_entry turns errors into pages; this is a last resort
+            page = _Page(None, work.source.url, error=f"internal error ({type(page).__name__}: {page})")
+        work.pages.append(page)
+        work.fetched += 1
+        if len(work.pages) >= self.taggers.batch_size or work.fetched == len(work.fresh):
+            self._store(work)
+        if work.fetched == len(work.fresh) and not self.stop.is_set():
+            self._finish(work)
+
+    def _store(self, work: _SourceWork) -> None:
+        """Tag the pages fetched so far together (nlp.pipe), then store them one per transaction."""
+        pages, work.pages = work.pages, []
+        self.taggers.tag([p.article for p in pages if p.article is not None])
+        for page in pages:
+            if self.stop.is_set():
+                return  # the feed's validators are not stored: the next pass reads it in full
+            _notify(self.progress, "article", page.url)
+            _store_page(work.source, self.archive, self.report, page, self.clock, self.config.dedupe)
+            work.complete = work.complete and page.error is None
+
+    def _finish(self, work: _SourceWork) -> None:
+        """All pages of a feed are stored: now the feed itself."""
+        feed = work.feed
+        assert feed is not None
+        outcome = f"{len(feed.entries)} entries, {len(work.fresh)} new"
+        if feed.warning:
+            outcome += f"; {feed.warning}"
+        # The feed's validators are stored only now, after its entries: a run that dies
+        # half-way fetches the feed in full next time instead of getting a 304 and
+        # never seeing the entries it missed. If a page failed, they are not kept either:
+        # the next run must read the feed in full (not get a 304) to retry that entry.
+        self._succeeded(work, outcome, keep=work.complete)
+
+    def _succeeded(self, work: _SourceWork, outcome: str, *, keep: bool = True, not_modified: bool = False) -> None:
+        response = work.response
+        assert response is not None
+        moved = response.moved_to
+        if moved:
+            outcome += f"; moved permanently to {moved} (`veille feeds fix {work.source.name}` updates feeds.yaml)"
+        state = health.after_success(work.state.as_health(), not_modified=not_modified)
+        self.archive.record_source_success(
+            work.source.name, work.source.url, work.source.kind, at=iso(self.clock()), status=outcome,
+            etag=response.etag, last_modified=response.last_modified, keep_validators=keep,
+            health=state, moved_to=moved)
+        self.report.sources[work.source.name] = outcome
+
+    def _failed(self, work: _SourceWork, error: BaseException) -> None:
+        if isinstance(error, FetchError):
+            reason = str(error.reason) + (f" ({error.detail})" if error.detail else "")
+        elif isinstance(error, FeedError):
+            reason = str(error)
+        else:
+            logger.debug("source crashed", exc_info=error, extra={"source": work.source.name})
+            reason = f"internal error ({type(error).__name__}: {error})"
+        kind = health.kind_of(error) if isinstance(error, Exception) else "other"
+        _source_failed(work.source, self.archive, self.report, reason, self.clock, work.state, kind,
+                       self.settings.pause_after, getattr(error, "retry_after", None))
 
 
 def _sync_quietly(archive: Archive, report: RunReport) -> None:
@@ -185,62 +367,12 @@ def _sync_quietly(archive: Archive, report: RunReport) -> None:
                                        "it catches up on the next run, or run `veille reindex`"))
 
 
-def fetch_source(
-    source: Source,
-    archive: Archive,
-    fetcher: Fetcher,
-    report: RunReport,
-    taggers: Taggers,
-    *,
-    clock: Clock = utcnow,
-    progress: Progress | None = None,
-    stories: DedupeSettings | None = None,
-) -> None:
-    state = archive.source_state(source.name)
-    accept = FEED_ACCEPT if source.kind == "feed" else PAGE_ACCEPT
+def _guarded(job: Callable[[], object]) -> object:
+    """Run a worker job; an exception comes back as the result, for the calling thread to record."""
     try:
-        response = fetcher.get(source.url, etag=state.etag, last_modified=state.last_modified, accept=accept)
-    except FetchError as exc:
-        _source_failed(source, archive, report, str(exc.reason) + (f" ({exc.detail})" if exc.detail else ""), clock)
-        return
-    if response.not_modified:
-        _source_ok(source, archive, report, response, "not modified (304)", clock)
-        return
-
-    if source.kind == "page":
-        page = _page_from_response(source, None, source.url, response, clock)
-        taggers.tag([page.article] if page.article else [])
-        _store_page(source, archive, report, page, clock, stories)
-        _source_ok(source, archive, report, response, "fetched page" if page.error is None else page.error,
-                   clock, keep_validators=page.error is None)
-        return
-
-    try:
-        feed = feed_stage.parse(response.body, response.url, response.charset)
-    except FeedError as exc:
-        _source_failed(source, archive, report, str(exc), clock)
-        return
-    fresh = _fresh_entries(source, archive, feed, report)
-    complete = True
-    with ThreadPoolExecutor(max_workers=ENTRY_WORKERS) as pool:
-        # In batches: pages are fetched in the pool, tagged together (nlp.pipe), then stored.
-        for start in range(0, len(fresh), taggers.batch_size):
-            batch = fresh[start:start + taggers.batch_size]
-            pages = list(pool.map(lambda e: _fetch_entry(source, feed, e, fetcher, clock), batch))
-            taggers.tag([p.article for p in pages if p.article is not None])
-            for page in pages:
-                _notify(progress, "article", page.url)
-                _store_page(source, archive, report, page, clock, stories)
-                complete = complete and page.error is None
-    # The feed's validators are stored only now, after its entries: a run that dies
-    # half-way fetches the feed in full next time instead of getting a 304 and
-    # never seeing the entries it missed.
-    # If a page failed, the validators are not kept either: the next run must
-    # read the feed in full (not get a 304) to retry that entry.
-    outcome = f"{len(feed.entries)} entries, {len(fresh)} new"
-    if feed.warning:
-        outcome += f"; {feed.warning}"
-    _source_ok(source, archive, report, response, outcome, clock, keep_validators=complete)
+        return job()
+    except Exception as exc:
+        return exc
 
 
 def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: RunReport) -> list[Entry]:
@@ -394,22 +526,21 @@ def _link(archive: Archive, article: Article, outcome: str, report: RunReport,
                                        f"not placed in a story ({type(exc).__name__}: {exc}); run `veille dedupe --rebuild`"))
 
 
-def _source_ok(
-    source: Source, archive: Archive, report: RunReport, response: Response, outcome: str, clock: Clock,
-    *, keep_validators: bool = True,
-) -> None:
-    archive.record_source_success(
-        source.name, source.url, source.kind, at=iso(clock()), status=outcome,
-        etag=response.etag, last_modified=response.last_modified, keep_validators=keep_validators,
-    )
-    report.sources[source.name] = outcome
-
-
-def _source_failed(source: Source, archive: Archive, report: RunReport, reason: str, clock: Clock) -> None:
-    logger.info("source failed", extra={"source": source.name, "reason": reason})
-    archive.record_source_failure(source.name, source.url, source.kind, at=iso(clock()), reason=reason)
+def _source_failed(source: Source, archive: Archive, report: RunReport, reason: str, clock: Clock,
+                   state: SourceState | None = None, kind: str = "other", pause_after: float = 12.0,
+                   retry_after: float | None = None) -> None:
+    state = state or archive.source_state(source.name)
+    now = clock()
+    after = health.after_failure(state.as_health(), kind, now.astimezone(timezone.utc), source.interval,
+                                 pause_after=pause_after, retry_after=retry_after)
+    logger.info("source failed", extra={"source": source.name, "reason": reason, "kind": kind,
+                                        "score": after.score, "paused": after.paused})
+    archive.record_source_failure(source.name, source.url, source.kind, at=iso(now), reason=reason, health=after)
     report.fail(source.name, source.url, reason)
-    report.sources[source.name] = f"failed: {reason}"
+    if after.paused and not state.paused_since:
+        report.sources[source.name] = f"failed: {reason}; paused now: {health.advice(kind)}"
+    else:
+        report.sources[source.name] = f"failed: {reason}"
 
 
 def _notify(progress: Progress | None, event: str, detail: str) -> None:

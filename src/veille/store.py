@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import ArchiveError
+from .health import Health
 from .models import Article, Entity
 
 DB_NAME = "veille.db"
@@ -175,6 +176,17 @@ MIGRATIONS: list[str] = [
         created TEXT NOT NULL
     );
     """,
+    # 5: feed health: a failure score, backoff, pauses, moved feeds, runs of 304s
+    """
+    ALTER TABLE sources ADD COLUMN health REAL NOT NULL DEFAULT 0;
+    ALTER TABLE sources ADD COLUMN failing_since TEXT;
+    ALTER TABLE sources ADD COLUMN paused_since TEXT;
+    ALTER TABLE sources ADD COLUMN next_attempt TEXT;
+    ALTER TABLE sources ADD COLUMN error_kind TEXT;
+    ALTER TABLE sources ADD COLUMN not_modified_streak INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sources ADD COLUMN moved_to TEXT;
+    ALTER TABLE sources ADD COLUMN moved_at TEXT
+    """,
 ]
 
 ARTICLE_COLUMNS = (
@@ -210,6 +222,20 @@ class SourceState:
     last_error: str | None = None
     last_error_at: str | None = None
     consecutive_failures: int = 0
+    health: float = 0.0
+    failing_since: str | None = None
+    paused_since: str | None = None
+    next_attempt: str | None = None
+    error_kind: str | None = None
+    not_modified_streak: int = 0
+    moved_to: str | None = None
+    moved_at: str | None = None
+
+    def as_health(self) -> Health:
+        return Health(score=self.health, consecutive_failures=self.consecutive_failures,
+                      failing_since=self.failing_since, paused_since=self.paused_since,
+                      next_attempt=self.next_attempt, error_kind=self.error_kind,
+                      not_modified_streak=self.not_modified_streak)
 
 
 class Archive:
@@ -272,42 +298,65 @@ class Archive:
     def record_source_success(
         self, name: str, url: str, kind: str, *, at: str, status: str,
         etag: str | None, last_modified: str | None, keep_validators: bool = True,
+        health: Health | None = None, moved_to: str | None = None,
     ) -> None:
         """A fetch that worked. Without `keep_validators`, the stored ETag and
         Last-Modified are dropped so that the next fetch is unconditional."""
+        health = health or Health()
         if not keep_validators:
             etag = last_modified = None
             self.db.execute("UPDATE sources SET etag = NULL, last_modified = NULL WHERE name = ?", (name,))
         self.db.execute(
             """
             INSERT INTO sources (name, url, kind, etag, last_modified, last_fetch, last_success,
-                                 last_status, last_error, last_error_at, consecutive_failures)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0)
+                                 last_status, last_error, last_error_at, consecutive_failures,
+                                 health, not_modified_streak, moved_to, moved_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, ?, ?, ?, CASE WHEN ? IS NULL THEN NULL ELSE ? END)
             ON CONFLICT(name) DO UPDATE SET
                 url = excluded.url, kind = excluded.kind,
                 etag = COALESCE(excluded.etag, sources.etag),
                 last_modified = COALESCE(excluded.last_modified, sources.last_modified),
                 last_fetch = excluded.last_fetch, last_success = excluded.last_success,
                 last_status = excluded.last_status, last_error = NULL,
-                consecutive_failures = 0
+                consecutive_failures = 0, health = excluded.health, failing_since = NULL,
+                paused_since = NULL, next_attempt = NULL, error_kind = NULL,
+                not_modified_streak = excluded.not_modified_streak,
+                moved_to = excluded.moved_to,
+                moved_at = CASE WHEN excluded.moved_to IS NULL THEN NULL
+                                ELSE COALESCE(sources.moved_at, excluded.moved_at) END
             """,
-            (name, url, kind, etag, last_modified, at, at, status),
+            (name, url, kind, etag, last_modified, at, at, status, health.score, health.not_modified_streak,
+             moved_to, moved_to, at),
         )
 
-    def record_source_failure(self, name: str, url: str, kind: str, *, at: str, reason: str) -> None:
+    def record_source_failure(self, name: str, url: str, kind: str, *, at: str, reason: str,
+                              health: Health | None = None) -> None:
+        health = health or Health(consecutive_failures=1)
         self.db.execute(
             """
             INSERT INTO sources (name, url, kind, last_fetch, last_status, last_error,
-                                 last_error_at, consecutive_failures)
-            VALUES (?, ?, ?, ?, 'failed', ?, ?, 1)
+                                 last_error_at, consecutive_failures, health, failing_since, paused_since,
+                                 next_attempt, error_kind, not_modified_streak)
+            VALUES (?, ?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?, ?, ?, 0)
             ON CONFLICT(name) DO UPDATE SET
                 url = excluded.url, kind = excluded.kind, last_fetch = excluded.last_fetch,
                 last_status = 'failed', last_error = excluded.last_error,
                 last_error_at = excluded.last_error_at,
-                consecutive_failures = sources.consecutive_failures + 1
+                consecutive_failures = excluded.consecutive_failures, health = excluded.health,
+                failing_since = excluded.failing_since, paused_since = excluded.paused_since,
+                next_attempt = excluded.next_attempt, error_kind = excluded.error_kind,
+                not_modified_streak = 0
             """,
-            (name, url, kind, at, reason, at),
+            (name, url, kind, at, reason, at, health.consecutive_failures, health.score, health.failing_since,
+             health.paused_since, health.next_attempt, health.error_kind),
         )
+
+    def resume_source(self, name: str) -> bool:
+        """End a pause by hand: the score starts again from zero and the next run tries the source."""
+        cursor = self.db.execute(
+            "UPDATE sources SET paused_since = NULL, health = 0, next_attempt = NULL, consecutive_failures = 0 "
+            "WHERE name = ?", (name,))
+        return cursor.rowcount > 0
 
     def source_rows(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM sources ORDER BY name").fetchall()
