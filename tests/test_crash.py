@@ -29,7 +29,7 @@ def site(server: FixtureServer, count: int, delay: float = 0.0) -> str:
 
     for n in range(count):
         server.routes[f"/story/{n}.html"] = story
-    return f"sources:\n  - name: harbour\n    url: {server.url}/feed.xml\n"
+    return f"settings:\n  host_delay: 0\nsources:\n  - name: harbour\n    url: {server.url}/feed.xml\n"
 
 
 def test_a_bug_on_one_article_is_recorded_and_the_run_goes_on(archive, tmp_path, monkeypatch):

@@ -123,6 +123,7 @@ CONFIG = """\
 settings:
   timeout: 2s
   max_body: 200KB
+  host_delay: 0
 sources:
   - name: missing
     url: {base}/status/404

@@ -13,6 +13,8 @@ from conftest import FIXTURES
 MANIFEST = json.loads((FIXTURES / "site" / "MANIFEST.json").read_text(encoding="utf-8"))
 
 CONFIG = """\
+settings:
+  host_delay: 0  # our own local server
 sources:
   - name: observatoire
     url: {base}/feeds/observatoire.xml

@@ -39,6 +39,7 @@ CONFIG = """\
 settings:
   timeout: 20s
   max_body: 10MB
+  host_delay: 0  # our own local server
 sources:
   - name: realworld
     url: {feed}

@@ -66,7 +66,7 @@ def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site-stories")
     feeds = ["observatoire.xml", "watchdog.atom", "netzwacht.xml", "vigilancia.xml"]
     with FixtureServer(FIXTURES / "site") as server:
-        text = "sources:\n" + "".join(f"  - name: {f}\n    url: {server.url}/feeds/{f}\n" for f in feeds)
+        text = "settings:\n  host_delay: 0\nsources:\n" + "".join(f"  - name: {f}\n    url: {server.url}/feeds/{f}\n" for f in feeds)
         with Archive(folder / "archive") as archive:
             fetch_sources(parse_config(text, folder / "f.yaml"), archive)
             yield {a.url.rsplit("/", 1)[1]: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}

@@ -26,6 +26,7 @@ DEMO_CONFIG = """\
 settings:
   contact: https://github.com/veille-project/veille
   timeout: 10s
+  host_delay: 0.1  # our own local server; leave the default (0.5 s) for real sites
 sources:
   - name: Observatoire des libertés numériques
     url: {base}/feeds/observatoire.xml
