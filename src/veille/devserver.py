@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,6 +51,7 @@ Route = Callable[["BaseHTTPRequestHandler"], Reply | None]
 class Request:
     path: str
     headers: dict[str, str]
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -62,7 +64,7 @@ class FixtureServer:
 
     def __init__(self, root: str | Path | None = None, routes: dict[str, Route] | None = None,
                  last_modified: float = 1_767_225_600.0,
-                 mounts: dict[str, str | Path] | None = None) -> None:
+                 mounts: dict[str, str | Path] | None = None, host: str = "127.0.0.1") -> None:
         self.root = Path(root) if root else None
         # Extra folders served under a path prefix, e.g. {"/bad": "tests/fixtures/bad"}.
         self.mounts = {prefix.rstrip("/"): Path(folder) for prefix, folder in (mounts or {}).items()}
@@ -70,7 +72,7 @@ class FixtureServer:
         self.last_modified = formatdate(last_modified, usegmt=True)
         self.requests: list[Request] = []
         self.pages: dict[str, bytes] = {}  # path -> body, served before files (for generated sites)
-        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _QuietServer((host, 0), self._handler_class())  # any 127.x.y.z: another "host", same machine
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -131,7 +133,7 @@ class FixtureServer:
 
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
-                server.requests.append(Request(path, {k.lower(): v for k, v in self.headers.items()}))
+                server.requests.append(Request(path, {k.lower(): v for k, v in self.headers.items()}, time.monotonic()))
                 route = server.routes.get(path)
                 if route is not None:
                     reply = route(self)

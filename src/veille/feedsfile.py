@@ -1,0 +1,229 @@
+"""Editing feeds.yaml for `veille feeds ...`: add, remove, fix URLs, OPML in and out.
+
+The file is a person's file: edits go through ruamel.yaml's round-trip mode,
+which keeps comments, key order and quoting as they were. Every edit is
+checked by the same validator as a normal start (`config.parse_config`)
+before it replaces the file, atomically, so a failed edit never leaves a
+broken or half-written feeds.yaml behind.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from email.utils import formatdate
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from .config import Config, Source, parse_config
+from .errors import ConfigError, FeedError, FetchError
+
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
+              "application/json", "text/xml", "application/xml")
+USUAL_PATHS = ("/feed", "/feed/", "/rss", "/rss.xml", "/feed.xml", "/atom.xml", "/index.xml", "/feeds/all.atom.xml",
+               "/?feed=rss2")
+
+
+def _yaml() -> YAML:
+    yaml = YAML()  # round-trip
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+class FeedsFile:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = "sources:\n"
+        self._yaml = _yaml()
+        parse_config(text, self.path)  # refuse to edit a file that is already broken: say where, first
+        self.data = self._yaml.load(text) or CommentedMap()
+        if self.data.get("sources") is None:
+            self.data["sources"] = CommentedSeq()
+
+    @property
+    def sources(self) -> CommentedSeq:
+        return self.data["sources"]
+
+    def find(self, name: str) -> CommentedMap | None:
+        return next((s for s in self.sources if str(s.get("name")) == name), None)
+
+    def names(self) -> set[str]:
+        return {str(s.get("name")) for s in self.sources}
+
+    def urls(self) -> set[str]:
+        return {str(s.get("url")) for s in self.sources}
+
+    def unique_name(self, wanted: str) -> str:
+        name, n = wanted, 2
+        while name in self.names():
+            name, n = f"{wanted} ({n})", n + 1
+        return name
+
+    def add(self, name: str, url: str, *, kind: str = "feed", language: str | None = None,
+            tags: list[str] | None = None) -> None:
+        if name in self.names():
+            raise ConfigError(f"{self.path}: a source named {name!r} exists already; pick another --name")
+        entry = CommentedMap(name=name, url=url)
+        if kind != "feed":
+            entry["kind"] = kind
+        if language:
+            entry["language"] = language
+        if tags:
+            entry["tags"] = CommentedSeq(tags)
+            entry["tags"].fa.set_flow_style()
+        self.sources.append(entry)
+
+    def remove(self, name: str) -> bool:
+        for index, source in enumerate(self.sources):
+            if str(source.get("name")) == name:
+                del self.sources[index]
+                return True
+        return False
+
+    def set_url(self, name: str, url: str) -> bool:
+        source = self.find(name)
+        if source is None:
+            return False
+        source["url"] = url
+        return True
+
+    def save(self) -> Config:
+        """Validate the edited file as veille will read it, then replace the old one atomically."""
+        buffer = io.StringIO()
+        self._yaml.dump(self.data, buffer)
+        text = buffer.getvalue()
+        config = parse_config(text, self.path)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, self.path)
+        return config
+
+
+# -- OPML ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Outline:
+    name: str
+    url: str
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def read_opml(path: Path) -> list[Outline]:
+    """Feeds of an OPML file (nested folders become tags)."""
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise ConfigError(f"{path}: not a readable OPML file ({exc}); export it again from your feed reader") from None
+    if root.tag != "opml" or root.find("body") is None:
+        raise ConfigError(f"{path}: no <opml><body> in it; is this an OPML export?")
+    found: list[Outline] = []
+
+    def walk(node: ET.Element, folders: tuple[str, ...]) -> None:
+        for child in node.findall("outline"):
+            url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
+            title = (child.get("title") or child.get("text") or "").strip()
+            if url:
+                lang = (child.get("language") or "").strip().lower()[:2] or None
+                found.append(Outline(title or urlsplit(url).hostname or url, url, lang, folders))
+            else:
+                walk(child, folders + ((_slug(title),) if title else ()))
+
+    walk(root.find("body"), ())
+    return found
+
+
+def write_opml(sources: tuple[Source, ...], title: str = "veille sources") -> str:
+    opml = ET.Element("opml", version="2.0")
+    head = ET.SubElement(opml, "head")
+    ET.SubElement(head, "title").text = title
+    ET.SubElement(head, "dateCreated").text = formatdate(usegmt=True)
+    body = ET.SubElement(opml, "body")
+    for source in sources:
+        if source.kind != "feed":
+            continue
+        attributes = {"type": "rss", "text": source.name, "title": source.name, "xmlUrl": source.url}
+        if source.language:
+            attributes["language"] = source.language
+        if source.tags:
+            attributes["category"] = ",".join(source.tags)
+        ET.SubElement(body, "outline", attributes)
+    ET.indent(opml)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(opml, encoding="unicode") + "\n"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w]+", "-", text.lower()).strip("-")
+
+
+# -- discovery ------------------------------------------------------------------------------
+
+
+@dataclass
+class Found:
+    url: str
+    title: str | None
+    language: str | None
+    entries: int
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "link":
+            return
+        values = {k.lower(): (v or "") for k, v in attrs}
+        rels = values.get("rel", "").lower().split()
+        if "alternate" in rels and values.get("type", "").lower().split(";")[0].strip() in FEED_TYPES \
+                and values.get("href"):
+            self.links.append((values["href"], values.get("title") or None))
+
+
+def discover(url: str, fetcher) -> list[Found]:
+    """The feeds at `url`: the URL itself if it is a feed, else the page's <link rel=alternate>
+    feeds, else the usual paths (/feed, /rss.xml, ...). Each candidate is fetched and parsed."""
+    from . import feeds as feed_stage
+
+    def as_feed(candidate: str, response=None) -> Found | None:
+        try:
+            response = response or fetcher.get(candidate, accept="application/rss+xml,application/atom+xml,*/*")
+            parsed = feed_stage.parse(response.body, response.url, response.charset)
+        except (FetchError, FeedError):
+            return None
+        return Found(response.url, parsed.title, parsed.language, len(parsed.entries))
+
+    response = fetcher.get(url, accept="text/html,application/rss+xml,application/atom+xml,*/*")
+    itself = None if response.is_html() else as_feed(url, response)
+    if itself:
+        return [itself]
+    parser = _Links()
+    try:
+        parser.feed(response.text())
+    except Exception:  # a page too broken to read still gets the usual paths tried
+        pass
+    candidates = [urljoin(response.url, href) for href, _ in parser.links]
+    if not candidates:
+        base = f"{urlsplit(response.url).scheme}://{urlsplit(response.url).netloc}"
+        candidates = [base + path for path in USUAL_PATHS]
+    found: list[Found] = []
+    for candidate in dict.fromkeys(candidates):
+        feed = as_feed(candidate)
+        if feed and feed.url not in {f.url for f in found}:
+            found.append(feed)
+    return found
