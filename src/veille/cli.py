@@ -193,6 +193,7 @@ def status(state: State, as_json: bool) -> None:
     table.add_column("last fetch", no_wrap=True)
     table.add_column("status", overflow="fold", max_width=22)
     table.add_column("last error", overflow="fold", ratio=1)
+    attention: list[str] = []
     for r in records:
         name = escape(r["source"]) if r["enabled"] else f"[dim]{escape(r['source'])} (off)[/dim]"
         error = escape(r["last_error"] or "")
@@ -201,15 +202,19 @@ def status(state: State, as_json: bool) -> None:
         status_text = escape(r["last_status"] or "") or ("imported files" if r["source"] == pipeline.IMPORT_SOURCE else "never fetched")
         if r["paused_since"]:
             status_text = f"[red]paused since {_short_time(r['paused_since'])}[/red]"
-            error = (error + " → " if error else "") + escape(r["advice"] or "") + \
-                f"; then `veille feeds resume {escape(r['source'])}`"
+            attention.append(f"[red]{escape(r['source'])}[/red] is paused since {_short_time(r['paused_since'])} "
+                             f"after {r['consecutive_failures']} failure{'s' if r['consecutive_failures'] != 1 else ''} (last: {escape(r['last_error'] or '?')}): "
+                             f"{escape(r['advice'] or '')}; then `veille feeds resume {escape(r['source'])}`")
         elif r["consecutive_failures"]:
             status_text = (f"[red]failed x{r['consecutive_failures']} since {_short_time(r['failing_since'])}[/red]"
                            f"; next try {_short_time(r['next_attempt'])}")
         if r["moved_to"]:
-            error = (error + "; " if error else "") + f"moved to {escape(r['moved_to'])}: `veille feeds fix`"
+            attention.append(f"[yellow]{escape(r['source'])}[/yellow] moved permanently to {escape(r['moved_to'])}: "
+                             "`veille feeds fix` updates feeds.yaml")
         table.add_row(name, str(r["articles"]), _short_time(r["last_fetch"]), status_text, f"[red]{error}[/red]" if error else "")
     out.print(table)
+    for line in attention:
+        out.print(line)
     total = archive.count_articles()
     langs = ", ".join(f"{lang} {n}" for lang, n in by_lang.items()) or "none"
     out.print(f"[bold]{total}[/bold] articles; by language: {escape(langs)}")
