@@ -256,6 +256,18 @@ def test_remove_keeps_the_comments_of_the_other_sources(cli, server):
     assert lines[lines.index("  # Gamma: the English one") + 1] == "  - name: Gamma"
 
 
+@pytest.mark.parametrize("name, gone", [("Alpha", "  # French watchdog, reliable"),
+                                        ("Gamma", "  # Gamma: the English one")])
+def test_removing_the_first_or_last_source_takes_only_its_own_comment(cli, server, name, gone):
+    cli.write_config(three_sources_config(server))
+    before = comment_lines(cli.config.read_text(encoding="utf-8"))
+
+    cli("feeds", "remove", name)
+
+    after = comment_lines(cli.config.read_text(encoding="utf-8"))
+    assert [line for line in before if line != gone and (name != "Alpha" or "alpha.xml" not in line)] == after
+
+
 def test_remove_of_an_unknown_name_fails_in_one_line(cli, server):
     cli.write_config(three_sources_config(server))
     before = cli.config.read_bytes()
@@ -349,7 +361,8 @@ def test_status_mentions_a_permanent_move_after_fetch(cli, server):
 
     cli("fetch", "--quiet")
 
-    assert "moved" in cli("status").stdout
+    shown = cli("status").stdout
+    assert "moved" in shown and "feeds fix" in shown
     assert status_records(cli)["Mover"]["moved_to"] == new
 
 

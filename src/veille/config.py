@@ -72,7 +72,7 @@ class Settings:
     timeout: float = 20.0
     max_body: int = 10 * 1000**2
     max_redirects: int = 5
-    concurrency: int = 16  # requests in flight at once, over all hosts
+    concurrency: int = 32  # requests in flight at once, over all hosts
     per_host: int = 2  # requests in flight at once to one host
     host_delay: float = 0.5  # seconds between the starts of two requests to one host
     pause_after: float = 12.0  # failure score at which a source is paused (see veille.health)

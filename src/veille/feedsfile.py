@@ -86,11 +86,42 @@ class FeedsFile:
         self.sources.append(entry)
 
     def remove(self, name: str) -> bool:
-        for index, source in enumerate(self.sources):
-            if str(source.get("name")) == name:
-                del self.sources[index]
-                return True
-        return False
+        """Remove a source with the comment lines just above it; every other source keeps its own.
+
+        Done on the text: ruamel.yaml files a comment line under the item *before* it, so deleting
+        the item would take the next source's comment away and leave this one's behind.
+        """
+        index = next((i for i, s in enumerate(self.sources) if str(s.get("name")) == name), None)
+        if index is None:
+            return False
+        text = self._text()
+        data = self._yaml.load(text)
+        items = data["sources"]
+        lines = text.splitlines(keepends=True)
+
+        def with_comments(line: int) -> int:  # the first of the comment lines right above `line`
+            while line > 0 and lines[line - 1].strip().startswith("#"):
+                line -= 1
+            return line
+
+        start = items[index].lc.line
+        dash = len(lines[start]) - len(lines[start].lstrip(" -")) - 2 if lines[start].lstrip().startswith("-") else 0
+        begin = with_comments(start)
+        if index + 1 < len(items):
+            end = with_comments(items[index + 1].lc.line)
+        else:
+            end = start + 1
+            while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > dash):
+                end += 1
+        self.data = self._yaml.load("".join(lines[:begin] + lines[end:])) or CommentedMap()
+        if self.data.get("sources") is None:
+            self.data["sources"] = CommentedSeq()
+        return True
+
+    def _text(self) -> str:
+        buffer = io.StringIO()
+        self._yaml.dump(self.data, buffer)
+        return buffer.getvalue()
 
     def set_url(self, name: str, url: str) -> bool:
         source = self.find(name)
@@ -101,9 +132,7 @@ class FeedsFile:
 
     def save(self) -> Config:
         """Validate the edited file as veille will read it, then replace the old one atomically."""
-        buffer = io.StringIO()
-        self._yaml.dump(self.data, buffer)
-        text = buffer.getvalue()
+        text = self._text()
         config = parse_config(text, self.path)
         temporary = self.path.with_name(self.path.name + ".tmp")
         temporary.write_text(text, encoding="utf-8")

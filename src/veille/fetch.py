@@ -123,6 +123,12 @@ class HostGate:
         finally:
             slots.release()
 
+    def ready_in(self, url: str) -> float:
+        """Seconds before a request to this URL's host may start (0: now)."""
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            return max(0.0, self._next_start.get(host, 0.0) - time.monotonic())
+
     def hold(self, url: str, seconds: float) -> None:
         """The host asked us to wait (Retry-After): no request to it starts before then."""
         host = (urlsplit(url).hostname or "").lower()

@@ -223,8 +223,11 @@ class _Pass:
                 work = _SourceWork(source, state)
                 self._queue(source.url, lambda w=work: self._fetch_feed(w), lambda result, w=work: self._feed_done(w, result))
             while (self.running or any(self.waiting.values())) and not self.stop.is_set():
-                self._start(pool)
-                done, _ = wait(list(self.running), timeout=0.5, return_when=FIRST_COMPLETED)
+                pause = self._start(pool)
+                if not self.running:
+                    self.stop.wait(pause)
+                    continue
+                done, _ = wait(list(self.running), timeout=pause, return_when=FIRST_COMPLETED)
                 for future in done:
                     host, handle = self.running.pop(future)
                     self.busy[host] -= 1
@@ -237,18 +240,28 @@ class _Pass:
     # -- the dispatcher: a job starts only when its host has room ----------------
     def _queue(self, url: str, job: Callable[[], object], handle: Callable[[object], None]) -> None:
         host = (urlsplit(url).hostname or "").lower()
-        self.waiting.setdefault(host, deque()).append((job, handle))
+        self.waiting.setdefault(host, deque()).append((url, job, handle))
 
-    def _start(self, pool: ThreadPoolExecutor) -> None:
+    def _start(self, pool: ThreadPoolExecutor) -> float:
+        """Start what the limits allow; return how long until a waiting host may start again."""
+        soonest = 0.5
         started = True
         while started and len(self.running) < self.settings.concurrency:
             started = False
             for host, jobs in self.waiting.items():  # one job per host per round: hosts take turns
-                if jobs and self.busy[host] < self.settings.per_host and len(self.running) < self.settings.concurrency:
-                    job, handle = jobs.popleft()
-                    self.running[pool.submit(_guarded, job)] = (host, handle)
-                    self.busy[host] += 1
-                    started = True
+                if not jobs or self.busy[host] >= self.settings.per_host:
+                    continue
+                if len(self.running) >= self.settings.concurrency:
+                    break
+                wait_for = self.fetcher.gate.ready_in(jobs[0][0])
+                if wait_for > 0:  # its delay has not passed: do not tie up a worker sleeping
+                    soonest = min(soonest, wait_for)
+                    continue
+                url, job, handle = jobs.popleft()
+                self.running[pool.submit(_guarded, job)] = (host, handle)
+                self.busy[host] += 1
+                started = True
+        return max(soonest, 0.005)
 
     # -- workers (no archive access) ---------------------------------------------------
     def _fetch_feed(self, work: _SourceWork):
