@@ -1,0 +1,95 @@
+"""`veille run` as a campaign's server runs it: in the background, for a while, then stopped and started again."""
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from veille.devserver import FixtureServer, Reply
+
+ARTICLE = ("<html lang='en'><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
+           + "<p>Police in the harbour district installed new cameras with automatic number plate "
+             "readers, story {n}, and residents were not told what happens to the data.</p>" * 4
+           + "</article></body></html>")
+
+
+def feed(server: FixtureServer, path: str, stories: list[str]) -> None:
+    items = "".join(f"<item><title>Story {n}</title><link>{server.url}/story/{n}.html</link><guid>{n}</guid></item>"
+                    for n in stories)
+    server.pages[path] = f"<rss version='2.0'><channel><title>t</title>{items}</channel></rss>".encode()
+    for n in stories:
+        server.routes[f"/story/{n}.html"] = lambda h, n=n: Reply(200, ARTICLE.format(n=n).encode(),
+                                                                 {"Content-Type": "text/html; charset=utf-8"})
+
+
+def articles(archive) -> set[str]:
+    try:
+        with sqlite3.connect(archive / "veille.db") as db:
+            return {row[0].rsplit("/", 1)[1][:-5] for row in db.execute("SELECT url FROM articles")}
+    except sqlite3.Error:
+        return set()
+
+
+def wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def config(server: FixtureServer, extra: str = "") -> str:
+    return ("# sources for the test\nsettings:\n  host_delay: 0\nsources:\n"
+            f"  - name: fast\n    url: {server.url}/fast.xml\n    interval: 2s\n"
+            f"  - name: slow\n    url: {server.url}/slow.xml\n    interval: 1h\n" + extra)
+
+
+def test_run_fetches_on_schedule_reloads_its_config_stops_cleanly_and_restarts_without_refetching(tmp_path):
+    archive, feeds_file, log = tmp_path / "archive", tmp_path / "feeds.yaml", tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "veille", "--archive", str(archive), "--config", str(feeds_file), "run"]
+    with FixtureServer() as server:
+        feed(server, "/fast.xml", ["a1", "a2"])
+        feed(server, "/slow.xml", ["s1"])
+        feed(server, "/late.xml", ["l1"])
+        feeds_file.write_text(config(server), encoding="utf-8")
+        with log.open("w") as errors:
+            process = subprocess.Popen(command, stderr=errors)
+            try:
+                assert wait_for(lambda: articles(archive) == {"a1", "a2", "s1"}, 90), log.read_text()
+                feed(server, "/fast.xml", ["a1", "a2", "a3"])  # a new entry: picked up on the next run
+                assert wait_for(lambda: "a3" in articles(archive), 20), log.read_text()
+
+                # a new source in the file is picked up without a restart; a broken edit is ignored
+                feeds_file.write_text(config(server, f"  - name: late\n    url: {server.url}/late.xml\n"
+                                                     "    interval: 1h\n"), encoding="utf-8")
+                assert wait_for(lambda: "l1" in articles(archive), 30), log.read_text()
+                feeds_file.write_text(config(server) + "  - name: [broken\n", encoding="utf-8")
+                assert wait_for(lambda: "config not reloaded" in log.read_text(), 15), log.read_text()
+                fetched = len(server.requests_for("/fast.xml"))
+                assert wait_for(lambda: len(server.requests_for("/fast.xml")) > fetched, 15)  # still running
+            finally:
+                process.send_signal(signal.SIGTERM)
+                code = process.wait(timeout=20)
+        assert code == 0, log.read_text()
+        text = log.read_text()
+        assert "veille run stopped" in text and "Traceback" not in text
+        assert (archive / "logs" / "veille.log").read_text().count("veille run started") == 1
+
+        # a restart fetches what is due, not everything: "slow" (hourly) was fetched minutes ago
+        slow_before = len(server.requests_for("/slow.xml"))
+        fast_before = len(server.requests_for("/fast.xml"))
+        feeds_file.write_text(config(server), encoding="utf-8")
+        with log.open("w") as errors:
+            process = subprocess.Popen(command, stderr=errors)
+            try:
+                assert wait_for(lambda: len(server.requests_for("/fast.xml")) > fast_before, 60), log.read_text()
+                time.sleep(3)
+            finally:
+                process.send_signal(signal.SIGINT)
+                assert process.wait(timeout=20) == 0
+        assert len(server.requests_for("/slow.xml")) == slow_before
+    with sqlite3.connect(archive / "veille.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 5  # a1-a3, s1, l1: nothing twice
