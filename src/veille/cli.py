@@ -178,6 +178,7 @@ def status(state: State, as_json: bool) -> None:
             "advice": health.advice(row.get("error_kind")) if row.get("last_error") else None,
             "moved_to": row.get("moved_to"),
         })
+    digests = archive.digest_rows()
     by_lang = archive.counts_by_lang()
     recent_failures = [dict(r) for r in archive.failures(limit=20)]
     taggers = archive.tagger_counts()
@@ -185,7 +186,9 @@ def status(state: State, as_json: bool) -> None:
         for record in records:
             print(json.dumps(record, ensure_ascii=False))
         print(json.dumps({"total": archive.count_articles(), "by_lang": by_lang, "taggers": taggers,
-                          "recent_failures": recent_failures}, ensure_ascii=False))
+                          "recent_failures": recent_failures,
+                          "digests": [{**d, "recipients": json.loads(d["recipients"]), "refused": json.loads(d["refused"])}
+                                      for d in digests]}, ensure_ascii=False))
         return
     table = Table(title=f"veille archive: {archive.folder}", title_justify="left")
     table.add_column("source", overflow="fold", max_width=24)
@@ -214,6 +217,14 @@ def status(state: State, as_json: bool) -> None:
         table.add_row(name, str(r["articles"]), _short_time(r["last_fetch"]), status_text, f"[red]{error}[/red]" if error else "")
     out.print(table)
     for line in attention:
+        out.print(line)
+    for row in digests:
+        refused = json.loads(row["refused"])
+        line = (f"digest [bold]{escape(row['digest'])}[/bold]: last sent {_short_time(row['sent_at'])} UTC, "
+                f"{row['stories']} stories to {len(json.loads(row['recipients']))} recipient(s)")
+        if refused:
+            line += " · [red]refused: " + escape(", ".join(f"{k} ({v})" for k, v in refused.items())) + \
+                "[/red]; check these addresses in feeds.yaml"
         out.print(line)
     total = archive.count_articles()
     langs = ", ".join(f"{lang} {n}" for lang, n in by_lang.items()) or "none"
@@ -947,6 +958,47 @@ def feeds_export_opml(state: State, out_path: Path | None) -> None:
         err.print(f"export-opml: {sum(s.kind == 'feed' for s in state.config().sources)} feeds written to {out_path}")
     else:
         sys.stdout.write(text)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Render without sending and without marking anything.")
+@click.option("--send", "send_it", is_flag=True, help="Send it, and record the send (once per period).")
+@click.option("--force", is_flag=True, help="With --send: send again even if this period's digest went out.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Also write the message to FILE.eml.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path), help="Also write its HTML part to FILE.html.")
+@click.pass_obj
+def digest(state: State, name: str, dry_run: bool, send_it: bool, force: bool, out_path: Path | None,
+           html_path: Path | None) -> None:
+    """Render or send a digest from feeds.yaml: the stories new since it was last sent.
+
+    Example: veille digest weekly --dry-run --out weekly.eml
+    """
+    from datetime import datetime, timezone
+
+    from . import digest as digest_module
+
+    if send_it == dry_run:
+        raise click.UsageError("say --dry-run (render only) or --send")
+    config = state.config()
+    chosen = config.digest(name)
+    archive = state.archive()
+    pipeline.sync_index(archive)
+    matching = digest_module.matching_ids(archive, chosen)
+    issue, message, sent, said = digest_module.run(archive, chosen, config.smtp, matching_ids=matching,
+                                                   now=datetime.now(timezone.utc), send_it=send_it, force=force)
+    if message is not None and (out_path or html_path):
+        html = message.get_body(("html",)).get_content()
+        if out_path:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_bytes(bytes(message))
+        if html_path:
+            html_path.parent.mkdir(parents=True, exist_ok=True)
+            html_path.write_text(html, encoding="utf-8")
+    out.print(escape(said))
+    for path in (out_path, html_path):
+        if path and message is not None:
+            out.print(f"  wrote {escape(str(path))}")
 
 
 def urlsplit_host(url: str) -> str:

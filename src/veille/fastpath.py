@@ -204,3 +204,39 @@ class Table:
         order = chosen[np.lexsort((docs[chosen], keys[chosen]))][:limit]
         return [(int(docs[i]), float(found.score[docs[i]])) for i in order], len(docs)
 
+
+
+def speed_up_length_reads() -> None:
+    """Read a segment's field lengths from memory, not one 1-byte file read per posting.
+
+    whoosh asks `doc_field_length` once per posting when it writes a segment (for each block's
+    shortest and longest document) and once per document it scores; each call reads one byte
+    through the column reader. A segment never changes once written, so its length column is read
+    whole on first use and kept with the segment's reader. Same values, same `None` for a missing
+    length, as the method it replaces.
+    """
+    from whoosh.codec import whoosh3
+
+    original = whoosh3.W3PerDocReader.doc_field_length
+    if getattr(original, "veille", False):
+        return
+
+    def doc_field_length(self, docnum, fieldname, default=0):
+        cache = self.__dict__.setdefault("_veille_lengths", {})
+        raw = cache.get(fieldname)
+        if raw is None:
+            reader = self._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
+            if reader is None:
+                return default
+            raw = cache[fieldname] = bytes(reader._dbfile.get(reader._basepos, reader._count))
+        if docnum > self._doccount:
+            raise IndexError("Asked for docnum %r of %d" % (docnum, self._doccount))
+        value = raw[docnum] if docnum < len(raw) else 0
+        return whoosh3.byte_to_length(value) if value else None
+
+    doc_field_length.veille = True
+    whoosh3.W3PerDocReader.doc_field_length = doc_field_length
+
+
+if available:
+    speed_up_length_reads()

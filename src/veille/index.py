@@ -108,8 +108,35 @@ class ArticleAnalyzer(Tokenizer):
     """Index time: "\x00fr\x00text" -> French terms. Query time (no mark): folded words, to be stemmed
     per language by `SearchIndex.parse`."""
 
+    def __init__(self) -> None:
+        self._memo_value = None
+        self._memo: list[tuple[str, int, int, str]] = []
+
+    def __getstate__(self):  # the memo is per process; it never travels with the schema
+        return {}
+
+    def __setstate__(self, state) -> None:
+        self.__init__()
+
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        if value is self._memo_value and tokenize and not start_pos and not start_char:
+            # The same text object for the next field of the same document (`text`, then `phrases`):
+            # replay its terms instead of reading it again.
+            token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+            for position, (text, start, end, word) in enumerate(self._memo):
+                token.text, token.boost, token.stopped = text, 1.0, False
+                if keeporiginal:
+                    token.original = word
+                if positions:
+                    token.pos = position
+                if chars:
+                    token.startchar, token.endchar = start, end
+                yield token
+            return
+        memo = value.startswith(_MARK) and tokenize and not start_pos and not start_char
+        if memo:
+            self._memo_value, self._memo = None, []
         table = None
         if value.startswith(_MARK):
             end = value.index(_MARK, 1)
@@ -131,6 +158,8 @@ class ArticleAnalyzer(Tokenizer):
             text = table.term(word) if table is not None else fold_word(word)
             if not text:
                 continue  # a stop word: not indexed, and phrases close over it as whoosh's StopFilter does
+            if memo:
+                self._memo.append((text, start_char + match.start(), start_char + match.end(), word))
             token.text = text
             token.boost, token.stopped = 1.0, False
             if keeporiginal:
@@ -141,6 +170,8 @@ class ArticleAnalyzer(Tokenizer):
             if chars:
                 token.startchar, token.endchar = start_char + match.start(), start_char + match.end()
             yield token
+        if memo:
+            self._memo_value = value  # only once the whole text was read
 
 
 def schema() -> Schema:
@@ -153,7 +184,10 @@ def schema() -> Schema:
         published=DATETIME(stored=True, sortable=True),
         day=ID(),  # YYYY-MM-DD of `published`: date filters and date order on the fast path
         title=TEXT(analyzer=analyzer, stored=True, phrase=True),
-        text=TEXT(analyzer=analyzer, phrase=True),
+        # The same words twice: `text` without positions is what words and booleans score on (its
+        # posting blocks are small and quick to read); `phrases` keeps positions, for "exact phrases".
+        text=TEXT(analyzer=analyzer, phrase=False),
+        phrases=TEXT(analyzer=analyzer, phrase=True),
         entity=KEYWORD(lowercase=True, commas=True, scorable=True),
         tag=KEYWORD(lowercase=True, commas=True, scorable=True),
     )
@@ -197,7 +231,7 @@ class SearchIndex:
         self._languages: list[str] | None = None
         if whoosh_index.exists_in(self.folder):
             self.ix = whoosh_index.open_dir(self.folder)
-            if "day" not in self.ix.schema or not isinstance(
+            if "phrases" not in self.ix.schema or not isinstance(
                     self.ix.schema["text"].analyzer, ArticleAnalyzer):
                 self.clear()  # an index in an older layout: rebuilt from the archive by the next sync
         else:
@@ -227,9 +261,9 @@ class SearchIndex:
             put = writer.update_document if procs == 1 else writer.add_document
             for article, story, keys, tags in articles:
                 mark = f"{_MARK}{article.lang or ''}{_MARK}"
+                body = f"{mark}{article.title or ''}\n{article.text}"
                 doc = dict(id=article.id, story=story or f"s{article.id}", lang=article.lang or "und",
-                           source=article.source, title=mark + (article.title or ""),
-                           text=f"{mark}{article.title or ''}\n{article.text}",
+                           source=article.source, title=mark + (article.title or ""), text=body, phrases=body,
                            entity=",".join(sorted(set(keys))), tag=",".join(sorted(set(tags))))
                 published = _as_datetime(article.published or article.fetched)
                 if published:
@@ -397,7 +431,8 @@ class SearchIndex:
         plan = self.parse(query, lang, filters)
         terms = set()
         if plan.scored is not None:
-            terms = {t for f, t in plan.scored.iter_all_terms() if f in ("text", "title") and isinstance(t, str)}
+            terms = {t for f, t in plan.scored.iter_all_terms() if f in ("text", "title", "phrases")
+                     and isinstance(t, str)}
         return Highlighter(terms)
 
     def snippet(self, query: str, text: str, lang: str | None, html: bool = False) -> str:
@@ -451,8 +486,9 @@ def _stem_query(item, tables: list[_Language]):
                 variants.append(words)
         if not variants:
             return Q.NullQuery
+        positional = "phrases" if item.fieldname == "text" else item.fieldname
         made = [Q.Term(item.fieldname, v[0], boost=item.boost) if len(v) == 1 else
-                Q.Phrase(item.fieldname, list(v), slop=item.slop, boost=item.boost) for v in variants]
+                Q.Phrase(positional, list(v), slop=item.slop, boost=item.boost) for v in variants]
         return made[0] if len(made) == 1 else Q.Or(made)
     if isinstance(item, (Q.CompoundQuery, Q.WrappingQuery, Q.BinaryQuery)):
         return item.apply(lambda sub: _stem_query(sub, tables))

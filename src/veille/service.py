@@ -123,7 +123,37 @@ class Service:
                                    replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=None,
                                    next_run_time=self.next_run(source, now, spread))
             self._intervals[name] = source.interval
-        logger.info("sources scheduled", extra={"sources": len(wanted), "config": str(self.config_path)})
+        self._schedule_digests(config)
+        logger.info("sources scheduled", extra={"sources": len(wanted), "digests": len(config.digests),
+                                                "config": str(self.config_path)})
+
+    def _schedule_digests(self, config: Config) -> None:
+        from zoneinfo import ZoneInfo
+
+        from apscheduler.triggers.cron import CronTrigger
+
+        wanted = {f"digest:{d.name}": d for d in config.digests}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:") and job.id not in wanted:
+                job.remove()
+        for job_id, digest in wanted.items():
+            trigger = CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
+            self.scheduler.add_job(self.due.put, trigger, args=[job_id], id=job_id, name=job_id, replace_existing=True,
+                                   max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+
+    def _digest(self, name: str) -> None:
+        """A scheduled digest: sent once per period; a failure is logged and the next run retries the window."""
+        from . import digest as digest_module
+
+        try:
+            chosen = self.config.digest(name)
+            pipeline.sync_index(self.archive)
+            matching = digest_module.matching_ids(self.archive, chosen)
+            _, _, _, said = digest_module.run(self.archive, chosen, self.config.smtp, matching_ids=matching,
+                                              send_it=True)
+            logger.info("digest", extra={"digest": name, "outcome": said})
+        except Exception as exc:  # never let a digest stop the fetching
+            logger.error("digest not sent", extra={"digest": name, "reason": str(exc)})
 
     def _reschedule(self, names: list[str]) -> None:
         """After a pass: each source's next run from what the archive now says (backoff, pause)."""
@@ -189,7 +219,11 @@ class Service:
                 if time.monotonic() - last_check >= self.reload_every:
                     self.maybe_reload()
                     last_check = time.monotonic()
-                names = [n for n in self._take_due() if any(s.name == n for s in self.config.enabled_sources)]
+                due = self._take_due()
+                for job in [n for n in due if n.startswith("digest:")]:
+                    if not self.stop.is_set():
+                        self._digest(job.split(":", 1)[1])
+                names = [n for n in due if any(s.name == n for s in self.config.enabled_sources)]
                 if names and not self.stop.is_set():
                     self._pass(names)
         finally:

@@ -187,6 +187,21 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sources ADD COLUMN moved_to TEXT;
     ALTER TABLE sources ADD COLUMN moved_at TEXT
     """,
+    # 6: digests sent, exactly once per window
+    """
+    CREATE TABLE digest_sends (
+        id INTEGER PRIMARY KEY,
+        digest TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        refused TEXT NOT NULL DEFAULT '{}',
+        stories INTEGER NOT NULL
+    );
+    CREATE INDEX digest_sends_digest ON digest_sends(digest, sent_at)
+    """,
 ]
 
 ARTICLE_COLUMNS = (
@@ -720,7 +735,7 @@ class Archive:
     def story_members(self, story_id: str) -> list[dict]:
         rows = self.db.execute(
             """
-            SELECT m.*, a.lang, a.text_hash, a.published, a.fetched, length(a.text) AS length, a.title,
+            SELECT m.*, a.lang, a.text_hash, a.published, a.fetched, a.first_seen, length(a.text) AS length, a.title,
                    substr(a.text, 1, 200) AS opening, a.source, a.url, a.site_name, s.original_id, f.credit
             FROM story_members m JOIN articles a ON a.id = m.article_id JOIN stories s ON s.id = m.story_id
             LEFT JOIN fingerprints f ON f.article_id = m.article_id
@@ -774,6 +789,35 @@ class Archive:
             "tag": counted(f"SELECT tag, COUNT(*) FROM tags WHERE article_id IN ({marks}) GROUP BY tag"),
             "entity": counted(f"SELECT key, COUNT(DISTINCT article_id) FROM entities WHERE article_id IN ({marks}) GROUP BY key"),
         }
+
+    # -- digests -----------------------------------------------------------
+    def stories_first_seen_between(self, start: str, end: str) -> list[str]:
+        """Stories whose first member reached the archive in (start, end], oldest first."""
+        rows = self.db.execute(
+            """
+            SELECT m.story_id, MIN(a.first_seen) AS first FROM story_members m JOIN articles a ON a.id = m.article_id
+            GROUP BY m.story_id HAVING first > ? AND first <= ? ORDER BY first, m.story_id
+            """, (start, end)).fetchall()
+        return [r["story_id"] for r in rows]
+
+    def last_digest(self, name: str) -> dict | None:
+        row = self.db.execute("SELECT * FROM digest_sends WHERE digest = ? ORDER BY sent_at DESC, id DESC LIMIT 1",
+                              (name,)).fetchone()
+        return dict(row) if row else None
+
+    def record_digest(self, name: str, start: str, end: str, sent_at: str, message_id: str,
+                      accepted: list[str], refused: dict[str, str], stories: int) -> None:
+        self.db.execute(
+            "INSERT INTO digest_sends (digest, window_start, window_end, sent_at, message_id, recipients, refused, "
+            "stories) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, start, end, sent_at, message_id, json.dumps(accepted), json.dumps(refused, sort_keys=True), stories))
+
+    def digest_rows(self) -> list[dict]:
+        """The last send of each digest."""
+        rows = self.db.execute(
+            "SELECT * FROM digest_sends d WHERE id = (SELECT MAX(id) FROM digest_sends WHERE digest = d.digest) "
+            "ORDER BY digest").fetchall()
+        return [dict(r) for r in rows]
 
     # -- saved searches ------------------------------------------------------
     def save_search(self, name: str, query: str, options: dict, at: str) -> bool:

@@ -1,0 +1,344 @@
+"""The weekly digest: the stories new since the last successful send, in members' inboxes, exactly once.
+
+    select_stories -> render (Jinja2: HTML and text) -> build_message -> send -> record
+
+A digest covers the stories first archived since that digest was last sent
+successfully (not "the last seven days": a digest that could not go out last
+week covers both weeks; a first digest covers `first_window_days`). A send
+is recorded in the archive, with its window, recipients, refusals and
+Message-ID, only once the SMTP server has accepted the message; a second
+send in the same scheduled period sends nothing unless forced. If the server
+is down nothing is marked, and the next attempt covers the same window.
+
+Every string that comes from an article is escaped by Jinja2's autoescape in
+the HTML part; headers are built by `email.message.EmailMessage`, which
+refuses line breaks, and never hold article text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import smtplib
+import socket
+import ssl
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from .config import Digest, SMTP
+from .errors import VeilleError
+from .store import Archive
+
+SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[\"«“A-ZÀ-ÖØ-Þ0-9])")
+
+
+class DigestError(VeilleError):
+    pass
+
+
+@dataclass
+class StoryItem:
+    story_id: str
+    title: str
+    url: str
+    source: str
+    date: str
+    lang: str
+    translations: list[str]
+    copies: int
+    sources: int
+    opening: str
+    entities: list[str]
+    tags: list[str]
+    first_seen: str
+
+
+@dataclass
+class Issue:
+    """One digest, ready to render."""
+    digest: Digest
+    window_start: datetime
+    window_end: datetime
+    groups: list[tuple[str, list[StoryItem]]] = field(default_factory=list)
+    articles: int = 0
+    languages: dict[str, int] = field(default_factory=dict)
+    top_entities: list[str] = field(default_factory=list)
+    top_topics: list[str] = field(default_factory=list)
+    more: int = 0  # stories over max_stories, left out
+
+    @property
+    def stories(self) -> list[StoryItem]:
+        return [s for _, items in self.groups for s in items]
+
+
+# -- the window ------------------------------------------------------------------------------------
+
+
+def period_start(digest: Digest, now: datetime) -> datetime:
+    """The most recent scheduled time at or before `now` (the start of the current period)."""
+    trigger = CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
+    moment, last = now - timedelta(days=32), None
+    while True:
+        moment = trigger.get_next_fire_time(last, moment + timedelta(seconds=1) if last else moment)
+        if moment is None or moment > now:
+            break
+        last = moment
+    return (last or now).astimezone(timezone.utc)
+
+
+def window(archive: Archive, digest: Digest, now: datetime, *, force: bool = False,
+           preview: bool = False) -> tuple[datetime, datetime] | None:
+    """(start, end] of the next send, or None when this period's digest went out already.
+
+    `force` sends the last window again (and what came since); `preview` ignores the period.
+    """
+    last = archive.last_digest(digest.name)
+    if last is None:
+        return now - timedelta(days=digest.first_window_days), now
+    if force:
+        return _time(last["window_start"]), now
+    if not preview and _time(last["sent_at"]) >= period_start(digest, now):
+        return None
+    return _time(last["window_end"]), now
+
+
+# -- what goes in ------------------------------------------------------------------------------------
+
+
+def select(archive: Archive, digest: Digest, start: datetime, end: datetime, matching: set[str] | None) -> Issue:
+    """The stories first archived in (start, end] that match, ranked and grouped by topic."""
+    issue = Issue(digest, start, end)
+    rows = archive.stories_first_seen_between(_iso(start), _iso(end))
+    chosen: list[tuple[tuple, StoryItem]] = []
+    articles = 0
+    languages: Counter = Counter()
+    entity_counts: Counter = Counter()
+    entity_names: dict[str, str] = {}
+    for story_id in rows:
+        members = archive.story_members(story_id)
+        if digest.languages:
+            members_in = [m for m in members if m["lang"] in digest.languages]
+        else:
+            members_in = members
+        if not members_in:
+            continue
+        if matching is not None and not any(m["article_id"] in matching for m in members_in):
+            continue
+        original = next((m for m in members if m["relation"] == "original"), members[0])
+        if digest.languages and original["lang"] not in digest.languages:
+            original = members_in[0]
+        article = archive.get_article(original["article_id"])
+        if article is None:
+            continue
+        found = Counter()
+        for entity in archive.entities_of(article.id):
+            found[entity.key] += 1
+            entity_names.setdefault(entity.key, entity.text)
+        entity_counts.update(found.keys())
+        tags = sorted({t for m in members for t in archive.tags_of(m["article_id"])})
+        articles += len(members_in)
+        languages.update(m["lang"] for m in members_in)
+        item = StoryItem(
+            story_id=story_id, title=article.title or "(no title)", url=article.url, source=article.source,
+            date=(article.published or article.fetched or "")[:10], lang=article.lang,
+            translations=sorted({m["lang"] for m in members if m["relation"] == "translation"} - {article.lang}),
+            copies=sum(1 for m in members if m["relation"] in ("copy", "duplicate")),
+            sources=len({m["source"] for m in members}), opening=opening(article.text),
+            entities=[entity_names[k] for k, _ in found.most_common(5)], tags=tags,
+            first_seen=min(m["first_seen"] for m in members),
+        )
+        rank = (-item.sources, -len({m["lang"] for m in members}), -_ordinal(article.published or item.first_seen))
+        chosen.append((rank, item))
+    chosen.sort(key=lambda pair: (pair[0], pair[1].story_id))
+    items = [item for _, item in chosen]
+    issue.more = max(0, len(items) - digest.max_stories)
+    items = items[:digest.max_stories]
+    tag_counts = Counter(t for item in items for t in item.tags)
+    groups: dict[str, list[StoryItem]] = {}
+    for item in items:
+        tag = max(item.tags, key=lambda t: (tag_counts[t], t)) if item.tags else "other"
+        groups.setdefault(tag, []).append(item)
+    issue.groups = sorted(groups.items(), key=lambda g: (g[0] == "other", -len(g[1]), g[0]))
+    issue.articles = articles
+    issue.languages = dict(languages.most_common())
+    issue.top_entities = [entity_names[k] for k, _ in entity_counts.most_common(5)]
+    issue.top_topics = [t for t, _ in tag_counts.most_common(5)]
+    return issue
+
+
+def opening(text: str, sentences: int = 3, limit: int = 400) -> str:
+    """The first two or three sentences of an article, at most `limit` characters."""
+    flat = " ".join(text.split())
+    parts = SENTENCE.split(flat)
+    piece = ""
+    for part in parts[:sentences]:
+        if piece and len(piece) + len(part) > limit:
+            break
+        piece = f"{piece} {part}".strip()
+    if len(piece) > limit:
+        piece = piece[:limit].rsplit(" ", 1)[0] + "…"
+    return piece
+
+
+def matching_ids(archive: Archive, digest: Digest) -> set[str] | None:
+    """Ids of the articles the digest's query matches (None: no query, everything)."""
+    query, lang, source = digest.query.strip(), None, None
+    if not query:
+        return None
+    saved = archive.saved_search(query)
+    if saved is not None:
+        query, lang, source = saved["query"], saved["options"].get("lang"), saved["options"].get("source")
+    from .index import SearchIndex
+
+    filters = " ".join(f for f in (f"lang:{lang}" if lang else "", f'source:"{source}"' if source else "") if f)
+    index = SearchIndex(archive.folder)
+    try:
+        ids, _ = index.count(query, filters=filters)
+    finally:
+        index.close()
+    return set(ids)
+
+
+# -- the message ----------------------------------------------------------------------------------
+
+
+def _environment() -> Environment:
+    return Environment(loader=PackageLoader("veille", "templates"), undefined=StrictUndefined,
+                       autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def render(issue: Issue, smtp: SMTP | None) -> tuple[str, str]:
+    """(plain text, HTML) of a digest."""
+    env = _environment()
+    tz = ZoneInfo(issue.digest.timezone)
+    context = dict(
+        issue=issue, digest=issue.digest, stories=issue.stories,
+        start=issue.window_start.astimezone(tz).strftime("%d %b %Y"),
+        end=issue.window_end.astimezone(tz).strftime("%d %b %Y"),
+        sender=(smtp.sender if smtp else ""), unsubscribe=unsubscribe_address(issue.digest, smtp),
+    )
+    return env.get_template("digest.txt.j2").render(**context), env.get_template("digest.html.j2").render(**context)
+
+
+def unsubscribe_address(digest: Digest, smtp: SMTP | None) -> str:
+    address = parseaddr(smtp.sender)[1] if smtp else ""
+    return f"mailto:{address}?subject=unsubscribe%20{digest.name}" if address else ""
+
+
+def build_message(issue: Issue, smtp: SMTP | None, now: datetime) -> EmailMessage:
+    text, html = render(issue, smtp)
+    message = EmailMessage()
+    subject = issue.digest.subject.format(count=len(issue.stories), name=issue.digest.name,
+                                          date=issue.window_end.astimezone(ZoneInfo(issue.digest.timezone))
+                                          .strftime("%d %b %Y"))
+    sender = smtp.sender if smtp else "veille@localhost"
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = ", ".join(issue.digest.to)
+    message["Date"] = format_datetime(now.astimezone(timezone.utc))
+    domain = (parseaddr(sender)[1].rsplit("@", 1) + ["localhost"])[1] if "@" in sender else "localhost"
+    message["Message-ID"] = make_msgid("veille-digest", domain=domain)
+    unsubscribe = unsubscribe_address(issue.digest, smtp)
+    if unsubscribe:
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+# -- sending ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    message_id: str
+    accepted: list[str]
+    refused: dict[str, str]
+
+
+def send(message: EmailMessage, smtp: SMTP, recipients: list[str], timeout: float = 30.0) -> Sent:
+    """Hand the message to the SMTP server. Raises DigestError when nobody got it."""
+    password = None
+    if smtp.password_env:
+        password = os.environ.get(smtp.password_env)
+        if password is None:
+            raise DigestError(f"smtp: the environment variable {smtp.password_env} is not set; "
+                              "export it with the SMTP password, then send again")
+    try:
+        if smtp.security == "ssl":
+            client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+        with client:
+            if smtp.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if smtp.username:
+                client.login(smtp.username, password or "")
+            refused = client.send_message(message, to_addrs=recipients)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DigestError("smtp: every recipient was refused (" + "; ".join(
+            f"{k}: {v[0]} {v[1].decode(errors='replace') if isinstance(v[1], bytes) else v[1]}"
+            for k, v in exc.recipients.items()) + "); check the addresses in feeds.yaml") from None
+    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        raise DigestError(f"smtp: cannot send through {smtp.host}:{smtp.port} ({type(exc).__name__}: {exc}); "
+                          "nothing was marked as sent, the next attempt covers the same stories") from None
+    refusals = {address: f"{code} {reason.decode(errors='replace') if isinstance(reason, bytes) else reason}"
+                for address, (code, reason) in refused.items()}
+    return Sent(message["Message-ID"], [r for r in recipients if r not in refusals], refusals)
+
+
+def run(archive: Archive, digest: Digest, smtp: SMTP | None, *, matching_ids, now: datetime | None = None,
+        send_it: bool = False, force: bool = False) -> tuple[Issue | None, EmailMessage | None, Sent | None, str]:
+    """Select, render and (with `send_it`) send one digest; returns what happened in words too."""
+    now = now or datetime.now(timezone.utc)
+    span = window(archive, digest, now, force=force, preview=not send_it)
+    if span is None:
+        return None, None, None, (f"digest {digest.name}: already sent for this period "
+                                  f"(since {period_start(digest, now):%Y-%m-%d %H:%M} UTC); --force sends it again")
+    issue = select(archive, digest, span[0], span[1], matching_ids)
+    if not issue.stories and not digest.send_empty:
+        return issue, None, None, (f"digest {digest.name}: nothing new since {span[0]:%Y-%m-%d %H:%M} UTC; "
+                                   "not sent (set send_empty: true to send a short note instead)")
+    message = build_message(issue, smtp, now)
+    if not send_it:
+        return issue, message, None, f"digest {digest.name}: {len(issue.stories)} stories (dry run, nothing sent)"
+    if smtp is None:
+        raise DigestError("digest: no `smtp:` section in feeds.yaml; add one (host, port, security, from) to send")
+    sent = send(message, smtp, list(digest.to))
+    archive.record_digest(digest.name, _iso(span[0]), _iso(span[1]), _iso(now), sent.message_id,
+                          sent.accepted, sent.refused, len(issue.stories))
+    said = f"digest {digest.name}: {len(issue.stories)} stories sent to {len(sent.accepted)} recipient(s)"
+    if sent.refused:
+        said += f"; refused: {', '.join(f'{k} ({v})' for k, v in sent.refused.items())}"
+    return issue, message, sent, said
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _ordinal(value: str | None) -> int:
+    digits = re.sub(r"\D", "", value or "")[:14]
+    return int(digits.ljust(14, "0")) if digits else 0
+
+
+def write_files(message: EmailMessage, html: str, eml_path: Path, html_path: Path | None = None) -> None:
+    eml_path.parent.mkdir(parents=True, exist_ok=True)
+    eml_path.write_bytes(bytes(message))
+    if html_path is not None:
+        html_path.write_text(html, encoding="utf-8")
