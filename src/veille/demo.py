@@ -3,7 +3,8 @@
 It imports the seed documents, serves a small multilingual fixture site on
 127.0.0.1 (feeds and article pages with menus, cookie banners and reader
 comments), fetches it twice (the second time with conditional requests, so
-nothing new), and shows the status and a few articles. Everything goes to
+nothing new), shows the status, a few articles, searches, and renders the
+weekly digest to an .eml and an .html file. Everything goes to
 `.demo/` in the current folder; run it again for a fresh start.
 """
 
@@ -49,6 +50,14 @@ sources:
   - name: Gone away
     url: {base}/feeds/moved-away.xml
     tags: [broken-on-purpose]
+smtp:
+  host: localhost
+  port: 25
+  from: "veille <veille@example.org>"
+digests:
+  - name: weekly
+    to: [members@example.org]
+    timezone: Europe/Paris
 """
 
 
@@ -82,9 +91,16 @@ def run(project: Path) -> int:
         if first:
             console.print(Rule("[bold]veille show[/bold]: one clean article, no menus, no comments", align="left"))
             _invoke(base + ["show", first])
+        console.print(Rule("[bold]veille digest[/bold]: the weekly email, rendered, not sent", align="left"))
+        eml, html = workdir / "digest-weekly.eml", workdir / "digest-weekly.html"
+        code = _invoke(base + ["digest", "weekly", "--dry-run", "--out", str(eml), "--html", str(html)])
+        if code:
+            return code
     console.print(Rule())
     console.print(f"Archive kept in {workdir / 'archive'}; try: "
                   f"[bold].venv/bin/veille --archive {workdir / 'archive'} list[/bold]")
+    console.print(f"The weekly digest: {workdir / 'digest-weekly.eml'} (the email, open it in a mail client) "
+                  f"and {workdir / 'digest-weekly.html'} (its HTML part, open it in a browser)")
     return 0
 
 

@@ -148,7 +148,8 @@ def select(archive: Archive, digest: Digest, start: datetime, end: datetime, mat
         articles += len(members_in)
         languages.update(m["lang"] for m in members_in)
         item = StoryItem(
-            story_id=story_id, title=article.title or "(no title)", url=article.url, source=article.source,
+            story_id=story_id, title=article.title or "(no title)", url=article.canonical_url or article.url,
+            source=(article.site_name or article.source) if article.source == "import" else article.source,
             date=(article.published or article.fetched or "")[:10], lang=article.lang,
             translations=sorted({m["lang"] for m in members if m["relation"] == "translation"} - {article.lang}),
             copies=sum(1 for m in members if m["relation"] in ("copy", "duplicate")),

@@ -1,0 +1,202 @@
+"""The weekly digest, sent through a real SMTP server on localhost (aiosmtpd) and read back."""
+
+import email
+import json
+import socket
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import FIXTURES, SEEDS, Cli
+
+HOSTILE_TITLE = '<script>alert("x")</script> Cameras in <b>Nice & Marseille'
+HOSTILE = f"""<html lang="en"><head><title>{HOSTILE_TITLE.replace("&", "&amp;").replace("<", "&lt;")}</title></head>
+<body><article><h1>{HOSTILE_TITLE.replace("&", "&amp;").replace("<", "&lt;")}</h1>
+<p>The city of Nice signed a contract with Palantir for a video surveillance platform in March, and the
+council never debated it. Residents learnt about it from a local newspaper weeks later.</p>
+<p>Campaigners from La Quadrature du Net asked the CNIL to open an inquiry into the facial recognition
+features of the platform, which the city says it does not use.</p></article></body></html>"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Mailbox:
+    """What the SMTP server received; refuses the addresses in `refuse`."""
+
+    def __init__(self, refuse=()):
+        self.messages = []
+        self.refuse = set(refuse)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+    def parsed(self, n=-1):
+        return email.message_from_bytes(self.messages[n][1], policy=policy.default)
+
+
+@pytest.fixture
+def smtp():
+    started = []
+
+    def start(refuse=(), port=None):
+        box = Mailbox(refuse)
+        controller = Controller(box, hostname="127.0.0.1", port=port or free_port())
+        controller.start()
+        started.append(controller)
+        return box, controller.port
+
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+def config(port: int, extra: str = "", query: str = "") -> str:
+    return f"""# digest test
+settings:
+  host_delay: 0
+sources:
+smtp:
+  host: 127.0.0.1
+  port: {port}
+  security: none
+  from: "veille <veille@example.org>"
+digests:
+  - name: weekly
+    to: [alice@example.org, bob@example.org]
+    query: "{query}"
+    timezone: Europe/Paris
+{extra}"""
+
+
+@pytest.fixture
+def archive_cli(tmp_path_factory):
+    """An archive holding the seeds, the fixture site's pages and one article with a hostile title."""
+    cli = Cli(tmp_path_factory.mktemp("digest"))
+    pages = tmp_path_factory.mktemp("pages")
+    (pages / "hostile.html").write_text(HOSTILE, encoding="utf-8")
+    cli("import", str(SEEDS), str(FIXTURES / "site" / "observatoire"), str(FIXTURES / "site" / "watchdog"),
+        str(pages / "hostile.html"))
+    return cli
+
+
+def test_a_dry_run_renders_both_parts_to_files_and_marks_nothing(archive_cli, tmp_path):
+    cli = archive_cli
+    cli.write_config(config(free_port()))
+    out = cli("digest", "weekly", "--dry-run", "--out", str(tmp_path / "w.eml"), "--html", str(tmp_path / "w.html"))
+    assert "(dry run, nothing sent)" in out.stdout
+    message = email.message_from_bytes((tmp_path / "w.eml").read_bytes(), policy=policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert {p.get_content_type() for p in message.iter_parts()} == {"text/plain", "text/html"}
+    assert (tmp_path / "w.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert json.loads(cli("status", "--json").stdout.splitlines()[-1])["digests"] == []
+
+
+def test_send_delivers_one_message_with_both_parts_headers_and_the_weeks_stories(archive_cli, smtp):
+    cli = archive_cli
+    box, port = smtp()
+    cli.write_config(config(port))
+    result = cli("digest", "weekly", "--send")
+    assert "sent to 2 recipient(s)" in result.stdout
+    (recipients, _), = box.messages
+    assert sorted(recipients) == ["alice@example.org", "bob@example.org"]
+    message = box.parsed()
+    for header in ("Date", "Message-ID", "From", "To", "Subject", "List-Unsubscribe"):
+        assert message[header], header
+    assert message["List-Unsubscribe"] == "<mailto:veille@example.org?subject=unsubscribe%20weekly>"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    # the Palantir story once, with its translation folded in, not three times
+    assert text.count("There should be no technology for tyrants") + text.count("technologie pour les tyrans") == 1
+    assert "also in: FR · 1 copy" in text  # the story's translation and copy, beneath it
+    assert "/seeds/002_cdb768120f0b8caf.txt" in text and 'href="file://' in html  # linked to the original
+    assert "Most mentioned:" in text and "Palantir" in text
+    assert "digest of veille" in text and "unsubscribe" in html
+    assert "<script" not in html.lower() and "src=\"http" not in html  # no scripts, no remote images
+
+
+def test_article_text_is_escaped_in_the_html_part(archive_cli, smtp):
+    cli = archive_cli
+    box, port = smtp()
+    cli.write_config(config(port))
+    cli("digest", "weekly", "--send")
+    html = box.parsed().get_body(("html",)).get_content()
+    assert "&lt;script&gt;alert(" in html and "<script>" not in html
+    assert "&lt;b&gt;Nice &amp; Marseille" in html
+    assert HOSTILE_TITLE in box.parsed().get_body(("plain",)).get_content()  # as text, intact
+
+
+def test_a_second_send_in_the_same_week_sends_nothing_unless_forced(archive_cli, smtp):
+    cli = archive_cli
+    box, port = smtp()
+    cli.write_config(config(port))
+    cli("digest", "weekly", "--send")
+    again = cli("digest", "weekly", "--send")
+    assert "already sent for this period" in again.stdout and len(box.messages) == 1
+    cli("digest", "weekly", "--send", "--force")
+    assert len(box.messages) == 2
+    assert box.parsed(0)["Subject"] == box.parsed(1)["Subject"]  # the same stories again
+
+
+def test_a_server_that_is_down_loses_nothing_and_the_next_send_covers_the_same_window(archive_cli, smtp):
+    cli = archive_cli
+    port = free_port()
+    cli.write_config(config(port))
+    failed = cli("digest", "weekly", "--send", ok=False)
+    assert failed.exit_code != 0
+    assert failed.stderr.startswith("veille: smtp: cannot send") and len(failed.stderr.strip().splitlines()) == 1
+    assert "nothing was marked as sent" in failed.stderr
+    assert json.loads(cli("status", "--json").stdout.splitlines()[-1])["digests"] == []
+    box, _ = smtp(port=port)
+    cli("digest", "weekly", "--send")
+    (sent,) = json.loads(cli("status", "--json").stdout.splitlines()[-1])["digests"]
+    assert sent["stories"] >= 5 and len(box.messages) == 1
+
+
+def test_one_refused_recipient_does_not_stop_the_others_and_is_shown(archive_cli, smtp):
+    cli = archive_cli
+    box, port = smtp(refuse={"bob@example.org"})
+    cli.write_config(config(port))
+    result = cli("digest", "weekly", "--send")
+    assert "refused: bob@example.org (550" in result.stdout
+    assert box.messages[0][0] == ["alice@example.org"]
+    status = cli("status").stdout
+    assert "refused: bob@example.org" in " ".join(status.split())
+
+
+def test_the_query_chooses_the_stories_and_an_empty_week_sends_nothing_by_default(archive_cli, smtp):
+    cli = archive_cli
+    box, port = smtp()
+    cli.write_config(config(port, query="zeppelin"))
+    assert "nothing new" in cli("digest", "weekly", "--send").stdout and not box.messages
+    cli.write_config(config(port, "    send_empty: true\n", query="zeppelin"))
+    cli("digest", "weekly", "--send")
+    assert "Nothing new this time" in box.parsed().get_body(("plain",)).get_content()
+    cli.write_config(config(port, query="palantir"))
+    cli("digest", "weekly", "--send", "--force")
+    text = box.parsed().get_body(("plain",)).get_content()
+    assert "Palantir" in text and "Nice" not in text.split("Most mentioned:")[0]
+
+
+@pytest.mark.parametrize("bad, complaint", [
+    ("smtp:\n  host: x\n  password: hunter2\n  from: a@b.org\n", 'unknown key "password"'),
+    ("smtp:\n  host: x\n  from: not-an-address\n", "is not an email address"),
+    ("digests:\n  - name: w\n    to: [a@b.org]\n    schedule: every monday\n", "is not a cron line"),
+    ("digests:\n  - name: w\n    to: [a@b.org]\n    timezone: Mars/Olympus\n", "unknown time zone"),
+])
+def test_digest_and_smtp_settings_are_checked_like_the_rest(tmp_path, bad, complaint):
+    cli = Cli(tmp_path)
+    cli.write_config("sources:\n" + bad)
+    result = cli("status", ok=False)
+    assert result.exit_code == 2 and complaint in result.stderr and "feeds.yaml:" in result.stderr
