@@ -200,3 +200,16 @@ def test_digest_and_smtp_settings_are_checked_like_the_rest(tmp_path, bad, compl
     cli.write_config("sources:\n" + bad)
     result = cli("status", ok=False)
     assert result.exit_code == 2 and complaint in result.stderr and "feeds.yaml:" in result.stderr
+
+
+def test_links_are_web_addresses_and_the_unsubscribe_address_is_quoted(archive_cli, tmp_path):
+    cli = archive_cli
+    page = tmp_path / "canonical.html"
+    page.write_text(HOSTILE.replace("<head>", '<head><link rel="canonical" href="javascript:alert(1)">')
+                    .replace("Cameras in", "Drones over"), encoding="utf-8")
+    cli("import", str(page))
+    cli.write_config(config(free_port()).replace("name: weekly", "name: weekly privacy & more"))
+    cli("digest", "weekly privacy & more", "--dry-run", "--out", str(tmp_path / "w.eml"))
+    message = email.message_from_bytes((tmp_path / "w.eml").read_bytes(), policy=policy.default)
+    assert "javascript:" not in message.get_body(("html",)).get_content()
+    assert message["List-Unsubscribe"] == "<mailto:veille@example.org?subject=unsubscribe%20weekly%20privacy%20%26%20more>"

@@ -486,3 +486,20 @@ def test_resume_ends_the_pause(cli, server):
 
     assert "resumed Gone" in result.stdout
     assert status_records(cli)["Gone"]["paused_since"] is None
+
+
+def test_import_opml_skips_what_veille_cannot_fetch_and_reads_deep_folders(cli, server, tmp_path):
+    cli.write_config(commented_config(server))
+    deep = "".join(f'<outline text="level {n}">' for n in range(1500))
+    opml = tmp_path / "reader.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head><body>'
+        '<outline text="odd" xmlUrl="feed://odd.example.org/rss" language="x-default"/>'
+        f'{deep}<outline text="Deep One" xmlUrl="https://deep.example.org/feed.xml" language="x-default"/>'
+        + "</outline>" * 1500 + "</body></opml>", encoding="utf-8")
+
+    result = cli("feeds", "import-opml", str(opml))
+
+    assert "skipped feed://odd.example.org/rss" in result.stderr and "1 feeds added" in result.stdout
+    deep_one = load_config(cli.config).source("Deep One")
+    assert deep_one.language is None and len(deep_one.tags) == 1500

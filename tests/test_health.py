@@ -121,3 +121,11 @@ def test_a_stuck_etag_does_not_freeze_a_feed_forever(archive, tmp_path):
         fetch_sources(config, archive)
         assert "if-none-match" not in server.requests_for("/feed.xml")[-1].headers
         assert archive.source_state("s").not_modified_streak == 0
+
+
+def test_months_of_failures_or_an_absurd_retry_after_never_break_the_backoff():
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    state = health.Health(consecutive_failures=400, score=5000.0)
+    later = health.after_failure(state, "gone", now, 86400, pause_after=12, retry_after=1e20)
+    waited = datetime.fromisoformat(later.next_attempt.replace("Z", "+00:00")) - now
+    assert timedelta(days=1) <= waited <= health.MAX_RETRY_AFTER and later.paused

@@ -88,3 +88,14 @@ def test_words_are_folded_and_stemmed_in_the_articles_language():
 
 def test_a_query_of_stop_words_finds_nothing_rather_than_everything(index):
     assert index.search('"les des"', limit=10).groups == []
+
+
+def test_the_second_field_of_a_document_replays_the_first_ones_words():
+    from veille.index import ArticleAnalyzer
+
+    analyzer = ArticleAnalyzer()
+    body = "\x00fr\x00Les caméras de Nice surveillent la ville."
+    first = [(t.text, t.pos) for t in analyzer(body, positions=True)]
+    assert analyzer._memo_value is body  # kept for the next field of this document
+    assert [(t.text, t.pos) for t in analyzer(body, positions=True)] == first
+    assert [t.text for t in analyzer("\x00en\x00Cameras", positions=True)] == ["camera"]

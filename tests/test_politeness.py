@@ -183,3 +183,20 @@ def test_an_html_page_instead_of_a_feed_is_reported_as_such(archive, tmp_path):
         report = fetch_sources(config, archive)
     assert "HTML page, not a feed" in report.sources["a"]
     assert archive.source_state("a").error_kind == "not-a-feed"
+
+
+def test_a_host_that_asks_for_an_hour_is_left_for_the_next_pass_not_waited_for(archive, tmp_path):
+    def limited(handler):
+        return Reply(429, b"come back in an hour", {"Retry-After": "3600", "Content-Type": "text/plain"})
+
+    with FixtureServer(host="127.0.0.2", routes={"/a.xml": limited}) as server:
+        server.pages["/b.xml"] = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
+        config = parse_config("settings:\n  host_delay: 0\n  per_host: 1\nsources:\n"
+                              f"  - name: a\n    url: {server.url}/a.xml\n  - name: b\n    url: {server.url}/b.xml\n",
+                              tmp_path / "f.yaml")
+        report = fetch_sources(config, archive)  # returns at once: the pass does not sleep for an hour
+        assert not server.requests_for("/b.xml")
+    assert "asked us to wait" in report.sources["b"]
+    for name in ("a", "b"):
+        state = archive.source_state(name)
+        assert state.error_kind == "rate-limited" and state.next_attempt >= "2026"

@@ -41,12 +41,12 @@ def test_an_archive_from_before_tagging_upgrades_and_can_be_tagged(tmp_path):
     folder = tmp_path / "old"
     with Archive(folder) as archive:
         import_paths([SEEDS / "002_cdb768120f0b8caf.txt"], archive, taggers=Taggers())
-    # Make it look like a version-1 archive: drop what migrations 2 to 5 added.
+    # Make it look like a version-1 archive: drop what migrations 2 to 6 added.
     db = sqlite3.connect(folder / "veille.db")
     db.executescript("DROP TABLE entities; DROP TABLE tags; ALTER TABLE articles DROP COLUMN tagger; "
                      "ALTER TABLE articles DROP COLUMN tagged_at; DROP TABLE fingerprints; DROP TABLE lsh; "
                      "DROP TABLE anchors; DROP TABLE alternate_links; DROP TABLE stories; "
-                     "DROP TABLE story_members; DROP TABLE dedupe_state; DROP TABLE saved_searches; " +
+                     "DROP TABLE story_members; DROP TABLE dedupe_state; DROP TABLE saved_searches; DROP TABLE digest_sends; " +
                      "".join(f"ALTER TABLE sources DROP COLUMN {c}; " for c in (
                          "health", "failing_since", "paused_since", "next_attempt", "error_kind",
                          "not_modified_streak", "moved_to", "moved_at")) +

@@ -932,7 +932,9 @@ def feeds_import_opml(state: State, path: Path) -> None:
     """
     from .feedsfile import FeedsFile, read_opml
 
-    outlines = read_opml(path)
+    outlines, skipped = read_opml(path)
+    for url in skipped:
+        err.print(f"import-opml: skipped {escape(url)}: only http and https feeds are fetched")
     file = FeedsFile(state["config_path"])
     known, added = file.urls(), 0
     for outline in outlines:
@@ -983,10 +985,11 @@ def digest(state: State, name: str, dry_run: bool, send_it: bool, force: bool, o
     config = state.config()
     chosen = config.digest(name)
     archive = state.archive()
+    now = datetime.now(timezone.utc)  # before the index catches up: whatever is stored later waits for next time
     pipeline.sync_index(archive)
     matching = digest_module.matching_ids(archive, chosen)
     issue, message, sent, said = digest_module.run(archive, chosen, config.smtp, matching_ids=matching,
-                                                   now=datetime.now(timezone.utc), send_it=send_it, force=force)
+                                                   now=now, send_it=send_it, force=force)
     if message is not None and (out_path or html_path):
         html = message.get_body(("html",)).get_content()
         if out_path:

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -148,7 +149,7 @@ def select(archive: Archive, digest: Digest, start: datetime, end: datetime, mat
         articles += len(members_in)
         languages.update(m["lang"] for m in members_in)
         item = StoryItem(
-            story_id=story_id, title=article.title or "(no title)", url=article.canonical_url or article.url,
+            story_id=story_id, title=article.title or "(no title)", url=_link(article),
             source=(article.site_name or article.source) if article.source == "import" else article.source,
             date=(article.published or article.fetched or "")[:10], lang=article.lang,
             translations=sorted({m["lang"] for m in members if m["relation"] == "translation"} - {article.lang}),
@@ -174,6 +175,14 @@ def select(archive: Archive, digest: Digest, start: datetime, end: datetime, mat
     issue.top_entities = [entity_names[k] for k, _ in entity_counts.most_common(5)]
     issue.top_topics = [t for t, _ in tag_counts.most_common(5)]
     return issue
+
+
+def _link(article) -> str:
+    """The address to link to: the canonical one if it is a web address, else the one fetched."""
+    for candidate in (article.canonical_url, article.url):
+        if candidate and candidate.split(":", 1)[0].lower() in ("http", "https", "file"):
+            return candidate
+    return ""
 
 
 def opening(text: str, sentences: int = 3, limit: int = 400) -> str:
@@ -233,7 +242,7 @@ def render(issue: Issue, smtp: SMTP | None) -> tuple[str, str]:
 
 def unsubscribe_address(digest: Digest, smtp: SMTP | None) -> str:
     address = parseaddr(smtp.sender)[1] if smtp else ""
-    return f"mailto:{address}?subject=unsubscribe%20{digest.name}" if address else ""
+    return f"mailto:{address}?subject={quote('unsubscribe ' + digest.name)}" if address else ""
 
 
 def build_message(issue: Issue, smtp: SMTP | None, now: datetime) -> EmailMessage:
@@ -281,12 +290,20 @@ def send(message: EmailMessage, smtp: SMTP, recipients: list[str], timeout: floa
             client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=ssl.create_default_context())
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
-        with client:
+        refused = None
+        try:
             if smtp.security == "starttls":
                 client.starttls(context=ssl.create_default_context())
             if smtp.username:
                 client.login(smtp.username, password or "")
             refused = client.send_message(message, to_addrs=recipients)
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                if refused is None:
+                    raise
+                # the message was accepted; a bad goodbye must not make us send it twice
     except smtplib.SMTPRecipientsRefused as exc:
         raise DigestError("smtp: every recipient was refused (" + "; ".join(
             f"{k}: {v[0]} {v[1].decode(errors='replace') if isinstance(v[1], bytes) else v[1]}"

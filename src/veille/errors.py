@@ -4,7 +4,8 @@
     ├── ConfigError             feeds.yaml is missing or invalid (exit status 2)
     ├── ArchiveError            the archive cannot be opened or is from a newer veille
     ├── FetchError              a URL could not be fetched (kept on the item, never fatal)
-    │   └── BlockedURLError     the URL is not allowed (scheme, ...) and was not requested
+    │   ├── BlockedURLError     the URL is not allowed (scheme, ...) and was not requested
+    │   └── DeferredError       not requested now on purpose (Retry-After, robots.txt unavailable)
     ├── FeedError               a feed body could not be parsed into entries
     ├── ExtractError            no article could be extracted from a document
     └── ImportPathError         a path given to `veille import` cannot be read
@@ -44,6 +45,10 @@ class FetchError(VeilleError):
 
 class BlockedURLError(FetchError):
     pass
+
+
+class DeferredError(FetchError):
+    """Not fetched now, on purpose (the host asked us to wait, robots.txt is unavailable): try later."""
 
 
 class FeedError(VeilleError):

@@ -201,7 +201,8 @@ class Table:
             chosen = np.flatnonzero(keys <= edge)
         else:
             chosen = np.arange(len(docs))
-        order = chosen[np.lexsort((docs[chosen], keys[chosen]))][:limit]
+        ties = docs[chosen] if by_date is None else -docs[chosen]  # same day: the later indexed first
+        order = chosen[np.lexsort((ties, keys[chosen]))][:limit]
         return [(int(docs[i]), float(found.score[docs[i]])) for i in order], len(docs)
 
 

@@ -151,8 +151,8 @@ class Outline:
     tags: tuple[str, ...] = ()
 
 
-def read_opml(path: Path) -> list[Outline]:
-    """Feeds of an OPML file (nested folders become tags)."""
+def read_opml(path: Path) -> tuple[list[Outline], list[str]]:
+    """Feeds of an OPML file (nested folders become tags), and the feed URLs skipped (not http/https)."""
     try:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as exc:
@@ -160,19 +160,25 @@ def read_opml(path: Path) -> list[Outline]:
     if root.tag != "opml" or root.find("body") is None:
         raise ConfigError(f"{path}: no <opml><body> in it; is this an OPML export?")
     found: list[Outline] = []
-
-    def walk(node: ET.Element, folders: tuple[str, ...]) -> None:
-        for child in node.findall("outline"):
-            url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
-            title = (child.get("title") or child.get("text") or "").strip()
-            if url:
-                lang = (child.get("language") or "").strip().lower()[:2] or None
-                found.append(Outline(title or urlsplit(url).hostname or url, url, lang, folders))
-            else:
-                walk(child, folders + ((_slug(title),) if title else ()))
-
-    walk(root.find("body"), ())
-    return found
+    skipped: list[str] = []
+    stack = [(iter(root.find("body").findall("outline")), ())]
+    while stack:  # depth first, in document order, without recursion: deep nesting cannot crash it
+        children, folders = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
+        url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
+        title = (child.get("title") or child.get("text") or "").strip()
+        if not url:
+            stack.append((iter(child.findall("outline")), folders + ((_slug(title),) if title else ())))
+        elif not re.match(r"^https?://[^/\s]+", url):
+            skipped.append(url)
+        else:
+            lang = (child.get("language") or "").strip().lower()[:2]
+            found.append(Outline(title or urlsplit(url).hostname or url, url,
+                                 lang if re.fullmatch(r"[a-z]{2}", lang) else None, folders))
+    return found, skipped
 
 
 def write_opml(sources: tuple[Source, ...], title: str = "veille sources") -> str:

@@ -34,7 +34,7 @@ import httpx
 from . import __version__
 from .config import Settings
 from .encoding import decode, looks_like_html
-from .errors import BlockedURLError, FetchError
+from .errors import BlockedURLError, DeferredError, FetchError
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,9 @@ class Response:
 
 
 MAX_RETRY_AFTER = 6 * 3600  # a server asking for more is asking for a pause; the feed health handles that
+MAX_GATE_WAIT = 30.0  # seconds a request may wait for its host's turn; longer is deferred to the next pass
+ROBOTS_TTL = 24 * 3600  # seconds a robots.txt is trusted (RFC 9309 suggests at most 24 hours)
+ROBOTS_RETRY = 600  # seconds before a robots.txt the site failed to give is asked for again
 
 
 class HostGate:
@@ -116,6 +119,9 @@ class HostGate:
             with self._lock:
                 now = time.monotonic()
                 start = max(now, self._next_start.get(host, now))
+                if start - now > MAX_GATE_WAIT:  # held by a Retry-After: do not sleep a worker that long
+                    raise DeferredError("the host asked us to wait (Retry-After)", url,
+                                        f"{start - now:.0f} s", status=429, retry_after=start - now)
                 self._next_start[host] = start + self.delay
             if start > now:
                 time.sleep(start - now)
@@ -157,7 +163,7 @@ class Fetcher:
             limits=httpx.Limits(max_connections=max(10, settings.concurrency * 2),
                                 max_keepalive_connections=max(10, settings.concurrency)),
         )
-        self._robots: dict[str, RobotFileParser] = {}
+        self._robots: dict[str, tuple[RobotFileParser, float, str | None]] = {}  # origin -> (parser, until, problem)
         self._robots_lock = threading.Lock()
         self._robots_loading: dict[str, threading.Lock] = {}
 
@@ -165,33 +171,40 @@ class Fetcher:
         self._client.close()
 
     def robots_allow(self, url: str) -> bool:
-        """Whether the site's robots.txt lets our User-Agent fetch `url` (cached per host).
+        """Whether the site's robots.txt lets our User-Agent fetch `url` (cached per site for a day).
 
-        As RFC 9309 says: a missing robots.txt (4xx) allows everything; one the
-        server fails to give (5xx, network error) disallows everything for now.
+        As RFC 9309 says: a missing robots.txt (4xx) allows everything. One the server fails
+        to give (5xx, network error) allows nothing for now: that raises DeferredError, so the
+        page is tried again on a later run (robots.txt is asked for again after ten minutes)
+        rather than counted as failed.
         """
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._robots_lock:
             loading = self._robots_loading.setdefault(origin, threading.Lock())
         with loading:  # one load per site; other sites do not wait for it
-            parser = self._robots.get(origin)
-            if parser is None:
-                parser = self._robots[origin] = self._load_robots(origin)
+            cached = self._robots.get(origin)
+            if cached is None or time.monotonic() > cached[1]:
+                cached = self._robots[origin] = self._load_robots(origin)
+        parser, _, problem = cached
+        if problem:
+            raise DeferredError(f"robots.txt unavailable ({problem})", url)
         return parser.can_fetch(self.user_agent, url)
 
-    def _load_robots(self, origin: str) -> RobotFileParser:
+    def _load_robots(self, origin: str) -> tuple[RobotFileParser, float, str | None]:
         parser = RobotFileParser()
         try:
             response = self.get(origin + "/robots.txt", accept="text/plain")
+        except DeferredError as exc:
+            return parser, time.monotonic() + min(exc.retry_after or ROBOTS_RETRY, ROBOTS_RETRY), exc.reason
         except FetchError as exc:
-            if exc.reason.startswith("http 4"):
+            if exc.reason.startswith("http 4") and exc.status != 429:
                 parser.allow_all = True
-            else:
-                parser.disallow_all = True
-            return parser
+                return parser, time.monotonic() + ROBOTS_TTL, None
+            parser.disallow_all = True
+            return parser, time.monotonic() + ROBOTS_RETRY, exc.reason
         parser.parse(response.text().splitlines())
-        return parser
+        return parser, time.monotonic() + ROBOTS_TTL, None
 
     def __enter__(self) -> "Fetcher":
         return self

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from .errors import FetchError
 
 MAX_BACKOFF = timedelta(hours=24)
+MAX_RETRY_AFTER = timedelta(days=7)  # a server asking for longer is treated as asking for a week
 PAUSED_PROBE = timedelta(hours=24)  # a paused source is still tried this often, so that it can heal
 UNCONDITIONAL_AFTER = 24  # this many 304s in a row: fetch once without validators (stuck ETags)
 
@@ -97,9 +98,10 @@ def after_failure(health: Health, kind: str, now: datetime, interval: int, *, pa
     weight = KINDS.get(kind, KINDS["other"])[0]
     failures = health.consecutive_failures + 1
     score = health.score + weight
-    delay = min(timedelta(seconds=interval) * 2 ** (failures - 1), MAX_BACKOFF)
+    seconds = interval * 2 ** min(failures - 1, 40)  # capped before it becomes a timedelta: no overflow
+    delay = min(timedelta(seconds=min(seconds, MAX_BACKOFF.total_seconds())), MAX_BACKOFF)
     if retry_after:
-        delay = max(delay, timedelta(seconds=retry_after))
+        delay = max(delay, timedelta(seconds=min(retry_after, MAX_RETRY_AFTER.total_seconds())))
     paused_since = health.paused_since
     if score >= pause_after:
         paused_since = paused_since or _iso(now)

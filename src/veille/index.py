@@ -135,6 +135,7 @@ class ArticleAnalyzer(Tokenizer):
                 yield token
             return
         memo = value.startswith(_MARK) and tokenize and not start_pos and not start_char
+        original = value
         if memo:
             self._memo_value, self._memo = None, []
         table = None
@@ -171,7 +172,7 @@ class ArticleAnalyzer(Tokenizer):
                 token.startchar, token.endchar = start_char + match.start(), start_char + match.end()
             yield token
         if memo:
-            self._memo_value = value  # only once the whole text was read
+            self._memo_value = original  # only once the whole text was read (the object the caller holds)
 
 
 def schema() -> Schema:

@@ -34,7 +34,7 @@ from .dedupe import Link
 from .dedupe import Settings as DedupeSettings
 from .encoding import decode, looks_like_html
 from .entities import EntityTagger, KnownName, data_fingerprint
-from .errors import BlockedURLError, ExtractError, FeedError, FetchError, ImportPathError
+from .errors import BlockedURLError, DeferredError, ExtractError, FeedError, FetchError, ImportPathError
 from .fetch import Fetcher, Response, check_url
 from .models import Article, Entry, Extracted, ParsedFeed
 from .keys import DATA, fold
@@ -52,6 +52,7 @@ FEED_ACCEPT = (
     "application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.5"
 )
 PAGE_RETRIES = 3  # a page that failed this often is not retried on later runs
+DEFER_AFTER = 30.0  # seconds: a host that asks us to wait longer is left for the next pass
 
 Clock = Callable[[], datetime]
 Progress = Callable[[str, str], None]  # (event, detail)
@@ -97,6 +98,7 @@ class _Page:
     url: str
     article: Article | None = None
     error: str | None = None  # why the page itself could not be had
+    deferred: bool = False  # not tried now (the host asked to wait, robots.txt unavailable): not a failure
 
 
 # --------------------------------------------------------------------------
@@ -214,14 +216,15 @@ class _Pass:
         self.settings = config.settings
         self.waiting: dict[str, deque] = {}  # host -> jobs not started
         self.busy: Counter = Counter()  # host -> jobs running
-        self.running: dict[Future, tuple[str, Callable[[object], None]]] = {}
+        self.running: dict[Future, tuple[str, Callable[[object], None], _SourceWork]] = {}
 
     def run(self, sources: list[tuple[Source, SourceState]]) -> None:
         pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="fetch")
         try:
             for source, state in sources:
                 work = _SourceWork(source, state)
-                self._queue(source.url, lambda w=work: self._fetch_feed(w), lambda result, w=work: self._feed_done(w, result))
+                self._queue(work, source.url, lambda w=work: self._fetch_feed(w),
+                            lambda result, w=work: self._feed_done(w, result))
             while (self.running or any(self.waiting.values())) and not self.stop.is_set():
                 pause = self._start(pool)
                 if not self.running:
@@ -229,18 +232,26 @@ class _Pass:
                     continue
                 done, _ = wait(list(self.running), timeout=pause, return_when=FIRST_COMPLETED)
                 for future in done:
-                    host, handle = self.running.pop(future)
+                    host, handle, work = self.running.pop(future)
                     self.busy[host] -= 1
                     if self.stop.is_set():
                         break
-                    handle(future.result())
+                    try:
+                        handle(future.result())
+                    except Exception as exc:  # a bug or a locked database on one source: record it, go on
+                        logger.debug("handler failed", exc_info=True, extra={"source": work.source.name})
+                        try:
+                            self._failed(work, exc)
+                        except Exception:
+                            self.report.fail(work.source.name, work.source.url,
+                                             f"internal error ({type(exc).__name__}: {exc}); please report it")
         finally:
             pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
 
     # -- the dispatcher: a job starts only when its host has room ----------------
-    def _queue(self, url: str, job: Callable[[], object], handle: Callable[[object], None]) -> None:
+    def _queue(self, work: _SourceWork, url: str, job: Callable[[], object], handle: Callable[[object], None]) -> None:
         host = (urlsplit(url).hostname or "").lower()
-        self.waiting.setdefault(host, deque()).append((url, job, handle))
+        self.waiting.setdefault(host, deque()).append((url, job, handle, work))
 
     def _start(self, pool: ThreadPoolExecutor) -> float:
         """Start what the limits allow; return how long until a waiting host may start again."""
@@ -254,14 +265,29 @@ class _Pass:
                 if len(self.running) >= self.settings.concurrency:
                     break
                 wait_for = self.fetcher.gate.ready_in(jobs[0][0])
+                if wait_for > DEFER_AFTER:  # the host asked us to wait (Retry-After): not in this pass
+                    self._defer(host, wait_for)
+                    continue
                 if wait_for > 0:  # its delay has not passed: do not tie up a worker sleeping
                     soonest = min(soonest, wait_for)
                     continue
-                url, job, handle = jobs.popleft()
-                self.running[pool.submit(_guarded, job)] = (host, handle)
+                url, job, handle, work = jobs.popleft()
+                self.running[pool.submit(_guarded, job)] = (host, handle, work)
                 self.busy[host] += 1
                 started = True
         return max(soonest, 0.005)
+
+    def _defer(self, host: str, seconds: float) -> None:
+        """Everything still queued for a host that asked us to wait: answered now, as deferred."""
+        jobs, self.waiting[host] = self.waiting[host], deque()
+        for url, _, handle, work in jobs:
+            error = DeferredError("the host asked us to wait (Retry-After)", url, f"{seconds:.0f} s",
+                                  status=429, retry_after=seconds)
+            try:
+                handle(error)
+            except Exception as exc:
+                logger.debug("deferral failed", exc_info=True)
+                self.report.fail(work.source.name, url, f"internal error ({type(exc).__name__}: {exc})")
 
     # -- workers (no archive access) ---------------------------------------------------
     def _fetch_feed(self, work: _SourceWork):
@@ -307,11 +333,14 @@ class _Pass:
             self._finish(work)
             return
         for entry in work.fresh:
-            self._queue(entry.url or source.url, lambda e=entry: _fetch_entry(source, feed, e, self.fetcher, self.clock),
+            self._queue(work, entry.url or source.url, lambda e=entry: _fetch_entry(source, feed, e, self.fetcher, self.clock),
                         lambda page, w=work: self._page_done(w, page))
 
     def _page_done(self, work: _SourceWork, page) -> None:
-        if isinstance(page, BaseException):  # _fetch_entry turns errors into pages; this is a last resort
+        if isinstance(page, DeferredError):
+            page = _Page(None, page.url, error=f"page not fetched now: {page.reason}; tried again next run",
+                         deferred=True)
+        elif isinstance(page, BaseException):  # _fetch_entry turns errors into pages; this is a last resort
             page = _Page(None, work.source.url, error=f"internal error ({type(page).__name__}: {page})")
         work.pages.append(page)
         work.fetched += 1
@@ -427,6 +456,8 @@ def _fetch_entry_page(source: Source, feed: ParsedFeed, entry: Entry, fetcher: F
         if source.robots and not fetcher.robots_allow(entry.url):
             return _feed_fallback(source, feed, entry, clock, "page not fetched: disallowed by robots.txt")
         response = fetcher.get(entry.url, accept=PAGE_ACCEPT)
+    except DeferredError as exc:
+        return _Page(entry, entry.url, error=f"page not fetched now: {exc.reason}; tried again next run", deferred=True)
     except BlockedURLError as exc:
         return _Page(entry, entry.url, error=f"link not followed: {exc.reason}")
     except FetchError as exc:
@@ -480,7 +511,7 @@ def _assemble(
     return Article(
         id=article_id_for_url(url),
         url=url,
-        canonical_url=canonical_url(extracted.canonical_url or url),
+        canonical_url=canonical_url(extracted.canonical_url if _web(extracted.canonical_url) else url),
         source=source.name,
         text=extracted.text,
         title=extracted.title or (entry.title if entry else None),
@@ -499,9 +530,18 @@ def _assemble(
     )
 
 
+def _web(url: str | None) -> bool:
+    """An http(s) address: a page's canonical link is written by strangers (`javascript:`, `data:`...)."""
+    return bool(url) and url.split(":", 1)[0].lower() in ("http", "https")
+
+
 def _store_page(source: Source, archive: Archive, report: RunReport, page: _Page, clock: Clock,
                 stories: DedupeSettings | None = None) -> None:
     now = iso(clock())
+    if page.deferred:  # tried again on the next run; does not count towards giving up on the page
+        report.count("skipped")
+        report.failures.append(Failure(source.name, page.url, page.error or "deferred"))
+        return
     if page.error:
         archive.record_failure(source.name, page.url, "page", page.error, now)
     if page.article is None:

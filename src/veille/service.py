@@ -93,6 +93,7 @@ class Service:
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)  # its own MemoryJobStore, never shared
         self.fetcher = Fetcher(self.config.settings)
         self.taggers = pipeline.Taggers(self.config, archive)
+        self.taggers_nlp = self.config.nlp
 
     # -- scheduling ------------------------------------------------------------------
     def next_run(self, source: Source, now: datetime, spread: float = 0.0) -> datetime:
@@ -112,7 +113,7 @@ class Service:
         wanted = {s.name: s for s in config.enabled_sources}
         spread = SPREAD_PER_SOURCE * len(wanted)
         for job in self.scheduler.get_jobs():
-            if job.id not in wanted:
+            if job.id not in wanted and not job.id.startswith("digest:"):
                 job.remove()
                 logger.info("source unscheduled", extra={"source": job.id})
         for name, source in wanted.items():
@@ -186,7 +187,10 @@ class Service:
             logger.error("config not reloaded, keeping the last good one", extra={"reason": str(exc)})
             return
         self.config = config
-        self.fetcher.settings = config.settings
+        self.fetcher.close()  # a new client and gate: timeouts, User-Agent and per-host limits as now written
+        self.fetcher = Fetcher(config.settings)
+        if config.nlp != self.taggers_nlp:
+            self.taggers, self.taggers_nlp = pipeline.Taggers(config, self.archive), config.nlp
         self.schedule(config)
         logger.info("config reloaded", extra={"sources": len(config.enabled_sources)})
 
