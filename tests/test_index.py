@@ -99,3 +99,15 @@ def test_the_second_field_of_a_document_replays_the_first_ones_words():
     assert analyzer._memo_value is body  # kept for the next field of this document
     assert [(t.text, t.pos) for t in analyzer(body, positions=True)] == first
     assert [t.text for t in analyzer("\x00en\x00Cameras", positions=True)] == ["camera"]
+
+
+@pytest.mark.skipif(not fastpath.available, reason="whoosh internals changed: every query goes to whoosh")
+@pytest.mark.parametrize("query", ['"données personnelles"', '"reconnaissance faciale"', '"la ville"', '"the police"',
+                                   '"surveillance de masse" OR palantir', '"les données" lang:fr'])
+def test_the_fast_path_finds_the_same_phrase_matches_as_whoosh(index, query):
+    plan = index.parse(query)
+    assert fastpath.supports(plan.scored), plan.scored
+    allowed = index._allowed(plan.filters)
+    fast, _ = index._fast_hits(plan, allowed, 10_000, by_date=False)
+    slow, _ = index._whoosh_hits(plan, allowed, 10_000, by_date=False)
+    assert fast and {h.id for h in fast} == {h.id for h in slow}

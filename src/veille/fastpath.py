@@ -32,7 +32,7 @@ def _probe() -> bool:
     from whoosh.codec import whoosh3
 
     matcher = whoosh3.W3LeafMatcher
-    return all(hasattr(matcher, name) for name in ("_read_ids", "_next_block", "_goto")) and \
+    return all(hasattr(matcher, name) for name in ("_read_ids", "_read_values", "_next_block", "_goto")) and \
         hasattr(whoosh3, "LENGTHS_COLUMN") and hasattr(whoosh3, "_lenfield")
 
 
@@ -43,6 +43,8 @@ def supports(item) -> bool:
     """True if the fast path can score this (already stemmed) query."""
     if isinstance(item, Q.Term):
         return item.fieldname in SCORED_FIELDS
+    if isinstance(item, Q.Phrase):
+        return item.fieldname in ("phrases", "title") and item.slop == 1 and len(item.words) > 1
     if isinstance(item, (Q.And, Q.Or)):
         return all(supports(sub) for sub in item.subqueries)
     if isinstance(item, Q.Not):
@@ -143,6 +145,8 @@ class Table:
     def evaluate(self, item) -> Matches:
         if isinstance(item, Q.Term):
             return self._term(item)
+        if isinstance(item, Q.Phrase):
+            return self._phrase(item)
         if isinstance(item, Q.Or):
             parts = [self.evaluate(sub) for sub in item.subqueries]
             score = np.sum([p.score for p in parts], axis=0) * item.boost
@@ -180,6 +184,57 @@ class Table:
             hit[ids] = True
         return Matches(score, hit)
 
+    def _phrase(self, item: Q.Phrase) -> Matches:
+        """Documents with the words side by side: candidates from the word postings (numpy), then
+        the positions of only those documents, read from the positional field. Scored as the words."""
+        scored = "text" if item.fieldname == "phrases" else item.fieldname
+        words = [self._term(Q.Term(scored, w)) for w in item.words]
+        candidates = np.logical_and.reduce([w.hit for w in words]) & self.live
+        docs = np.flatnonzero(candidates)
+        hit = np.zeros(self.size, dtype=bool)
+        if len(docs):
+            found = [self.positions(item.fieldname, w, docs) for w in item.words]
+            for doc in docs.tolist():
+                lists = [f.get(doc) for f in found]
+                if all(lists) and _adjacent(lists):
+                    hit[doc] = True
+        score = np.where(hit, np.sum([w.score for w in words], axis=0), 0).astype(np.float32) * item.boost
+        return Matches(score, hit)
+
+    def positions(self, fieldname: str, text: str, docs: np.ndarray) -> dict[int, list[int]]:
+        """Positions of one term in the given documents (sorted global docnums) only."""
+        from whoosh.formats import Positions
+
+        decode = Positions().decode_positions
+        out: dict[int, list[int]] = {}
+        mask = np.zeros(self.size, dtype=bool)
+        mask[docs] = True
+        for reader, base in self.leaves:
+            wanted = docs[(docs >= base) & (docs < base + reader.doc_count_all())] - base
+            if not len(wanted):
+                continue
+            try:
+                matcher = reader.postings(fieldname, text)
+            except TermNotFound:
+                continue
+            matcher = getattr(matcher, "child", matcher)
+            pointer = 0
+            while matcher.is_active() and pointer < len(wanted):
+                if matcher._maxid >= wanted[pointer]:  # a block without wanted documents is not even unpickled
+                    matcher._read_ids()
+                    ids = np.asarray(matcher._ids, dtype=np.int64)
+                    chosen = np.flatnonzero(mask[ids + base])
+                    if len(chosen):
+                        matcher._read_values()
+                        values = matcher._values
+                        for i in chosen.tolist():
+                            out[base + int(ids[i])] = decode(values[i])
+                    pointer = int(np.searchsorted(wanted, matcher._maxid, side="right"))
+                if matcher._lastblock:
+                    break
+                matcher._goto(matcher._nextoffset)
+        return out
+
     def top(self, item, allowed: np.ndarray | None, limit: int, by_date: np.ndarray | None = None
             ) -> tuple[list[tuple[int, float]], int]:
         """The best `limit` (docnum, score) pairs, best first (ties: older docnum first), and the match count.
@@ -205,6 +260,12 @@ class Table:
         order = chosen[np.lexsort((ties, keys[chosen]))][:limit]
         return [(int(docs[i]), float(found.score[docs[i]])) for i in order], len(docs)
 
+
+
+def _adjacent(lists: list[list[int]]) -> bool:
+    """Whether some position p of the first word has p+1 in the second list, p+2 in the third..."""
+    later = [set(p) for p in lists[1:]]
+    return any(all(p + k in positions for k, positions in enumerate(later, start=1)) for p in lists[0])
 
 
 def speed_up_length_reads() -> None:
