@@ -213,3 +213,21 @@ def test_links_are_web_addresses_and_the_unsubscribe_address_is_quoted(archive_c
     message = email.message_from_bytes((tmp_path / "w.eml").read_bytes(), policy=policy.default)
     assert "javascript:" not in message.get_body(("html",)).get_content()
     assert message["List-Unsubscribe"] == "<mailto:veille@example.org?subject=unsubscribe%20weekly%20privacy%20%26%20more>"
+
+
+def test_veille_run_sends_a_digest_missed_while_it_was_down_and_only_once(archive_cli, smtp):
+    from veille.service import Service
+    from veille.store import Archive
+
+    cli = archive_cli
+    box, port = smtp()
+    cli.write_config(config(port, '    schedule: "*/5 * * * *"\n'))  # a send time at most five minutes ago
+    with Archive(cli.archive) as archive:
+        service = Service(cli.config, archive)
+        service.schedule(service.config)
+        assert "digest:weekly" in service._take_due(wait=0.1)
+        assert service.scheduler.get_job("digest:weekly") is not None
+        service._digest("weekly")
+        service._digest("weekly")  # as if the job fired again in the same period
+        service.fetcher.close()
+    assert len(box.messages) == 1

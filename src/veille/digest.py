@@ -85,15 +85,20 @@ class Issue:
 
 
 def period_start(digest: Digest, now: datetime) -> datetime:
-    """The most recent scheduled time at or before `now` (the start of the current period)."""
+    """The most recent scheduled time at or before `now` (the start of the current period).
+
+    Looks back an hour, then a day, a week, a month, a year: the first span holding a fire time
+    holds the latest one, and a frequent schedule costs a few steps, not thousands.
+    """
     trigger = CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
-    moment, last = now - timedelta(days=32), None
-    while True:
-        moment = trigger.get_next_fire_time(last, moment + timedelta(seconds=1) if last else moment)
-        if moment is None or moment > now:
-            break
-        last = moment
-    return (last or now).astimezone(timezone.utc)
+    for span in (timedelta(hours=1), timedelta(days=1), timedelta(days=8), timedelta(days=32), timedelta(days=400)):
+        moment, last = trigger.get_next_fire_time(None, now - span), None
+        while moment is not None and moment <= now:
+            last = moment
+            moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
+        if last is not None:
+            return last.astimezone(timezone.utc)
+    return now
 
 
 def window(archive: Archive, digest: Digest, now: datetime, *, force: bool = False,

@@ -43,6 +43,7 @@ from .store import Archive
 logger = logging.getLogger("veille.run")
 
 LOG_FILE = "logs/veille.log"
+DIGEST_GRACE = 6 * 3600  # seconds after its time a digest missed while veille was down is still sent
 SPREAD_PER_SOURCE = 0.2  # seconds: overdue sources start this far apart on average (300 feeds: over a minute)
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -137,10 +138,17 @@ class Service:
         for job in self.scheduler.get_jobs():
             if job.id.startswith("digest:") and job.id not in wanted:
                 job.remove()
+        from .digest import period_start
+
+        now = datetime.now(timezone.utc)
         for job_id, digest in wanted.items():
             trigger = CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
             self.scheduler.add_job(self.due.put, trigger, args=[job_id], id=job_id, name=job_id, replace_existing=True,
-                                   max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+                                   max_instances=1, coalesce=True, misfire_grace_time=DIGEST_GRACE)
+            if now - period_start(digest, now) < timedelta(seconds=DIGEST_GRACE):
+                # started (or restarted) shortly after a send time: the fire was missed while down;
+                # sending is refused anyway if this period's digest already went out
+                self.due.put(job_id)
 
     def _digest(self, name: str) -> None:
         """A scheduled digest: sent once per period; a failure is logged and the next run retries the window."""
