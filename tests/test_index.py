@@ -111,3 +111,24 @@ def test_the_fast_path_finds_the_same_phrase_matches_as_whoosh(index, query):
     fast, _ = index._fast_hits(plan, allowed, 10_000, by_date=False)
     slow, _ = index._whoosh_hits(plan, allowed, 10_000, by_date=False)
     assert fast and {h.id for h in fast} == {h.id for h in slow}
+
+
+def test_a_bulk_load_in_two_processes_gives_the_same_answers(index, tmp_path):
+    """`veille reindex` loads a fresh index with whoosh's parallel writer; it must answer as the serial one."""
+    docs = []
+    for group in index.search("", sort="date", limit=1000, by_story=False).groups:
+        docs.append(group[0].id)
+    searcher = index.searcher()
+    rebuilt = SearchIndex(tmp_path)
+    articles = []
+    for fields in searcher.all_stored_fields():
+        text = " ".join(w for w in ["surveillance", "police", "données"] if hash(fields["id"] + w) % 2)
+        articles.append((Article(id=fields["id"], url="", source="s", text=text or "ville", lang=fields["lang"],
+                                 title=None, published="2025-01-01"), fields["story"], [], []))
+    rebuilt.add(articles, cursor="x", procs=2)
+    serial = SearchIndex(tmp_path / "serial")
+    serial.add(articles, cursor="x")
+    for query in ("surveillance", "police AND données", "ville OR police"):  # ties may come in another order
+        assert {h.id: h.score for h in rebuilt.search(query, limit=1000, by_story=False).hits} == \
+            {h.id: h.score for h in serial.search(query, limit=1000, by_story=False).hits}
+    assert rebuilt.doc_count() == serial.doc_count() == len(articles) and len(docs) == len(articles)

@@ -922,25 +922,30 @@ def rebuild_stories(
 # --------------------------------------------------------------------------
 
 
-def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int = 500) -> int:
+def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int = 500, procs: int = 1) -> int:
     """Index whatever the archive holds that the index has not seen; returns how many."""
     from .index import SearchIndex
 
     search_index = SearchIndex(archive.folder)
     done = 0
-    while True:
-        changed = archive.changed_since(search_index.cursor, batch)
-        if not changed:
-            return done
-        done += search_index.add(((a, story, keys, tags) for a, story, keys, tags, _ in changed), changed[-1][4])
-        for article, *_ in changed:
-            _notify(progress, "file", article.id)
+    try:
+        while True:
+            changed = archive.changed_since(search_index.cursor, batch)
+            if not changed:
+                return done
+            done += search_index.add(((a, story, keys, tags) for a, story, keys, tags, _ in changed), changed[-1][4],
+                                     procs=procs if len(changed) >= 1000 else 1)
+            for article, *_ in changed:
+                _notify(progress, "file", article.id)
+    finally:
+        search_index.close()
 
 
 def reindex(archive: Archive, *, progress: Progress | None = None) -> int:
-    """Delete the index and build it again from the archive."""
+    """Delete the index and build it again from the archive: in big batches, two processes each
+    (a fresh index is only added to, so whoosh's parallel writer applies)."""
     from .index import SearchIndex
 
     SearchIndex(archive.folder).clear()
     _notify(progress, "total", str(archive.count_articles()))
-    return sync_index(archive, progress=progress)
+    return sync_index(archive, progress=progress, batch=20_000, procs=2)
