@@ -1004,6 +1004,66 @@ def digest(state: State, name: str, dry_run: bool, send_it: bool, force: bool, o
             out.print(f"  wrote {escape(str(path))}")
 
 
+@main.command(name="export")
+@click.argument("query", required=False, default="")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet", "spacy"]), default="jsonl",
+              show_default=True)
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
+              help="The data file; the dataset card (datapackage.json, README.md) goes beside it.")
+@click.option("--lang", help="Only articles in this language.")
+@click.option("--source", help="Only articles of this source.")
+@click.option("--since", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY-MM-DD).")
+@click.option("--saved", metavar="NAME", help="The query and filters of a saved search.")
+@click.option("--stories", type=click.Choice(["all", "originals"]), default="all", show_default=True,
+              help="Every member of every story, or one row per story (its original).")
+@click.option("--no-text", is_flag=True, help="Leave the article text out.")
+@click.option("--with-html", is_flag=True, help="Add the raw HTML as received, for re-extraction.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def export_(state: State, query: str, fmt: str, out_path: Path, lang: str | None, source: str | None,
+            since: str | None, until: str | None, saved: str | None, stories: str, no_text: bool, with_html: bool,
+            quiet: bool) -> None:
+    """Export articles as a dataset: full text, stories, tags, entities with offsets, provenance.
+
+    Example: veille export 'tag:facial-recognition' --format parquet --out exports/fr.parquet
+    """
+    from .export import Selection, export
+    from .index import SearchIndex, check_syntax
+
+    for name, value in (("--since", since), ("--until", until)):
+        if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint=name)
+    archive = state.archive()
+    if saved:
+        stored = archive.saved_search(saved)
+        if stored is None:
+            raise VeilleError(f"no saved search named {saved!r}; `veille searches list` shows them")
+        query = f"({stored['query']}) {query}".strip() if query and stored["query"] else query or stored["query"]
+        lang = lang or stored["options"].get("lang")
+        source = source or stored["options"].get("source")
+    matching = None
+    if query.strip():
+        check_syntax(query)
+        pipeline.sync_index(archive)
+        index = SearchIndex(archive.folder)
+        try:
+            ids, _ = index.count(query)
+        finally:
+            index.close()
+        matching = set(ids)
+    selection = Selection(query=query, lang=lang, source=source, since=since, until=until, stories=stories,
+                          text=not no_text, html=with_html)
+    started = time.monotonic()
+    with _progress(quiet, "exporting") as progress:
+        if progress:
+            progress("total", str(len(matching) if matching is not None else archive.count_articles()))
+        done = export(archive, selection, fmt, out_path, matching,
+                      progress=(lambda item: progress("file", item)) if progress else None)
+    out.print(f"export: {done['rows']} articles in {done['stories']} stories to {', '.join(done['files'])} "
+              f"and the dataset card beside it ({time.monotonic() - started:.1f}s)")
+
+
 def urlsplit_host(url: str) -> str:
     from urllib.parse import urlsplit
 

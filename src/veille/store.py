@@ -601,6 +601,31 @@ class Archive:
                 yield _row_to_article(row)
             last = rows[-1]["id"]
 
+    def export_batches(self, *, lang: str | None = None, source: str | None = None, since: str | None = None,
+                       until: str | None = None, batch: int = 1000, with_raw: bool = False):
+        """Lists of (article, story membership or None), in id order, `batch` articles at a time."""
+        where, params = ["a.id > ?"], []
+        for clause, value in (("a.lang = ?", lang), ("a.source = ?", source),
+                              ("substr(COALESCE(a.published, a.fetched), 1, 10) >= ?", since),
+                              ("substr(COALESCE(a.published, a.fetched), 1, 10) <= ?", until)):
+            if value:
+                where.append(clause)
+                params.append(value)
+        columns = "a.*" if with_raw else ", ".join(f"a.{c}" for c in ARTICLE_COLUMNS if c != "raw")
+        sql = (f"SELECT {columns}, m.story_id AS m_story, m.relation AS m_relation, s.original_id AS m_original "
+               "FROM articles a LEFT JOIN story_members m ON m.article_id = a.id "
+               "LEFT JOIN stories s ON s.id = m.story_id "
+               f"WHERE {' AND '.join(where)} ORDER BY a.id LIMIT ?")
+        last = ""
+        while True:
+            found = self.db.execute(sql, (last, *params, batch)).fetchall()
+            if not found:
+                return
+            yield [(_row_to_article(row), {"story_id": row["m_story"], "relation": row["m_relation"],
+                                           "original_id": row["m_original"]} if row["m_story"] else None)
+                   for row in found]
+            last = found[-1]["id"]
+
     def count_articles(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
 

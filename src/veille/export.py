@@ -1,0 +1,330 @@
+"""Research exports: the archive as a dataset, with full text, provenance and exact entity offsets.
+
+    veille export [QUERY] --format jsonl|csv|parquet|spacy --out PATH
+
+Rows come in article-id order, in batches (bounded memory whatever the
+size), and the same archive and command give the same data file byte for
+byte: nothing in a row depends on the time of the export. Beside every export
+go a `datapackage.json` (Frictionless Data Package: the schema of every
+field) and a `README.md` (the query and filters, counts, tool versions, and
+a note on the articles' copyright): the dataset card.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Iterator
+
+from . import __version__
+from .errors import VeilleError
+from .store import Archive
+
+FORMATS = ("jsonl", "csv", "parquet", "spacy")
+BATCH = 1000
+
+# name, Frictionless type, description (the order of the columns)
+FIELDS: list[tuple[str, str, str]] = [
+    ("id", "string", "veille's article id (16 hex digits)"),
+    ("url", "string", "the address the article was fetched from (file:// for imported files)"),
+    ("canonical_url", "string", "the canonical address the page declares, or the URL"),
+    ("source", "string", "the source's name in feeds.yaml (`import` for imported files)"),
+    ("site_name", "string", "the site's own name, when the page gives it"),
+    ("title", "string", "the article's title"),
+    ("author", "string", "the author, when known"),
+    ("published", "string", "publication date and time as given (ISO 8601), when known"),
+    ("fetched", "string", "when veille fetched or imported it (ISO 8601, UTC)"),
+    ("lang", "string", "ISO 639-1 language code detected from the text (`und`: undetermined)"),
+    ("lang_confidence", "number", "the language detector's probability for `lang`, 0 to 1"),
+    ("story_id", "string", "the story the article belongs to (copies and translations share it)"),
+    ("relation", "string", "its relation to the story's original: original, duplicate, copy or translation"),
+    ("original_id", "string", "the id of the story's original"),
+    ("word_count", "integer", "number of words in `text`"),
+    ("text", "string", "the clean text of the article (empty with --no-text)"),
+    ("tags", "array", "topic tags (language-neutral slugs)"),
+    ("entities", "array", "people, organisations, places and other names: objects with text, label "
+                          "(PERSON, ORG, LOC, MISC), key (the same for every spelling), start and end "
+                          "(character offsets: text[start:end] == entity text)"),
+    ("content_hash", "string", "SHA-256 of the text with whitespace normalised"),
+    ("tools", "object", "versions of what produced the row: veille, trafilatura, and the tagger "
+                        "(spaCy pipeline and data files) for the article's language"),
+]
+HTML_FIELD = ("html", "string", "the page as received (with --with-html), for re-extraction")
+ENTITY_FIELDS = [("article_id", "string", "the article's id"), ("start", "integer", "first character"),
+                 ("end", "integer", "character after the last"), ("label", "string", "PERSON, ORG, LOC or MISC"),
+                 ("text", "string", "the entity as written"), ("key", "string", "the entity key")]
+
+
+class ExportError(VeilleError):
+    exit_code = 2
+
+
+@dataclass
+class Selection:
+    """What to export: a query and filters, every member or only the originals, with or without text."""
+    query: str = ""
+    lang: str | None = None
+    source: str | None = None
+    since: str | None = None
+    until: str | None = None
+    stories: str = "all"  # all | originals
+    text: bool = True
+    html: bool = False
+
+
+def tool_versions() -> dict[str, str]:
+    found = {"veille": __version__}
+    for package in ("trafilatura", "spacy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def rows(archive: Archive, selection: Selection, matching: set[str] | None) -> Iterator[dict]:
+    """The rows, in id order, a batch of articles at a time."""
+    tools = tool_versions()
+    for batch in archive.export_batches(lang=selection.lang, source=selection.source, since=selection.since,
+                                        until=selection.until, batch=BATCH, with_raw=selection.html):
+        for article, membership in batch:
+            if matching is not None and article.id not in matching:
+                continue
+            relation = membership["relation"] if membership else "original"
+            if selection.stories == "originals" and relation != "original":
+                continue
+            entities = archive.entities_of(article.id)
+            row = {
+                "id": article.id, "url": article.url, "canonical_url": article.canonical_url or article.url,
+                "source": article.source, "site_name": article.site_name, "title": article.title,
+                "author": article.author, "published": article.published, "fetched": article.fetched,
+                "lang": article.lang, "lang_confidence": round(article.lang_confidence, 4),
+                "story_id": membership["story_id"] if membership else None, "relation": relation,
+                "original_id": membership["original_id"] if membership else article.id,
+                "word_count": len(article.text.split()), "text": article.text if selection.text else "",
+                "tags": archive.tags_of(article.id),
+                "entities": [{"text": e.text, "label": e.label, "key": e.key, "start": e.start, "end": e.end}
+                             for e in entities],
+                "content_hash": article.text_hash,
+                "tools": {**tools, "tagger": article.tagger or ""},
+            }
+            if selection.html:
+                row["html"] = (article.raw or b"").decode("utf-8", errors="replace")
+            yield row
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.rows = 0
+        self.stories: set[str] = set()
+        self.by_lang: dict[str, int] = {}
+        self.by_source: dict[str, int] = {}
+
+    def add(self, row: dict) -> None:
+        self.rows += 1
+        self.stories.add(row["story_id"] or row["id"])
+        self.by_lang[row["lang"]] = self.by_lang.get(row["lang"], 0) + 1
+        self.by_source[row["source"]] = self.by_source.get(row["source"], 0) + 1
+
+
+def export(archive: Archive, selection: Selection, fmt: str, out: Path, matching: set[str] | None,
+           progress=None) -> dict:
+    """Write the data file(s) and the dataset card; returns the counts."""
+    if fmt not in FORMATS:
+        raise ExportError(f"export: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    out = Path(out)
+    if out.exists() and out.is_dir():
+        raise ExportError(f"export: {out} is a folder; give a file name, like {out / ('articles.' + fmt)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for name, mark in (("README.md", "# veille export"), ("datapackage.json", '"name": "veille-export"')):
+        existing = out.parent / name
+        if existing.exists() and mark not in existing.read_text(encoding="utf-8", errors="replace")[:2000]:
+            raise ExportError(f"export: {existing} exists and is not from a veille export; the dataset card would "
+                              f"replace it. Export into a folder of its own, like exports/{out.name}")
+    counts = _Counts()
+
+    def counted() -> Iterator[dict]:
+        for row in rows(archive, selection, matching):
+            counts.add(row)
+            if progress:
+                progress(row["id"])
+            yield row
+
+    files = {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet, "spacy": _spacy}[fmt](counted(), out, selection)
+    _card(out, fmt, files, selection, counts)
+    return {"rows": counts.rows, "stories": len(counts.stories), "files": [str(f) for f in files]}
+
+
+def _fields(selection: Selection) -> list[tuple[str, str, str]]:
+    return FIELDS + ([HTML_FIELD] if selection.html else [])
+
+
+def _jsonl(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]:
+    with _atomic(out, "w") as handle:
+        for row in items:
+            handle.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return [out]
+
+
+def _csv(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]:
+    """Articles in `out`, one row per entity in the sibling `*.entities.csv`: CSV cannot nest."""
+    entities_path = out.with_name(out.stem + ".entities.csv")
+    names = [name for name, _, _ in _fields(selection) if name != "entities"]
+    with _atomic(out, "w", newline="") as articles, _atomic(entities_path, "w", newline="") as entities:
+        write = csv.writer(articles, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        write_entity = csv.writer(entities, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        write.writerow(names)
+        write_entity.writerow([name for name, _, _ in ENTITY_FIELDS])
+        for row in items:
+            write.writerow([_cell(row[name]) for name in names])
+            for e in row["entities"]:
+                write_entity.writerow([row["id"], e["start"], e["end"], e["label"], e["text"], e["key"]])
+    return [out, entities_path]
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True) if isinstance(value, dict) else "|".join(value)
+    return str(value)
+
+
+def _parquet(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    entity = pa.struct([("text", pa.string()), ("label", pa.string()), ("key", pa.string()),
+                        ("start", pa.int64()), ("end", pa.int64())])
+    types = {"number": pa.float64(), "integer": pa.int64(), "string": pa.string()}
+    columns = []
+    for name, kind, _ in _fields(selection):
+        if name == "tags":
+            columns.append((name, pa.list_(pa.string())))
+        elif name == "entities":
+            columns.append((name, pa.list_(entity)))
+        elif name == "tools":
+            columns.append((name, pa.map_(pa.string(), pa.string())))
+        else:
+            columns.append((name, types[kind]))
+    schema = pa.schema(columns)
+    temporary = out.with_name(out.name + ".tmp")
+    with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
+        batch: list[dict] = []
+        for row in items:
+            batch.append({**row, "tools": sorted(row["tools"].items())})
+            if len(batch) == BATCH:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch = []
+        if batch:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+    temporary.replace(out)
+    return [out]
+
+
+def _spacy(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]:
+    """A spaCy DocBin of the articles with their entities, for `spacy train`."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    blanks: dict[str, object] = {}
+    docs = DocBin(store_user_data=False)
+    for row in items:
+        lang = row["lang"] if row["lang"] in ("en", "fr", "de", "es", "it", "nl", "pt") else "xx"
+        nlp = blanks.get(lang) or blanks.setdefault(lang, spacy.blank(lang))
+        doc = nlp.make_doc(row["text"])
+        spans = [doc.char_span(e["start"], e["end"], label=e["label"], alignment_mode="expand")
+                 for e in row["entities"]]
+        kept, taken = [], set()
+        for span in sorted((s for s in spans if s is not None), key=lambda s: (s.start, -len(s))):
+            if not taken & set(range(span.start, span.end)):
+                kept.append(span)
+                taken |= set(range(span.start, span.end))
+        doc.ents = kept
+        docs.add(doc)
+    temporary = out.with_name(out.name + ".tmp")
+    docs.to_disk(temporary)
+    temporary.replace(out)
+    return [out]
+
+
+class _atomic:
+    """Write to FILE.tmp, then rename over FILE: an interrupted export leaves no half file behind."""
+
+    def __init__(self, path: Path, mode: str, **kwargs) -> None:
+        self.path, self.temporary = path, path.with_name(path.name + ".tmp")
+        self.handle = open(self.temporary, mode, encoding="utf-8", **kwargs)
+
+    def __enter__(self):
+        return self.handle
+
+    def __exit__(self, kind, *rest) -> None:
+        self.handle.close()
+        if kind is None:
+            self.temporary.replace(self.path)
+        else:
+            self.temporary.unlink(missing_ok=True)
+
+
+def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: _Counts) -> None:
+    """datapackage.json and README.md beside the data. Only the README says when it was made."""
+    folder = out.parent
+    media = {"jsonl": "application/jsonl", "csv": "text/csv", "parquet": "application/vnd.apache.parquet",
+             "spacy": "application/octet-stream"}[fmt]
+    fields = [{"name": n, "type": t, "description": d} for n, t, d in _fields(selection)]
+    resources = []
+    if fmt == "csv":
+        resources.append({"name": "articles", "path": files[0].name, "profile": "tabular-data-resource",
+                          "format": "csv", "mediatype": media, "encoding": "utf-8",
+                          "dialect": {"delimiter": ",", "lineTerminator": "\r\n", "quoteChar": '"', "header": True},
+                          "schema": {"fields": [dict(f, type="string", format="default") if f["name"] in ("tags", "tools")
+                                                else f for f in fields if f["name"] != "entities"],
+                                     "primaryKey": ["id"]}})
+        resources.append({"name": "entities", "path": files[1].name, "profile": "tabular-data-resource",
+                          "format": "csv", "mediatype": media, "encoding": "utf-8",
+                          "schema": {"fields": [{"name": n, "type": t, "description": d} for n, t, d in ENTITY_FIELDS],
+                                     "foreignKeys": [{"fields": ["article_id"],
+                                                      "reference": {"resource": "articles", "fields": ["id"]}}]}})
+    else:
+        resources.append({"name": "articles", "path": files[0].name, "format": fmt, "mediatype": media,
+                          "schema": {"fields": fields, "primaryKey": ["id"]}})
+    package = {
+        "profile": "data-package",
+        "name": "veille-export",
+        "title": "Articles exported from a veille archive",
+        "description": "Full text, language, stories, topic tags and entities with character offsets. "
+                       "See README.md for the query, the counts and the copyright note.",
+        "licenses": [{"name": "other-closed", "title": "Articles remain under their publishers' copyright"}],
+        "sources": [{"title": "veille", "path": "https://github.com/veille-project/veille"}],
+        "resources": resources,
+    }
+    (folder / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    filters = {k: v for k, v in (("query", selection.query), ("lang", selection.lang), ("source", selection.source),
+                                 ("since", selection.since), ("until", selection.until),
+                                 ("stories", selection.stories)) if v}
+    lines = [
+        "# veille export", "",
+        f"Made {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by veille {__version__}.", "",
+        "## What is in it", "",
+        f"- Files: {', '.join(f.name for f in files)} ({fmt}); schema in `datapackage.json`.",
+        f"- Selection: {', '.join(f'{k} = {v!r}' for k, v in filters.items()) or 'every article'}"
+        + ("; without text" if not selection.text else "") + ("; with the raw HTML" if selection.html else "") + ".",
+        f"- {counts.rows} articles in {len(counts.stories)} stories.",
+        "- By language: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.by_lang.items(), key=lambda x: -x[1]))
+                             or "none") + ".",
+        "- By source: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.by_source.items(), key=lambda x: -x[1]))
+                           or "none") + ".",
+        "- Tools: " + ", ".join(f"{k} {v}" for k, v in tool_versions().items())
+        + "; each row's `tools.tagger` names the spaCy pipeline and data files that tagged it.", "",
+        "Rows are in article-id order; the same archive and the same command give the same data file.",
+        "Entity offsets are character offsets into `text`: `text[start:end]` is the entity as written.", "",
+        "## Copyright", "",
+        "The articles belong to their authors and publishers. This export is for research, criticism",
+        "and reporting as the law where you work allows (text and data mining exceptions, fair use,",
+        "quotation); do not republish the texts. Cite the articles by their URL.", "",
+    ]
+    (folder / "README.md").write_text("\n".join(lines), encoding="utf-8")
