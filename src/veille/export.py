@@ -226,30 +226,46 @@ def _parquet(items: Iterator[dict], out: Path, selection: Selection) -> list[Pat
     return [out]
 
 
+SPACY_SHARD = 250  # documents per DocBin file: a DocBin lives in memory until it is written
+
+
 def _spacy(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]:
-    """A spaCy DocBin of the articles with their entities, for `spacy train`."""
+    """spaCy DocBins of the articles with their entities, for `spacy train` (give it the folder):
+    `out` for the first 250 documents, then `out.0002.spacy` and so on, so memory stays bounded."""
     import spacy
     from spacy.tokens import DocBin
 
     blanks: dict[str, object] = {}
+    written: list[Path] = []
     docs = DocBin(store_user_data=False)
+
+    def flush() -> None:
+        nonlocal docs
+        path = out if not written else out.with_name(f"{out.stem}.{len(written) + 1:04d}{out.suffix or '.spacy'}")
+        temporary = path.with_name(path.name + ".tmp")
+        docs.to_disk(temporary)
+        temporary.replace(path)
+        written.append(path)
+        docs = DocBin(store_user_data=False)
+
     for row in items:
         lang = row["lang"] if row["lang"] in ("en", "fr", "de", "es", "it", "nl", "pt") else "xx"
         nlp = blanks.get(lang) or blanks.setdefault(lang, spacy.blank(lang))
         doc = nlp.make_doc(row["text"])
         spans = [doc.char_span(e["start"], e["end"], label=e["label"], alignment_mode="expand")
                  for e in row["entities"]]
-        kept, taken = [], set()
+        kept, end = [], -1
         for span in sorted((s for s in spans if s is not None), key=lambda s: (s.start, -len(s))):
-            if not taken & set(range(span.start, span.end)):
+            if span.start >= end:  # spaCy entities may not overlap: the first, longest one wins
                 kept.append(span)
-                taken |= set(range(span.start, span.end))
+                end = span.end
         doc.ents = kept
         docs.add(doc)
-    temporary = out.with_name(out.name + ".tmp")
-    docs.to_disk(temporary)
-    temporary.replace(out)
-    return [out]
+        if len(docs) == SPACY_SHARD:
+            flush()
+    if len(docs) or not written:
+        flush()
+    return written
 
 
 class _atomic:
