@@ -31,7 +31,7 @@ from veille.models import Entity  # noqa: E402
 from veille.store import Archive  # noqa: E402
 
 CHILD = """
-import resource, sys, time
+import sys, time
 from pathlib import Path
 from veille.export import Selection, export
 from veille.store import Archive
@@ -39,7 +39,9 @@ with Archive(sys.argv[1]) as archive:
     started = time.perf_counter()
     done = export(archive, Selection(), sys.argv[2], Path(sys.argv[3]), None)
     seconds = time.perf_counter() - started
-print(done["rows"], seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM: this process's own peak (ru_maxrss would carry over the parent's peak across exec)
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+print(done["rows"], seconds, peak)
 """
 
 

@@ -91,13 +91,14 @@ def rows(archive: Archive, selection: Selection, matching: set[str] | None) -> I
     tools = tool_versions()
     for batch in archive.export_batches(lang=selection.lang, source=selection.source, since=selection.since,
                                         until=selection.until, batch=BATCH, with_raw=selection.html):
+        entities_of, tags_of = archive.entities_and_tags([a.id for a, _ in batch])
         for article, membership in batch:
             if matching is not None and article.id not in matching:
                 continue
             relation = membership["relation"] if membership else "original"
             if selection.stories == "originals" and relation != "original":
                 continue
-            entities = archive.entities_of(article.id)
+            entities = entities_of[article.id]
             row = {
                 "id": article.id, "url": article.url, "canonical_url": article.canonical_url or article.url,
                 "source": article.source, "site_name": article.site_name, "title": article.title,
@@ -106,7 +107,7 @@ def rows(archive: Archive, selection: Selection, matching: set[str] | None) -> I
                 "story_id": membership["story_id"] if membership else None, "relation": relation,
                 "original_id": membership["original_id"] if membership else article.id,
                 "word_count": len(article.text.split()), "text": article.text if selection.text else "",
-                "tags": archive.tags_of(article.id),
+                "tags": tags_of[article.id],
                 "entities": [{"text": e.text, "label": e.label, "key": e.key, "start": e.start, "end": e.end}
                              for e in entities],
                 "content_hash": article.text_hash,

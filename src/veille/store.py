@@ -626,6 +626,23 @@ class Archive:
                    for row in found]
             last = found[-1]["id"]
 
+    def entities_and_tags(self, ids: list[str]) -> tuple[dict[str, list[Entity]], dict[str, list[str]]]:
+        """Entities (in text order) and tags of many articles, in two queries."""
+        entities: dict[str, list[Entity]] = {i: [] for i in ids}
+        tags: dict[str, list[str]] = {i: [] for i in ids}
+        for start in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+            chunk = ids[start:start + 900]
+            marks = ", ".join("?" * len(chunk))
+            for r in self.db.execute(
+                    f"SELECT article_id, text, label, start_char, end_char, key, origin FROM entities "
+                    f"WHERE article_id IN ({marks}) ORDER BY article_id, start_char, end_char", chunk):
+                entities[r["article_id"]].append(Entity(r["text"], r["label"], r["start_char"], r["end_char"],
+                                                        r["key"], r["origin"]))
+            for r in self.db.execute(f"SELECT article_id, tag FROM tags WHERE article_id IN ({marks}) "
+                                     "ORDER BY article_id, tag", chunk):
+                tags[r["article_id"]].append(r["tag"])
+        return entities, tags
+
     def count_articles(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
 
