@@ -413,20 +413,12 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     Fields: lang:fr source:NAME entity:palantir tag:facial-recognition story:ID published:[2025-01-01 to].
     One line per story, its other versions beneath. Example: veille search '"reconnaissance faciale" AND lang:fr'
     """
-    from .index import SearchIndex
+    from .index import SearchIndex, filter_text
 
-    for name, value in (("--since", since), ("--until", until)):
-        if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint=name)
+    _check_dates(since, until)
     archive = state.archive()
     if saved:
-        stored = archive.saved_search(saved)
-        if stored is None:
-            names = ", ".join(s["name"] for s in archive.saved_searches()) or "none yet"
-            raise VeilleError(f"no saved search named {saved!r}; saved searches: {names} (`veille searches add`)")
-        query = f"({stored['query']}) {query}".strip() if query and stored["query"] else query or stored["query"]
-        lang = lang or stored["options"].get("lang")
-        source = source or stored["options"].get("source")
+        query, lang, source = _with_saved(archive, saved, query, lang, source)
     if cross_lingual:
         from .index import check_syntax, expand_cross_lingual
 
@@ -435,17 +427,10 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
         for note in expansions:
             err.print(f"[dim]expanded: {escape(note)}[/dim]")
     pipeline.sync_index(archive)  # catch up with whatever was stored since the last run
-    filters = []
-    if lang:
-        filters.append(f"lang:{lang}")
-    if source:
-        filters.append(f'source:"{source}"')
-    if since or until:
-        filters.append(f"published:[{since or ''} to {until or ''}]")
     index = SearchIndex(archive.folder)
-    filter_text = " ".join(filters)
+    filters = filter_text(lang, source, since, until)
     if count_only or facets:
-        ids, story_count = index.count(query, lang=lang, filters=filter_text)
+        ids, story_count = index.count(query, lang=lang, filters=filters)
         if count_only:
             print(json.dumps({"stories": story_count, "articles": len(ids)}) if as_json
                   else f"{story_count} stories, {len(ids)} articles")
@@ -459,7 +444,7 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
             shown = ", ".join(f"{escape(str(k))} {v}" for k, v in values.items()) or "-"
             out.print(f"[bold]{name:>9}[/bold]  {shown}")
         return
-    results = index.search(query, lang=lang, filters=filter_text, sort=sort, limit=limit, page=page,
+    results = index.search(query, lang=lang, filters=filters, sort=sort, limit=limit, page=page,
                            by_story=not all_versions)
     highlighter = index.highlighter(query, lang)
     for hits in results.groups:
@@ -469,6 +454,23 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     if not results.groups and not as_json:
         err.print("no match; try fewer words, a prefix* or --cross-lingual" if page == 1 else
                   f"no page {page}: the results end before it")
+
+
+def _check_dates(since: str | None, until: str | None) -> None:
+    for name, value in (("--since", since), ("--until", until)):
+        if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint=name)
+
+
+def _with_saved(archive: Archive, saved: str, query: str, lang: str | None, source: str | None
+                ) -> tuple[str, str | None, str | None]:
+    """A saved search's query (joined to QUERY) and options (the command line's win)."""
+    stored = archive.saved_search(saved)
+    if stored is None:
+        names = ", ".join(s["name"] for s in archive.saved_searches()) or "none yet"
+        raise VeilleError(f"no saved search named {saved!r}; saved searches: {names} (`veille searches add`)")
+    query = f"({stored['query']}) {query}".strip() if query and stored["query"] else query or stored["query"]
+    return query, lang or stored["options"].get("lang"), source or stored["options"].get("source")
 
 
 def _print_hit(archive: Archive, highlighter, hit, as_json: bool) -> None:
@@ -834,7 +836,6 @@ def feeds_check(state: State, names: tuple[str, ...], as_json: bool) -> None:
 
     Example: veille feeds check "La Quadrature du Net"
     """
-    from . import feeds as feed_stage
     from .errors import FeedError, FetchError
     from .fetch import Fetcher
 
@@ -851,19 +852,16 @@ def feeds_check(state: State, names: tuple[str, ...], as_json: bool) -> None:
                     record["moved_to"] = response.moved_to
                 if source.kind == "feed":
                     try:
-                        parsed = feed_stage.parse(response.body, response.url, response.charset)
+                        parsed = pipeline.parse_feed(response)
                         record.update(ok=True, entries=len(parsed.entries), title=parsed.title,
                                       warning=parsed.warning)
                     except FeedError as exc:
-                        html = response.is_html()
-                        record.update(ok=False, error="an HTML page, not a feed" if html else str(exc),
-                                      advice=health.advice("not-a-feed" if html else "bad-feed"))
+                        record.update(ok=False, error=str(exc), advice=health.advice(health.kind_of(exc)))
                 else:
                     record.update(ok=response.is_html(), content_type=response.content_type)
             except FetchError as exc:
                 kind = health.kind_of(exc)
-                record.update(ok=False, error=exc.reason + (f" ({exc.detail})" if exc.detail else ""),
-                              advice=health.advice(kind))
+                record.update(ok=False, error=exc.summary, advice=health.advice(kind))
             bad += not record["ok"]
             if as_json:
                 print(json.dumps(record, ensure_ascii=False))
@@ -1031,17 +1029,10 @@ def export_(state: State, query: str, fmt: str, out_path: Path, lang: str | None
     from .export import Selection, export
     from .index import SearchIndex, check_syntax
 
-    for name, value in (("--since", since), ("--until", until)):
-        if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint=name)
+    _check_dates(since, until)
     archive = state.archive()
     if saved:
-        stored = archive.saved_search(saved)
-        if stored is None:
-            raise VeilleError(f"no saved search named {saved!r}; `veille searches list` shows them")
-        query = f"({stored['query']}) {query}".strip() if query and stored["query"] else query or stored["query"]
-        lang = lang or stored["options"].get("lang")
-        source = source or stored["options"].get("source")
+        query, lang, source = _with_saved(archive, saved, query, lang, source)
     matching = None
     if query.strip():
         check_syntax(query)

@@ -17,7 +17,6 @@ refuses line breaks, and never hold article text.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import smtplib
@@ -28,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -212,12 +210,11 @@ def matching_ids(archive: Archive, digest: Digest) -> set[str] | None:
     saved = archive.saved_search(query)
     if saved is not None:
         query, lang, source = saved["query"], saved["options"].get("lang"), saved["options"].get("source")
-    from .index import SearchIndex
+    from .index import SearchIndex, filter_text
 
-    filters = " ".join(f for f in (f"lang:{lang}" if lang else "", f'source:"{source}"' if source else "") if f)
     index = SearchIndex(archive.folder)
     try:
-        ids, _ = index.count(query, filters=filters)
+        ids, _ = index.count(query, filters=filter_text(lang, source))
     finally:
         index.close()
     return set(ids)
@@ -358,10 +355,3 @@ def _time(value: str) -> datetime:
 def _ordinal(value: str | None) -> int:
     digits = re.sub(r"\D", "", value or "")[:14]
     return int(digits.ljust(14, "0")) if digits else 0
-
-
-def write_files(message: EmailMessage, html: str, eml_path: Path, html_path: Path | None = None) -> None:
-    eml_path.parent.mkdir(parents=True, exist_ok=True)
-    eml_path.write_bytes(bytes(message))
-    if html_path is not None:
-        html_path.write_text(html, encoding="utf-8")

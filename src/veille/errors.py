@@ -42,6 +42,11 @@ class FetchError(VeilleError):
         self.retry_after = retry_after  # seconds the server asked us to wait (429, 503)
         super().__init__(f"fetch: {reason}: {url}" + (f" ({detail})" if detail else ""))
 
+    @property
+    def summary(self) -> str:
+        """The reason with its detail, without the URL: "http 404 (the page is gone; ...)"."""
+        return self.reason + (f" ({self.detail})" if self.detail else "")
+
 
 class BlockedURLError(FetchError):
     pass

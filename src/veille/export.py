@@ -91,7 +91,8 @@ def rows(archive: Archive, selection: Selection, matching: set[str] | None) -> I
     tools = tool_versions()
     for batch in archive.export_batches(lang=selection.lang, source=selection.source, since=selection.since,
                                         until=selection.until, batch=BATCH, with_raw=selection.html):
-        entities_of, tags_of = archive.entities_and_tags([a.id for a, _ in batch])
+        ids = [a.id for a, _ in batch]
+        entities_of, tags_of = archive.entities_of_many(ids), archive.tags_of_many(ids)
         for article, membership in batch:
             if matching is not None and article.id not in matching:
                 continue

@@ -220,7 +220,6 @@ class Plan:
     """A parsed query: what scores (None: everything), what only filters, and the terms to highlight."""
     scored: object | None
     filters: list
-    langs: list[str | None]
 
 
 class SearchIndex:
@@ -338,7 +337,7 @@ class SearchIndex:
         if scored and not rewritten:
             rewritten = [Q.NullQuery]  # only stop words: nothing matches
         body = None if not rewritten else rewritten[0] if len(rewritten) == 1 else Q.And(rewritten)
-        return Plan(scored=body, filters=filters_found, langs=[t.lang for t in tables])
+        return Plan(scored=body, filters=filters_found)
 
     def _allowed(self, filters: list) -> np.ndarray | None:
         """The documents every filter lets through (a mask over docnums); each filter cached per searcher."""
@@ -375,7 +374,6 @@ class SearchIndex:
                limit: int = 10, page: int = 1, by_story: bool = True) -> Results:
         """One page of results: `limit` stories (or articles, without `by_story`) after `page - 1` pages."""
         plan = self.parse(query, lang, filters)
-        searcher = self.searcher()
         allowed = self._allowed(plan.filters)
         want = page * limit
         if allowed is not None and not allowed.any():
@@ -435,9 +433,6 @@ class SearchIndex:
             terms = {t for f, t in plan.scored.iter_all_terms() if f in ("text", "title", "phrases")
                      and isinstance(t, str)}
         return Highlighter(terms)
-
-    def snippet(self, query: str, text: str, lang: str | None, html: bool = False) -> str:
-        return self.highlighter(query).snippet(text, lang)
 
 
 class Highlighter:
@@ -500,6 +495,19 @@ def _unmark(value: str | None) -> str | None:
     if value and value.startswith(_MARK):
         return value[value.index(_MARK, 1) + 1:]
     return value
+
+
+def filter_text(lang: str | None = None, source: str | None = None, since: str | None = None,
+                until: str | None = None) -> str:
+    """The filters of the command-line options (and saved searches) in query syntax."""
+    filters = []
+    if lang:
+        filters.append(f"lang:{lang}")
+    if source:
+        filters.append(f'source:"{source}"')
+    if since or until:
+        filters.append(f"published:[{since or ''} to {until or ''}]")
+    return " ".join(filters)
 
 
 def check_syntax(query: str) -> None:

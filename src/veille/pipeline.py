@@ -300,15 +300,7 @@ class _Pass:
             return response, None, None
         if source.kind == "page":
             return response, None, _page_from_response(source, None, source.url, response, self.clock)
-        try:
-            feed = feed_stage.parse(response.body, response.url, response.charset)
-        except FeedError as exc:
-            if response.is_html() or looks_like_html(response.body):
-                error = FeedError(f"the URL gives an HTML page, not a feed ({response.content_type or 'no type'})")
-                error.not_a_feed = True
-                raise error from None
-            raise
-        return response, feed, None
+        return response, parse_feed(response), None
 
     # -- handlers (calling thread: the archive is written here only) ------------------------
     def _feed_done(self, work: _SourceWork, result) -> None:
@@ -388,7 +380,7 @@ class _Pass:
 
     def _failed(self, work: _SourceWork, error: BaseException) -> None:
         if isinstance(error, FetchError):
-            reason = str(error.reason) + (f" ({error.detail})" if error.detail else "")
+            reason = error.summary
         elif isinstance(error, FeedError):
             reason = str(error)
         else:
@@ -407,6 +399,18 @@ def _sync_quietly(archive: Archive, report: RunReport) -> None:
         logger.debug("index sync failed", exc_info=True)
         report.failures.append(Failure("index", str(archive.folder), f"search index not updated ({exc}); "
                                        "it catches up on the next run, or run `veille reindex`"))
+
+
+def parse_feed(response: Response) -> ParsedFeed:
+    """The feed in a response; FeedError says so plainly (`not_a_feed`) when it is a web page instead."""
+    try:
+        return feed_stage.parse(response.body, response.url, response.charset)
+    except FeedError:
+        if response.is_html() or looks_like_html(response.body):
+            error = FeedError(f"the URL gives an HTML page, not a feed ({response.content_type or 'no type'})")
+            error.not_a_feed = True
+            raise error from None
+        raise
 
 
 def _guarded(job: Callable[[], object]) -> object:

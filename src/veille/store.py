@@ -475,14 +475,10 @@ class Archive:
                             (article.tagger, at, article.id))
 
     def entities_of(self, article_id: str) -> list[Entity]:
-        rows = self.db.execute(
-            "SELECT text, label, start_char, end_char, key, origin FROM entities WHERE article_id = ? "
-            "ORDER BY start_char, end_char", (article_id,))
-        return [Entity(r["text"], r["label"], r["start_char"], r["end_char"], r["key"], r["origin"]) for r in rows]
+        return self.entities_of_many([article_id])[article_id]
 
     def tags_of(self, article_id: str) -> list[str]:
-        rows = self.db.execute("SELECT tag FROM tags WHERE article_id = ? ORDER BY tag", (article_id,))
-        return [r["tag"] for r in rows]
+        return self.tags_of_many([article_id])[article_id]
 
     def articles_to_tag(self, lang: str, tagger: str, batch: int) -> list[Article]:
         """Up to `batch` articles in `lang` not tagged by `tagger`, in id order."""
@@ -626,22 +622,25 @@ class Archive:
                    for row in found]
             last = found[-1]["id"]
 
-    def entities_and_tags(self, ids: list[str]) -> tuple[dict[str, list[Entity]], dict[str, list[str]]]:
-        """Entities (in text order) and tags of many articles, in two queries."""
-        entities: dict[str, list[Entity]] = {i: [] for i in ids}
-        tags: dict[str, list[str]] = {i: [] for i in ids}
-        for start in range(0, len(ids), 900):  # SQLite's limit on bound parameters
-            chunk = ids[start:start + 900]
-            marks = ", ".join("?" * len(chunk))
+    def entities_of_many(self, ids: list[str]) -> dict[str, list[Entity]]:
+        """Each article's entities in text order, a few hundred articles per query."""
+        found: dict[str, list[Entity]] = {i: [] for i in ids}
+        for chunk, marks in _chunks(ids):
             for r in self.db.execute(
                     f"SELECT article_id, text, label, start_char, end_char, key, origin FROM entities "
                     f"WHERE article_id IN ({marks}) ORDER BY article_id, start_char, end_char", chunk):
-                entities[r["article_id"]].append(Entity(r["text"], r["label"], r["start_char"], r["end_char"],
-                                                        r["key"], r["origin"]))
+                found[r["article_id"]].append(Entity(r["text"], r["label"], r["start_char"], r["end_char"],
+                                                     r["key"], r["origin"]))
+        return found
+
+    def tags_of_many(self, ids: list[str]) -> dict[str, list[str]]:
+        """Each article's topic tags, sorted, a few hundred articles per query."""
+        found: dict[str, list[str]] = {i: [] for i in ids}
+        for chunk, marks in _chunks(ids):
             for r in self.db.execute(f"SELECT article_id, tag FROM tags WHERE article_id IN ({marks}) "
                                      "ORDER BY article_id, tag", chunk):
-                tags[r["article_id"]].append(r["tag"])
-        return entities, tags
+                found[r["article_id"]].append(r["tag"])
+        return found
 
     def count_articles(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
@@ -892,14 +891,12 @@ class Archive:
             ORDER BY mark LIMIT ?
             """, (cursor, batch)).fetchall()
         ids = [row["id"] for row in rows]
-        marks = ", ".join("?" * len(ids))
         keys: dict[str, list[str]] = {i: [] for i in ids}
-        tags: dict[str, list[str]] = {i: [] for i in ids}
-        if ids:  # one query each for the whole batch, not two per article
-            for r in self.db.execute(f"SELECT DISTINCT article_id, key FROM entities WHERE article_id IN ({marks})", ids):
+        for chunk, marks in _chunks(ids):  # a few queries for the whole batch, not two per article
+            for r in self.db.execute(f"SELECT DISTINCT article_id, key FROM entities WHERE article_id IN ({marks})",
+                                     chunk):
                 keys[r["article_id"]].append(r["key"])
-            for r in self.db.execute(f"SELECT article_id, tag FROM tags WHERE article_id IN ({marks}) ORDER BY tag", ids):
-                tags[r["article_id"]].append(r["tag"])
+        tags = self.tags_of_many(ids)
         return [(_row_to_article(row), row["story_id"], keys[row["id"]], tags[row["id"]], row["mark"]) for row in rows]
 
     # -- runs ------------------------------------------------------------
@@ -931,6 +928,13 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _chunks(ids: list[str], size: int = 900):
+    """(ids, "?, ?, ...") pieces small enough for SQLite's limit on bound parameters."""
+    for start in range(0, len(ids), size):
+        chunk = ids[start:start + size]
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 def _row_to_article(row: sqlite3.Row) -> Article:
