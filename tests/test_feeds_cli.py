@@ -213,18 +213,8 @@ def test_add_of_a_url_already_in_the_file_fails_clearly(cli, server):
 
 
 def three_sources_config(server: FixtureServer) -> str:
-    return (
-        "# My sources, curated by hand.\n"
-        + SETTINGS
-        + "\n"
-        "sources:\n"
-        "  # French watchdog, reliable\n"
-        "  - name: Alpha\n"
-        f"    url: {server.url}/alpha.xml   # the main feed\n"
-        "    language: fr\n"
-        "  # Beta is noisy; keep an eye on it\n"
-        "  - name: Beta\n"
-        f"    url: {server.url}/beta.xml\n"
+    """The hand-written file with a third source and its comment."""
+    return commented_config(server) + (
         "  # Gamma: the English one\n"
         "  - name: Gamma\n"
         f"    url: {server.url}/gamma.xml\n"
