@@ -100,3 +100,76 @@ def test_an_export_never_overwrites_a_readme_that_is_not_its_own(cli, tmp_path):
     result = cli("export", "--out", str(tmp_path / "a.jsonl"), "--quiet", ok=False)
     assert result.exit_code == 2 and "folder of its own" in result.stderr
     assert (tmp_path / "README.md").read_text(encoding="utf-8") == "# my project\n"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_each_format_opens_in_pandas_with_offsets_intact(cli, tmp_path, fmt):
+    import pandas as pd
+
+    out = tmp_path / f"a.{fmt}"
+    cli("export", "--format", fmt, "--out", str(out), "--quiet")
+    if fmt == "jsonl":
+        frame = pd.read_json(out, lines=True, dtype={"id": str, "story_id": str, "original_id": str})
+        pairs = [(t, e) for t, es in zip(frame["text"], frame["entities"]) for e in es]
+    elif fmt == "parquet":
+        frame = pd.read_parquet(out)
+        pairs = [(t, e) for t, es in zip(frame["text"], frame["entities"]) for e in es]
+    else:
+        frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+        entities = pd.read_csv(out.with_name("a.entities.csv"), dtype={"article_id": str})
+        texts = dict(zip(frame["id"], frame["text"]))
+        pairs = [(texts[a], {"start": s, "end": e, "text": t})
+                 for a, s, e, t in zip(entities["article_id"], entities["start"], entities["end"], entities["text"])]
+    assert list(frame["id"]) == jsonl_ids(cli, tmp_path)
+    assert len(pairs) > 50
+    assert all(text[e["start"]:e["end"]] == e["text"] for text, e in pairs)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_the_dataset_card_validates_as_a_data_package_with_its_data(cli, tmp_path, fmt):
+    import frictionless
+
+    cli("export", "--format", fmt, "--out", str(tmp_path / f"a.{fmt}"), "--quiet")
+    report = frictionless.validate(str(tmp_path / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:5]
+    assert sum(task.stats["rows"] for task in report.tasks) > 9  # the data was read, not only the descriptor
+
+
+def test_the_parquet_card_is_a_valid_data_package_naming_every_column(cli, tmp_path):
+    # frictionless reads Parquet through fastparquet, which cannot read nested columns:
+    # the descriptor is validated by frictionless, the columns are checked against pyarrow's schema.
+    import frictionless
+
+    cli("export", "--format", "parquet", "--out", str(tmp_path / "a.parquet"), "--quiet")
+    report = frictionless.Package.validate_descriptor(str(tmp_path / "datapackage.json"))
+    assert report.valid, report.flatten(["type", "note"])[:5]
+    fields = frictionless.Package(str(tmp_path / "datapackage.json")).get_resource("articles").schema.field_names
+    assert fields == pq.read_schema(tmp_path / "a.parquet").names
+
+
+def test_a_terminal_sees_a_progress_bar_counting_every_row(cli, tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    leader, follower = os.openpty()  # stderr is a terminal, as when a researcher types the command
+    process = subprocess.Popen([sys.executable, "-m", "veille", "--archive", str(cli.archive), "export",
+                                "--out", str(tmp_path / "a.jsonl")],
+                               stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+                               env={**os.environ, "COLUMNS": "120", "TERM": "xterm"})
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    rows = len(jsonl(tmp_path / "a.jsonl"))
+    text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", screen).decode("utf-8", "replace")
+    assert "exporting" in text and f"{rows}/{rows}" in text
