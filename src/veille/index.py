@@ -33,12 +33,17 @@ import numpy as np
 import snowballstemmer
 from whoosh import index as whoosh_index
 from whoosh import query as Q
+from collections import Counter
+from pickle import dumps
+
+from whoosh import formats
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
 from whoosh.lang import has_stopwords, stopwords_for_language
 from whoosh.qparser import QueryParser
 from whoosh.qparser.dateparse import DateParserPlugin
+from whoosh.system import pack_uint
 
 from . import fastpath
 from .errors import VeilleError
@@ -61,10 +66,20 @@ FILTER_FIELDS = ("lang", "source", "published", "story")
 _WORD = re.compile(r"\w+(?:\.?\w+)*")
 _MARK = "\x00"  # text handed to the analyzer starts with "\x00fr\x00": the language to stem it in
 _CACHE_LIMIT = 300_000
+# Bulk loads (`veille reindex`) commit this many articles at a time, in two processes. whoosh
+# sorts each process's postings in memory up to POOL_MB (its own estimate; the real peak is
+# about 650 MiB per process at this size); past it, it spills every posting to disk one pickle
+# at a time and merges them back, which halved indexing speed at 20,000 articles per commit.
+BULK_BATCH = 8_000
+POOL_MB = 512
 
 
 class QueryError(VeilleError):
     exit_code = 2
+
+
+class IndexDamagedError(VeilleError):
+    exit_code = 1
 
 
 def fold_word(word: str) -> str:
@@ -109,35 +124,31 @@ class ArticleAnalyzer(Tokenizer):
     per language by `SearchIndex.parse`."""
 
     def __init__(self) -> None:
-        self._memo_value = None
-        self._memo: list[tuple[str, int, int, str]] = []
+        self._terms_value = None
+        self._terms: list[str] = []
 
-    def __getstate__(self):  # the memo is per process; it never travels with the schema
+    def __getstate__(self):  # the last text's terms are per process; they never travel with the schema
         return {}
 
     def __setstate__(self, state) -> None:
         self.__init__()
 
+    def terms(self, value: str) -> list[str]:
+        """The index terms of a marked text ("\x00fr\x00..."), in order, stop words left out.
+
+        What the index formats below count and place, without a Token object per word; the same
+        text object for the next field of the same document is read once."""
+        if value is self._terms_value:
+            return self._terms
+        end = value.index(_MARK, 1)
+        table = language(value[1:end] or None)
+        known, term = table.terms.get, table.term
+        found = [known(word) or term(word) for word in _WORD.findall(value, end + 1)]
+        self._terms_value, self._terms = value, [t for t in found if t]
+        return self._terms
+
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
-        if value is self._memo_value and tokenize and not start_pos and not start_char:
-            # The same text object for the next field of the same document (`text`, then `phrases`):
-            # replay its terms instead of reading it again.
-            token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-            for position, (text, start, end, word) in enumerate(self._memo):
-                token.text, token.boost, token.stopped = text, 1.0, False
-                if keeporiginal:
-                    token.original = word
-                if positions:
-                    token.pos = position
-                if chars:
-                    token.startchar, token.endchar = start, end
-                yield token
-            return
-        memo = value.startswith(_MARK) and tokenize and not start_pos and not start_char
-        original = value
-        if memo:
-            self._memo_value, self._memo = None, []
         table = None
         if value.startswith(_MARK):
             end = value.index(_MARK, 1)
@@ -159,8 +170,6 @@ class ArticleAnalyzer(Tokenizer):
             text = table.term(word) if table is not None else fold_word(word)
             if not text:
                 continue  # a stop word: not indexed, and phrases close over it as whoosh's StopFilter does
-            if memo:
-                self._memo.append((text, start_char + match.start(), start_char + match.end(), word))
             token.text = text
             token.boost, token.stopped = 1.0, False
             if keeporiginal:
@@ -171,13 +180,46 @@ class ArticleAnalyzer(Tokenizer):
             if chars:
                 token.startchar, token.endchar = start_char + match.start(), start_char + match.end()
             yield token
-        if memo:
-            self._memo_value = original  # only once the whole text was read (the object the caller holds)
+
+
+def _marked(value, analyzer) -> bool:
+    return isinstance(analyzer, ArticleAnalyzer) and isinstance(value, str) and value.startswith(_MARK)
+
+
+class CountedFrequency(formats.Frequency):
+    """whoosh's Frequency format, with an article's terms counted in one pass (same bytes on disk)."""
+
+    def word_values(self, value, analyzer, **kwargs):
+        if not _marked(value, analyzer):
+            return super().word_values(value, analyzer, **kwargs)
+        boost = self.field_boost
+        return ((word, count, count * boost, pack_uint(count))
+                for word, count in Counter(analyzer.terms(value)).items())
+
+
+class CountedPositions(formats.Positions):
+    """whoosh's Positions format, with an article's positions gathered in one pass (same bytes on disk)."""
+
+    def word_values(self, value, analyzer, **kwargs):
+        if not _marked(value, analyzer):
+            yield from super().word_values(value, analyzer, **kwargs)
+            return
+        places: dict[str, list[int]] = {}
+        for position, word in enumerate(analyzer.terms(value)):
+            found = places.get(word)
+            if found is None:
+                places[word] = [position]
+            else:
+                found.append(position)
+        boost = self.field_boost
+        for word, positions in places.items():
+            deltas = [b - a for a, b in zip([0, *positions], positions)]
+            yield word, len(positions), len(positions) * boost, pack_uint(len(deltas)) + dumps(deltas, 2)
 
 
 def schema() -> Schema:
     analyzer = ArticleAnalyzer()
-    return Schema(
+    fields = dict(
         id=ID(stored=True, unique=True),
         story=ID(stored=True, sortable=True),
         lang=ID(stored=True),
@@ -192,6 +234,9 @@ def schema() -> Schema:
         entity=KEYWORD(lowercase=True, commas=True, scorable=True),
         tag=KEYWORD(lowercase=True, commas=True, scorable=True),
     )
+    for name, kind in (("title", CountedPositions), ("text", CountedFrequency), ("phrases", CountedPositions)):
+        fields[name].format = kind(field_boost=fields[name].format.field_boost)
+    return Schema(**fields)
 
 
 @dataclass
@@ -223,20 +268,49 @@ class Plan:
 
 
 class SearchIndex:
-    def __init__(self, folder: Path) -> None:
+    """The whoosh index in ARCHIVE/index.
+
+    `repair=True` (the archive's writer, when it brings the index up to date) replaces an index
+    that is missing, unreadable or in an older layout with an empty one, which the sync then fills
+    from the archive; `self.rebuilt` says why. A reader (repair=False) gets IndexDamagedError
+    instead: it must not delete what a running writer is using.
+    """
+
+    def __init__(self, folder: Path, repair: bool = False) -> None:
         self.folder = Path(folder) / INDEX_DIR
         self._searcher = None
         self._filter_cache: dict[str, np.ndarray] = {}
         self._table: fastpath.Table | None = None
         self._languages: list[str] | None = None
-        if whoosh_index.exists_in(self.folder):
-            self.ix = whoosh_index.open_dir(self.folder)
-            if "phrases" not in self.ix.schema or not isinstance(
-                    self.ix.schema["text"].analyzer, ArticleAnalyzer):
-                self.clear()  # an index in an older layout: rebuilt from the archive by the next sync
+        self.rebuilt: str | None = None
+        problem = None
+        if not self.folder.is_dir() or not any(self.folder.glob("_MAIN_*.toc")):
+            problem = "missing"
         else:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.ix = whoosh_index.create_in(self.folder, schema())
+            try:
+                self.ix = whoosh_index.open_dir(self.folder)
+                if "phrases" not in self.ix.schema or not isinstance(
+                        self.ix.schema["text"].analyzer, ArticleAnalyzer):
+                    problem = "in an older layout"
+                else:
+                    with self.ix.reader() as reader:  # opens every segment's files
+                        reader.doc_count_all()
+                        for _ in zip(range(1), reader.lexicon("id")):
+                            pass
+            except Exception as exc:  # whoosh raises anything from a damaged file: pickle, struct, EOF...
+                problem = f"unreadable ({type(exc).__name__}: {str(exc)[:80]})"
+        if problem is None:
+            return
+        if problem != "missing" and not repair:
+            raise IndexDamagedError(f"the search index in {self.folder} is {problem}; it is rebuilt from the "
+                                    "archive by the next `veille fetch` or `veille run` pass, or now with "
+                                    "`veille reindex`")
+        self.rebuilt = problem
+        try:
+            self.clear()
+        except OSError as exc:
+            raise IndexDamagedError(f"the search index in {self.folder} is {problem} and cannot be made again "
+                                    f"({exc.strerror}); check that the archive folder is writable") from None
 
     # -- writing -----------------------------------------------------------------
     @property
@@ -256,8 +330,10 @@ class SearchIndex:
         writes several segments, and documents are added, not updated.
         """
         count = 0
-        options = {"limitmb": 256} if procs == 1 else {"limitmb": 256, "procs": procs, "multisegment": True}
-        with self.ix.writer(**options) as writer:
+        options = {"limitmb": POOL_MB} if procs == 1 else \
+            {"limitmb": POOL_MB, "procs": procs, "multisegment": True}
+        writer = self.ix.writer(**options)
+        try:
             put = writer.update_document if procs == 1 else writer.add_document
             for article, story, keys, tags in articles:
                 mark = f"{_MARK}{article.lang or ''}{_MARK}"
@@ -271,6 +347,12 @@ class SearchIndex:
                     doc["day"] = published.date().isoformat()
                 put(**doc)
                 count += 1
+        except BaseException:
+            writer.cancel()
+            raise
+        # A bulk load leaves its segments as they are: merging them at every commit (whoosh's
+        # default) re-sorts every posting of the earlier batches in one process, again and again.
+        writer.commit(merge=procs == 1)
         self._reset()
         self._save_cursor(cursor)
         return count
