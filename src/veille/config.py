@@ -21,7 +21,7 @@ from .dedupe import Settings as DedupeSettings
 from .errors import ConfigError
 
 SOURCE_KINDS = ("feed", "page")
-SOURCE_KEYS = ("name", "url", "kind", "language", "tags", "interval", "enabled", "robots")
+SOURCE_KEYS = ("name", "url", "kind", "language", "tags", "interval", "enabled", "robots", "allow_private")
 SETTINGS_KEYS = (
     "user_agent",
     "contact",
@@ -66,6 +66,9 @@ class Source:
     interval: int = 3600
     enabled: bool = True
     robots: bool = True
+    # Links in this feed may reach loopback, private and link-local addresses (an intranet source
+    # you trust). Without it, only the public internet and the feed's own kind of network.
+    allow_private: bool = False
 
 
 @dataclass(frozen=True)
@@ -499,7 +502,9 @@ class _Validator:
             interval = self.interval(fields["interval"], f"{what}: interval")
         enabled = self.boolean(fields["enabled"], f"{what}: enabled") if "enabled" in fields else True
         robots = self.boolean(fields["robots"], f"{what}: robots") if "robots" in fields else True
+        allow_private = (self.boolean(fields["allow_private"], f"{what}: allow_private")
+                         if "allow_private" in fields else False)
         return Source(
             name=name, url=url, kind=kind, language=language, tags=tags,
-            interval=interval, enabled=enabled, robots=robots,
+            interval=interval, enabled=enabled, robots=robots, allow_private=allow_private,
         )

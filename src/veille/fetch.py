@@ -7,6 +7,17 @@ and read timeout plus a deadline for the whole transfer (so a server that
 trickles a byte a second is cut off); conditional GET with the validators the
 archive stored; a User-Agent naming the project.
 
+Network boundaries: feeds are chosen by the archive's keeper, but the links
+inside them are written by strangers. Every connection is made by
+`GuardedBackend`, which resolves the host itself, refuses loopback, private,
+link-local, metadata and reserved addresses unless the request allows that
+kind (`Fetcher.get(..., allow=...)`), and checks again the address the socket
+actually connected to (so a DNS answer that changes between check and connect
+gains nothing) and, for a kept-alive connection, the address of the answer
+before its body is read. The same backend enforces each request's deadline on
+every read, so a server that trickles its headers or body a byte at a time is
+cut off too.
+
 Politeness lives here too: every request, from any thread, passes a
 `HostGate` that allows at most `per_host` requests at a time to one host and
 spaces their starts by `host_delay`; a `Retry-After` on a 429 or 503 holds the
@@ -19,8 +30,10 @@ records on the item.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
+import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -29,6 +42,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
+import httpcore
 import httpx
 
 from . import __version__
@@ -55,6 +69,12 @@ class Response:
     elapsed: float = 0.0
     redirects: list[str] = field(default_factory=list)
     permanent: bool = False  # every redirect on the way was permanent (301, 308): the URL has moved
+    peer: str | None = None  # the IP address that answered (None with a test transport)
+
+    @property
+    def peer_kind(self) -> str:
+        """"public", "loopback", "private", "link-local", "metadata" or "reserved"."""
+        return address_kind(self.peer) if self.peer else "public"
 
     @property
     def moved_to(self) -> str | None:
@@ -91,6 +111,114 @@ class Response:
         if self.content_type in ("", "application/octet-stream"):
             return looks_like_html(self.body)
         return False
+
+
+# -- network boundaries -----------------------------------------------------------
+ADDRESS_KINDS = ("loopback", "private", "link-local", "metadata", "reserved")
+ANY = frozenset(ADDRESS_KINDS)  # what the keeper's own URLs may reach (feeds, pages, robots.txt)
+PUBLIC = frozenset()  # what a stranger's link may reach, unless its feed or source says more
+METADATA = {ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200",
+                                               "fd00:ec2::254")}  # cloud instance metadata services
+
+
+def address_kind(address: str) -> str:
+    """What kind of network an IP address belongs to; anything but "public" is fenced off."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return "reserved"
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip = ip.ipv4_mapped or (ip.sixtofour if ip.sixtofour else None) or ip
+    if ip in METADATA:
+        return "metadata"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        return "reserved"
+    if ip.is_private or (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED):
+        return "private"
+    return "public" if ip.is_global else "reserved"
+
+
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not the public internet
+_request = threading.local()  # per request, in the thread making it: .allow (kinds) and .deadline
+
+
+def _blocked(address: str, kind: str, url: str = "") -> BlockedURLError:
+    return BlockedURLError(f"{kind} address refused", url or address,
+                           f"{address} is not on the public internet; a link from a stranger's feed may not "
+                           "reach it (set allow_private: true on the source if it is yours)")
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose reads never wait past the current request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        deadline = getattr(_request, "deadline", None)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise httpcore.ReadTimeout("the whole transfer took too long")
+            timeout = left if timeout is None else min(timeout, left)
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str):
+        return self._inner.get_extra_info(info)
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """Connects only to addresses the current request may reach, and says which one it reached."""
+
+    def __init__(self, inner: httpcore.NetworkBackend | None = None, resolve=socket.getaddrinfo) -> None:
+        self._inner = inner or httpcore.SyncBackend()
+        self._resolve = resolve
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        allow = getattr(_request, "allow", ANY)
+        try:
+            answers = self._resolve(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"name not resolved: {host} ({exc})") from None
+        refused, failure = None, None
+        for *_, sockaddr in answers:
+            kind = address_kind(sockaddr[0])
+            if kind != "public" and kind not in allow:
+                refused = refused or (sockaddr[0], kind)
+                continue
+            try:
+                stream = self._inner.connect_tcp(sockaddr[0], port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                failure = exc
+                continue
+            peer = stream.get_extra_info("server_addr")
+            kind = address_kind(peer[0]) if peer else "reserved"
+            if kind != "public" and kind not in allow:  # what we reached, not what we were told
+                stream.close()
+                raise _blocked(peer[0] if peer else sockaddr[0], kind)
+            return _DeadlineStream(stream)
+        if refused:
+            raise _blocked(*refused)
+        raise failure or httpcore.ConnectError(f"no address for {host}")
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
 
 
 MAX_RETRY_AFTER = 6 * 3600  # a server asking for more is asking for a pause; the feed health handles that
@@ -152,6 +280,10 @@ class Fetcher:
         self.gate = gate or HostGate(settings.per_host, settings.host_delay)
         self.user_agent = settings.user_agent.format(version=__version__, contact=settings.contact)
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
+        limits = httpx.Limits(max_connections=max(10, settings.concurrency * 2),
+                              max_keepalive_connections=max(10, settings.concurrency))
+        if transport is None:
+            transport = _guarded_transport(limits)
         self._client = httpx.Client(
             follow_redirects=False,
             timeout=timeout,
@@ -160,8 +292,6 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate",
             },
             transport=transport,
-            limits=httpx.Limits(max_connections=max(10, settings.concurrency * 2),
-                                max_keepalive_connections=max(10, settings.concurrency)),
         )
         self._robots: dict[str, tuple[RobotFileParser, float, str | None]] = {}  # origin -> (parser, until, problem)
         self._robots_lock = threading.Lock()
@@ -170,7 +300,7 @@ class Fetcher:
     def close(self) -> None:
         self._client.close()
 
-    def robots_allow(self, url: str) -> bool:
+    def robots_allow(self, url: str, allow: frozenset[str] = ANY) -> bool:
         """Whether the site's robots.txt lets our User-Agent fetch `url` (cached per site for a day).
 
         As RFC 9309 says: a missing robots.txt (4xx) allows everything. One the server fails
@@ -185,16 +315,18 @@ class Fetcher:
         with loading:  # one load per site; other sites do not wait for it
             cached = self._robots.get(origin)
             if cached is None or time.monotonic() > cached[1]:
-                cached = self._robots[origin] = self._load_robots(origin)
+                cached = self._robots[origin] = self._load_robots(origin, allow)
         parser, _, problem = cached
         if problem:
             raise DeferredError(f"robots.txt unavailable ({problem})", url)
         return parser.can_fetch(self.user_agent, url)
 
-    def _load_robots(self, origin: str) -> tuple[RobotFileParser, float, str | None]:
+    def _load_robots(self, origin: str, allow: frozenset[str]) -> tuple[RobotFileParser, float, str | None]:
         parser = RobotFileParser()
         try:
-            response = self.get(origin + "/robots.txt", accept="text/plain")
+            response = self.get(origin + "/robots.txt", accept="text/plain", allow=allow)
+        except BlockedURLError:
+            raise  # not the site's answer: nothing to cache, the page is refused for the same reason
         except DeferredError as exc:
             return parser, time.monotonic() + min(exc.retry_after or ROBOTS_RETRY, ROBOTS_RETRY), exc.reason
         except FetchError as exc:
@@ -219,7 +351,10 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
+        allow: frozenset[str] = ANY,
     ) -> Response:
+        """GET `url`, following redirects; `allow` names the non-public address kinds it may reach
+        (ANY for the keeper's own URLs, PUBLIC or the feed's own kind for a link from a feed)."""
         check_url(url)
         headers = {"Accept": accept}
         if etag:
@@ -228,6 +363,14 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         started = time.monotonic()
         deadline = started + self.settings.timeout * 3
+        saved = getattr(_request, "allow", ANY), getattr(_request, "deadline", None)
+        _request.allow, _request.deadline = allow, deadline
+        try:
+            return self._follow(url, headers, accept, deadline, started)
+        finally:
+            _request.allow, _request.deadline = saved
+
+    def _follow(self, url: str, headers: dict[str, str], accept: str, deadline: float, started: float) -> Response:
         hops: list[str] = []
         permanent = True
         current = url
@@ -267,6 +410,12 @@ class Fetcher:
     def _request_now(self, url: str, headers: dict[str, str], deadline: float) -> Response:
         try:
             with self._client.stream("GET", url, headers=headers) as raw:
+                stream = raw.extensions.get("network_stream")
+                address = stream.get_extra_info("server_addr") if stream is not None else None
+                peer = address[0] if address else None
+                allow = getattr(_request, "allow", ANY)
+                if peer and address_kind(peer) != "public" and address_kind(peer) not in allow:
+                    raise _blocked(peer, address_kind(peer), url)  # a kept-alive connection, made for another
                 body = bytearray()
                 declared = raw.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.settings.max_body and raw.status_code == 200:
@@ -289,6 +438,7 @@ class Fetcher:
                     status=raw.status_code,
                     headers={k.lower(): v for k, v in raw.headers.items()},
                     body=bytes(body),
+                    peer=peer,
                 )
         except FetchError:
             raise
@@ -302,6 +452,28 @@ class Fetcher:
             raise FetchError("network error", url, _short(exc)) from exc
         except (httpx.InvalidURL, ValueError) as exc:
             raise BlockedURLError("malformed URL", url, _short(exc)) from exc
+
+
+def _guarded_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+    """httpx's own transport, its connection pool connecting through GuardedBackend."""
+    transport = httpx.HTTPTransport(limits=limits)
+    pool = transport._pool  # httpx builds an httpcore pool; ours is the same with another backend
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=pool._ssl_context, max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
+        network_backend=GuardedBackend(),
+    )
+    return transport
+
+
+def allowance(feed: Response | None, allow_private: bool) -> frozenset[str]:
+    """What a link found in a feed may reach: the public internet, plus the kind of network the feed
+    itself came from (a local test or intranet feed links to its own pages), or anything if the
+    source says so."""
+    if allow_private:
+        return ANY
+    kind = feed.peer_kind if feed is not None else "public"
+    return PUBLIC if kind == "public" else frozenset({kind})
 
 
 def check_url(url: str) -> None:
