@@ -25,6 +25,7 @@ from rich.table import Table
 from . import __version__, health, pipeline
 from .config import Config, load_config
 from .errors import VeilleError
+from .lock import WriterLock, try_writer
 from .models import Article
 from .store import Archive
 
@@ -76,9 +77,17 @@ class State(dict):
             self["_config"] = load_config(self["config_path"])
         return self["_config"]
 
+    def writer(self, command: str) -> Archive:
+        """The archive, for a command that writes it in bulk: one such command at a time."""
+        if "_lock" not in self:
+            self["_lock"] = WriterLock(self["archive_path"], command).acquire()
+        return self.archive()
+
     def close(self) -> None:
         if "_archive" in self:
             self["_archive"].close()
+        if "_lock" in self:
+            self["_lock"].release()
 
 
 @click.group(cls=VeilleGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,7 +123,7 @@ def fetch(state: State, sources: tuple[str, ...], quiet: bool, as_json: bool) ->
     Example: veille fetch --source "La Quadrature du Net"
     """
     config = state.config()
-    archive = state.archive()
+    archive = state.writer("fetch")
     started = time.monotonic()
     with _progress(quiet or as_json, "fetching") as progress:
         report = pipeline.fetch_sources(config, archive, names=sources or None, progress=progress)
@@ -131,7 +140,7 @@ def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -
 
     Example: veille import seeds/ saved-page.html
     """
-    archive = state.archive()
+    archive = state.writer("import")
     started = time.monotonic()
     with _progress(quiet or as_json, "importing") as progress:
         config = _optional_config(state)
@@ -381,7 +390,7 @@ def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
     Resumable: stop it at any time, run it again, and it carries on where it stopped.
     Example: veille retag --lang fr
     """
-    archive = state.archive()
+    archive = state.writer("retag")
     started = time.monotonic()
     with _progress(quiet or as_json, "tagging") as progress:
         report = pipeline.retag(_optional_config(state), archive, lang=lang, progress=progress)
@@ -426,7 +435,7 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
         query, expansions = expand_cross_lingual(query)
         for note in expansions:
             err.print(f"[dim]expanded: {escape(note)}[/dim]")
-    pipeline.sync_index(archive)  # catch up with whatever was stored since the last run
+    _catch_up(archive)
     index = SearchIndex(archive.folder)
     filters = filter_text(lang, source, since, until)
     if count_only or facets:
@@ -561,7 +570,7 @@ def reindex(state: State, quiet: bool) -> None:
 
     Example: veille reindex
     """
-    archive = state.archive()
+    archive = state.writer("reindex")
     started = time.monotonic()
     with _progress(quiet, "indexing") as progress:
         count = pipeline.reindex(archive, progress=progress)
@@ -619,7 +628,7 @@ def dedupe(state: State, rebuild: bool, quiet: bool, as_json: bool) -> None:
 
     Example: veille dedupe --rebuild
     """
-    archive = state.archive()
+    archive = state.writer("dedupe")
     started = time.monotonic()
     with _progress(quiet or as_json, "stories") as progress:
         config = _optional_config(state)
@@ -662,6 +671,14 @@ def _print_summary(command: str, report: pipeline.RunReport, seconds: float, as_
         )
         summary += f" · {len(report.sources)} sources (" + ", ".join(f"{n} {k}" for k, n in outcomes.items()) + ")"
     out.print(f"{command}: {summary} ({seconds:.1f}s)")
+
+
+def _catch_up(archive: Archive) -> None:
+    """Index what was stored since the last sync, unless a writer (`veille run`, `fetch`...) is at
+    work: it keeps the index in step itself, and the reader searches the last committed index."""
+    with try_writer(archive.folder, "search") as free:
+        if free:
+            pipeline.sync_index(archive, notice=lambda message: err.print(f"veille: {escape(message)}", soft_wrap=True))
 
 
 class _progress:
@@ -720,7 +737,7 @@ def run(state: State, log_level: str) -> None:
     """
     from .service import Service, setup_logging
 
-    archive = state.archive()
+    archive = state.writer("run")
     log_path = setup_logging(archive.folder, getattr(logging, log_level.upper()))
     service = Service(state["config_path"], archive)
     err.print(f"veille run: {len(service.config.enabled_sources)} sources; log in {log_path}; Ctrl-C stops",
@@ -984,7 +1001,7 @@ def digest(state: State, name: str, dry_run: bool, send_it: bool, force: bool, o
     chosen = config.digest(name)
     archive = state.archive()
     now = datetime.now(timezone.utc)  # before the index catches up: whatever is stored later waits for next time
-    pipeline.sync_index(archive)
+    _catch_up(archive)
     matching = digest_module.matching_ids(archive, chosen)
     issue, message, sent, said = digest_module.run(archive, chosen, config.smtp, matching_ids=matching,
                                                    now=now, send_it=send_it, force=force)
@@ -1036,7 +1053,7 @@ def export_(state: State, query: str, fmt: str, out_path: Path, lang: str | None
     matching = None
     if query.strip():
         check_syntax(query)
-        pipeline.sync_index(archive)
+        _catch_up(archive)
         index = SearchIndex(archive.folder)
         try:
             ids, _ = index.count(query)

@@ -35,7 +35,7 @@ from .dedupe import Settings as DedupeSettings
 from .encoding import decode, looks_like_html
 from .entities import EntityTagger, KnownName, data_fingerprint
 from .errors import BlockedURLError, DeferredError, ExtractError, FeedError, FetchError, ImportPathError
-from .fetch import Fetcher, Response, check_url
+from .fetch import ANY, Fetcher, Response, allowance, check_url
 from .models import Article, Entry, Extracted, ParsedFeed
 from .keys import DATA, fold
 from .store import Archive, SourceState
@@ -324,8 +324,10 @@ class _Pass:
         if not work.fresh:
             self._finish(work)
             return
+        allow = allowance(response, source.allow_private)
         for entry in work.fresh:
-            self._queue(work, entry.url or source.url, lambda e=entry: _fetch_entry(source, feed, e, self.fetcher, self.clock),
+            self._queue(work, entry.url or source.url,
+                        lambda e=entry: _fetch_entry(source, feed, e, self.fetcher, self.clock, allow),
                         lambda page, w=work: self._page_done(w, page))
 
     def _page_done(self, work: _SourceWork, page) -> None:
@@ -443,23 +445,27 @@ def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: R
     return fresh
 
 
-def _fetch_entry(source: Source, feed: ParsedFeed, entry: Entry, fetcher: Fetcher, clock: Clock) -> _Page:
-    """Worker thread: fetch, extract and detect one entry. No archive access here."""
+def _fetch_entry(source: Source, feed: ParsedFeed, entry: Entry, fetcher: Fetcher, clock: Clock,
+                 allow: frozenset[str] = ANY) -> _Page:
+    """Worker thread: fetch, extract and detect one entry. No archive access here.
+
+    `allow`: the non-public networks the entry's link may reach (see fetch.allowance)."""
     assert entry.url
     try:
-        return _fetch_entry_page(source, feed, entry, fetcher, clock)
+        return _fetch_entry_page(source, feed, entry, fetcher, clock, allow)
     except Exception as exc:  # a bug or a library failing on strange input: data, not a crash
         logger.debug("entry failed", exc_info=True, extra={"source": source.name, "url": entry.url})
         return _Page(entry, entry.url, error=f"internal error ({type(exc).__name__}: {exc}); please report it")
 
 
-def _fetch_entry_page(source: Source, feed: ParsedFeed, entry: Entry, fetcher: Fetcher, clock: Clock) -> _Page:
+def _fetch_entry_page(source: Source, feed: ParsedFeed, entry: Entry, fetcher: Fetcher, clock: Clock,
+                      allow: frozenset[str]) -> _Page:
     assert entry.url
     try:
         check_url(entry.url)
-        if source.robots and not fetcher.robots_allow(entry.url):
+        if source.robots and not fetcher.robots_allow(entry.url, allow):
             return _feed_fallback(source, feed, entry, clock, "page not fetched: disallowed by robots.txt")
-        response = fetcher.get(entry.url, accept=PAGE_ACCEPT)
+        response = fetcher.get(entry.url, accept=PAGE_ACCEPT, allow=allow)
     except DeferredError as exc:
         return _Page(entry, entry.url, error=f"page not fetched now: {exc.reason}; tried again next run", deferred=True)
     except BlockedURLError as exc:
@@ -926,11 +932,22 @@ def rebuild_stories(
 # --------------------------------------------------------------------------
 
 
-def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int = 500, procs: int = 1) -> int:
-    """Index whatever the archive holds that the index has not seen; returns how many."""
+def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int = 500, procs: int = 1,
+               notice: Callable[[str], None] | None = None) -> int:
+    """Index whatever the archive holds that the index has not seen; returns how many.
+
+    Only the archive's writer (or a reader holding the writer lock) calls this: an index that is
+    missing or damaged is replaced and filled again, and `notice` (default: a logged warning)
+    says so."""
     from .index import SearchIndex
 
-    search_index = SearchIndex(archive.folder)
+    search_index = SearchIndex(archive.folder, repair=True)
+    built_before = archive.get_state("index") is not None  # a missing index is news only if there was one
+    if search_index.rebuilt and archive.count_articles() and (search_index.rebuilt != "missing" or built_before):
+        (notice or logger.warning)(f"the search index was {search_index.rebuilt}; building it again from the "
+                                   f"archive ({archive.count_articles()} articles)")
+    if not built_before:
+        archive.set_state("index", "built")
     done = 0
     try:
         while True:
@@ -948,8 +965,8 @@ def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int
 def reindex(archive: Archive, *, progress: Progress | None = None) -> int:
     """Delete the index and build it again from the archive: in big batches, two processes each
     (a fresh index is only added to, so whoosh's parallel writer applies)."""
-    from .index import SearchIndex
+    from .index import BULK_BATCH, SearchIndex
 
-    SearchIndex(archive.folder).clear()
+    SearchIndex(archive.folder, repair=True).clear()
     _notify(progress, "total", str(archive.count_articles()))
-    return sync_index(archive, progress=progress, batch=20_000, procs=2)
+    return sync_index(archive, progress=progress, batch=BULK_BATCH, procs=2)
