@@ -173,3 +173,23 @@ def test_a_terminal_sees_a_progress_bar_counting_every_row(cli, tmp_path):
     rows = len(jsonl(tmp_path / "a.jsonl"))
     text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", screen).decode("utf-8", "replace")
     assert "exporting" in text and f"{rows}/{rows}" in text
+
+
+def test_an_export_writes_nothing_outside_its_folder_even_through_planted_symlinks(cli, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = tmp_path / "export"
+    folder.mkdir()
+    victims = {}
+    for name in ("a.jsonl.tmp", "datapackage.json", "datapackage.json.tmp", "README.md.tmp", "a.jsonl"):
+        victim = outside / f"{name}.victim"  # the card looks like an earlier export's, so it may be replaced
+        victim.write_text('{"name": "veille-export"}\n' if name == "datapackage.json" else "precious\n",
+                          encoding="utf-8")
+        (folder / name).symlink_to(victim)
+        victims[name] = victim
+    before = {name: victim.read_text(encoding="utf-8") for name, victim in victims.items()}
+    cli("export", "--out", str(folder / "a.jsonl"), "--quiet")
+    assert {name: victim.read_text(encoding="utf-8") for name, victim in victims.items()} == before
+    assert sorted(p.name for p in outside.iterdir()) == sorted(v.name for v in victims.values())
+    assert not (folder / "a.jsonl").is_symlink() and jsonl(folder / "a.jsonl")
+    assert json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))["name"] == "veille-export"

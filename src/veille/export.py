@@ -214,7 +214,7 @@ def _parquet(items: Iterator[dict], out: Path, selection: Selection) -> list[Pat
         else:
             columns.append((name, types[kind]))
     schema = pa.schema(columns)
-    temporary = out.with_name(out.name + ".tmp")
+    temporary = _fresh(out.with_name(out.name + ".tmp"))
     with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
         batch: list[dict] = []
         for row in items:
@@ -244,7 +244,7 @@ def _spacy(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]
     def flush() -> None:
         nonlocal docs
         path = out if not written else out.with_name(f"{out.stem}.{len(written) + 1:04d}{out.suffix or '.spacy'}")
-        temporary = path.with_name(path.name + ".tmp")
+        temporary = _fresh(path.with_name(path.name + ".tmp"))
         docs.to_disk(temporary)
         temporary.replace(path)
         written.append(path)
@@ -270,12 +270,19 @@ def _spacy(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]
     return written
 
 
+def _fresh(temporary: Path) -> Path:
+    """A temporary file name that is free: a leftover file or symlink there is removed, never written
+    through, so nothing lands outside the export's folder; files are then created exclusively ("x")."""
+    temporary.unlink(missing_ok=True)
+    return temporary
+
+
 class _atomic:
     """Write to FILE.tmp, then rename over FILE: an interrupted export leaves no half file behind."""
 
     def __init__(self, path: Path, mode: str, **kwargs) -> None:
-        self.path, self.temporary = path, path.with_name(path.name + ".tmp")
-        self.handle = open(self.temporary, mode, encoding="utf-8", **kwargs)
+        self.path, self.temporary = path, _fresh(path.with_name(path.name + ".tmp"))
+        self.handle = open(self.temporary, mode.replace("w", "x"), encoding="utf-8", **kwargs)
 
     def __enter__(self):
         return self.handle
@@ -320,7 +327,8 @@ def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: 
         "sources": [{"title": "veille", "path": "https://github.com/veille-project/veille"}],
         "resources": resources,
     }
-    (folder / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with _atomic(folder / "datapackage.json", "w") as handle:
+        handle.write(json.dumps(package, indent=2, ensure_ascii=False) + "\n")
     filters = {k: v for k, v in (("query", selection.query), ("lang", selection.lang), ("source", selection.source),
                                  ("since", selection.since), ("until", selection.until),
                                  ("stories", selection.stories)) if v}
@@ -345,4 +353,5 @@ def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: 
         "and reporting as the law where you work allows (text and data mining exceptions, fair use,",
         "quotation); do not republish the texts. Cite the articles by their URL.", "",
     ]
-    (folder / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    with _atomic(folder / "README.md", "w") as handle:
+        handle.write("\n".join(lines))
