@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from veille import extract as extract_module
 from veille.config import parse_config
 from veille.devserver import FixtureServer, Reply
@@ -77,3 +79,35 @@ def test_a_killed_fetch_keeps_every_stored_article_and_the_next_run_completes(tm
         assert finished.returncode == 0, finished.stderr
         with sqlite3.connect(archive / "veille.db") as db:
             assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 40
+
+
+@pytest.mark.parametrize("problem, advice", [
+    ("database or disk is full", "free some disk space"),
+    ("attempt to write a readonly database", "make the archive folder and its files writable"),
+])
+def test_a_full_or_read_only_disk_stops_the_run_with_one_line_and_keeps_what_was_stored(tmp_path, monkeypatch,
+                                                                                      problem, advice):
+    from conftest import Cli
+    from veille.store import Archive
+
+    real_save = Archive.save_article
+    saved = []
+
+    def failing(self, article, at):
+        if len(saved) >= 3:
+            raise sqlite3.OperationalError(problem)
+        saved.append(article.id)
+        return real_save(self, article, at)
+
+    cli = Cli(tmp_path)
+    with FixtureServer() as server:
+        cli.write_config(site(server, 12))
+        monkeypatch.setattr(Archive, "save_article", failing)
+        result = cli("fetch", "--quiet", ok=False)
+        assert result.exit_code == 74
+        assert result.stderr.count("\n") == 1 and problem in result.stderr and advice in result.stderr
+        assert "what was stored before is kept" in result.stderr and "Traceback" not in result.output
+        monkeypatch.setattr(Archive, "save_article", real_save)
+        assert sorted(a["id"] for a in cli.json_lines("list", "--limit", "0")) == sorted(saved)
+        cli("fetch", "--quiet")  # once the disk is fixed, the run completes
+    assert len(cli.json_lines("list", "--limit", "0")) == 12

@@ -7,9 +7,11 @@ reaches the user as one line, `veille: ...`, with what to do.
 
 from __future__ import annotations
 
+import errno
 import json
-import re
 import logging
+import re
+import sqlite3
 import sys
 import time
 from collections import Counter
@@ -57,11 +59,34 @@ class VeilleGroup(click.Group):
         except Exception as exc:  # a bug: still one line, with a way to get the details
             if ctx.obj and ctx.obj.get("debug"):
                 raise
+            # The disk, not the code: full, read-only, not ours. SQLite rolls back the transaction in hand.
+            if isinstance(exc, sqlite3.DatabaseError):
+                click.echo(f"veille: the archive could not be written or read ({exc}); "
+                           f"{_storage_advice(str(exc))}; what was stored before is kept", err=True)
+                ctx.exit(74)
+            if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+                click.echo(f"veille: cannot write {exc.filename or 'to the archive'} ({exc.strerror}); "
+                           f"{_storage_advice(exc.strerror or '')}; what was stored before is kept", err=True)
+                ctx.exit(74)
             click.echo(
                 f"veille: internal error ({type(exc).__name__}: {exc}); run again with --debug for details "
                 "and report it", err=True,
             )
             ctx.exit(70)
+
+
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def _storage_advice(problem: str) -> str:
+    problem = problem.lower()
+    if "full" in problem or "space" in problem or "quota" in problem:
+        return "free some disk space, then run the command again"
+    if "read-only" in problem or "readonly" in problem or "permission" in problem or "not permitted" in problem:
+        return "make the archive folder and its files writable by this user, then run the command again"
+    if "locked" in problem or "busy" in problem:
+        return "another program holds the database; try again in a moment"
+    return "check the disk and the archive folder, then run the command again"
 
 
 class State(dict):

@@ -66,3 +66,19 @@ class ExtractError(VeilleError):
 
 class ImportPathError(VeilleError):
     exit_code = 2
+
+
+_STORAGE_WORDS = ("full", "readonly", "read-only", "disk i/o", "unable to open", "malformed", "not a database")
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """The disk or the database file failed (full, read-only, I/O error, damaged), not the article or the
+    code. A run stops on these: going on would only fail every article the same way."""
+    import errno
+    import sqlite3
+
+    if isinstance(exc, sqlite3.DatabaseError):
+        return any(word in str(exc).lower() for word in _STORAGE_WORDS)
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+    return False

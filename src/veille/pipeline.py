@@ -34,7 +34,8 @@ from .dedupe import Link
 from .dedupe import Settings as DedupeSettings
 from .encoding import decode, looks_like_html
 from .entities import EntityTagger, KnownName, data_fingerprint
-from .errors import BlockedURLError, DeferredError, ExtractError, FeedError, FetchError, ImportPathError
+from .errors import (BlockedURLError, DeferredError, ExtractError, FeedError, FetchError, ImportPathError,
+                     is_storage_failure)
 from .fetch import ANY, Fetcher, Response, allowance, check_url
 from .models import Article, Entry, Extracted, ParsedFeed
 from .keys import DATA, fold
@@ -239,6 +240,8 @@ class _Pass:
                     try:
                         handle(future.result())
                     except Exception as exc:  # a bug or a locked database on one source: record it, go on
+                        if is_storage_failure(exc):
+                            raise  # a full or read-only disk fails every source alike: stop, say it once
                         logger.debug("handler failed", exc_info=True, extra={"source": work.source.name})
                         try:
                             self._failed(work, exc)
