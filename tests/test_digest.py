@@ -231,3 +231,21 @@ def test_veille_run_sends_a_digest_missed_while_it_was_down_and_only_once(archiv
         service._digest("weekly")  # as if the job fired again in the same period
         service.fetcher.close()
     assert len(box.messages) == 1
+
+
+def test_article_text_never_becomes_a_header_or_a_recipient(archive_cli, smtp, tmp_path):
+    cli = archive_cli
+    page = tmp_path / "inject.html"
+    title = "Drones over Lyon\r\nBcc: mallory@evil.example\r\nX-Injected: yes"
+    page.write_text(HOSTILE.replace("<title>", "<title>" + title + " ").replace("Cameras in", "Drones in"),
+                    encoding="utf-8")
+    cli("import", str(page))
+    box, port = smtp()
+    cli.write_config(config(port))
+    cli("digest", "weekly", "--send", "--force")
+    (recipients, raw), = box.messages[-1:]
+    assert sorted(recipients) == ["alice@example.org", "bob@example.org"]
+    message = box.parsed()
+    assert message["Bcc"] is None and message["X-Injected"] is None
+    assert "mallory" not in "".join(f"{k}: {v}" for k, v in message.items())
+    assert "Drones" in message.get_body(("plain",)).get_content()  # the article is in the digest, as text
