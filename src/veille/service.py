@@ -36,7 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import pipeline
 from .config import Config, Source, load_config
-from .errors import ConfigError
+from .errors import ConfigError, is_storage_failure
 from .fetch import Fetcher
 from .store import Archive
 
@@ -225,6 +225,14 @@ class Service:
         self.schedule(self.config)
         self.scheduler.start()
         logger.info("veille run started", extra={"pid": os.getpid(), "archive": str(self.archive.folder)})
+        try:  # whatever a killed run stored but did not index, before the first pass is due
+            caught_up = pipeline.sync_index(self.archive, notice=lambda message: logger.warning(message))
+            if caught_up:
+                logger.info("index caught up", extra={"articles": caught_up})
+        except Exception as exc:
+            if is_storage_failure(exc):
+                raise
+            logger.warning("index not caught up", extra={"error": f"{type(exc).__name__}: {exc}"})
         last_check = time.monotonic()
         try:
             while not self.stop.is_set():
