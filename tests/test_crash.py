@@ -111,3 +111,20 @@ def test_a_full_or_read_only_disk_stops_the_run_with_one_line_and_keeps_what_was
         assert sorted(a["id"] for a in cli.json_lines("list", "--limit", "0")) == sorted(saved)
         cli("fetch", "--quiet")  # once the disk is fixed, the run completes
     assert len(cli.json_lines("list", "--limit", "0")) == 12
+
+
+def test_a_huge_feed_is_read_a_bounded_slice_per_run_and_says_how_much_is_left(archive, tmp_path, monkeypatch):
+    from veille import pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_NEW_PER_PASS", 3)
+    with FixtureServer() as server:
+        config = parse_config(site(server, 8), tmp_path / "f.yaml")
+        outcomes = []
+        for _ in range(3):
+            report = fetch_sources(config, archive)
+            outcomes.append((report.counts.get("new", 0), report.sources["harbour"]))
+        feed_requests = len(server.requests_for("/feed.xml"))
+    assert [new for new, _ in outcomes] == [3, 3, 2]
+    assert "5 more left for the next run" in outcomes[0][1] and "2 more left" in outcomes[1][1]
+    assert "left" not in outcomes[2][1]
+    assert archive.count_articles() == 8 and feed_requests == 3

@@ -292,6 +292,7 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate",
             },
             transport=transport,
+            event_hooks={"response": [_check_redirect]},
         )
         self._robots: dict[str, tuple[RobotFileParser, float, str | None]] = {}  # origin -> (parser, until, problem)
         self._robots_lock = threading.Lock()
@@ -448,10 +449,27 @@ class Fetcher:
             raise FetchError("connection failed", url, _short(exc)) from exc
         except httpx.DecodingError as exc:
             raise FetchError("bad encoding", url, _short(exc)) from exc
+        except httpx.RemoteProtocolError as exc:
+            if "buffer too long" in str(exc).lower() or "header" in str(exc).lower():
+                raise FetchError("headers too large", url, "the server's response headers are over the limit "
+                                 "(about 64 KiB) or malformed") from exc
+            raise FetchError("bad response", url, _short(exc)) from exc
         except httpx.HTTPError as exc:
             raise FetchError("network error", url, _short(exc)) from exc
         except (httpx.InvalidURL, ValueError) as exc:
             raise BlockedURLError("malformed URL", url, _short(exc)) from exc
+
+
+def _check_redirect(response: httpx.Response) -> None:
+    """Refuse a redirect to another scheme with its own reason, before httpx reads the Location
+    as a URL of its own (which fails on "javascript:..." with a less telling error)."""
+    location = response.headers.get("location") if response.is_redirect else None
+    if location:
+        try:
+            target = urljoin(str(response.request.url), location)
+        except ValueError:
+            raise BlockedURLError("bad redirect", str(response.request.url), "malformed Location header") from None
+        check_url(target)
 
 
 def _guarded_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
@@ -488,6 +506,11 @@ def check_url(url: str) -> None:
         raise BlockedURLError(f"scheme {scheme or 'missing'} not allowed", url, "only http and https are fetched")
     if not parts.hostname:
         raise BlockedURLError("no host", url)
+    if _BAD_HOST.search(parts.hostname):
+        raise BlockedURLError("malformed URL", url, f"the host name {parts.hostname!r} cannot exist")
+
+
+_BAD_HOST = re.compile(r"[\s\x00-\x1f\x7f<>\"{}|\\^`'%/?#@]")
 
 
 def retry_after(value: str | None) -> float | None:

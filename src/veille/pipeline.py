@@ -53,6 +53,7 @@ FEED_ACCEPT = (
     "application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.5"
 )
 PAGE_RETRIES = 3  # a page that failed this often is not retried on later runs
+MAX_NEW_PER_PASS = 500  # new entries fetched per feed and run; a feed of 10,000 entries is read over 20 runs
 DEFER_AFTER = 30.0  # seconds: a host that asks us to wait longer is left for the next pass
 
 Clock = Callable[[], datetime]
@@ -203,6 +204,7 @@ class _SourceWork:
     pages: list[_Page] = field(default_factory=list)  # fetched, not stored yet
     fetched: int = 0
     complete: bool = True  # every page fetched so far was had in full
+    left: int = 0  # new entries over MAX_NEW_PER_PASS, left for the next run
 
 
 class _Pass:
@@ -323,7 +325,11 @@ class _Pass:
             self._succeeded(work, "fetched page" if page.error is None else page.error, keep=page.error is None)
             return
         work.feed = feed
-        work.fresh = _fresh_entries(source, self.archive, feed, self.report)
+        work.fresh = _fresh_entries(source, self.archive, feed, self.report, iso(self.clock()))
+        if len(work.fresh) > MAX_NEW_PER_PASS:  # a huge or hostile feed: the rest next time, newest first
+            work.left = len(work.fresh) - MAX_NEW_PER_PASS
+            work.fresh = work.fresh[:MAX_NEW_PER_PASS]
+            work.complete = False  # the next run reads the feed in full, not a 304
         if not work.fresh:
             self._finish(work)
             return
@@ -362,6 +368,8 @@ class _Pass:
         feed = work.feed
         assert feed is not None
         outcome = f"{len(feed.entries)} entries, {len(work.fresh)} new"
+        if work.left:
+            outcome += f", {work.left} more left for the next run (at most {MAX_NEW_PER_PASS} per run)"
         if feed.warning:
             outcome += f"; {feed.warning}"
         # The feed's validators are stored only now, after its entries: a run that dies
@@ -426,10 +434,14 @@ def _guarded(job: Callable[[], object]) -> object:
         return exc
 
 
-def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: RunReport) -> list[Entry]:
-    """Entries not archived yet, and not given up on. Links we may never fetch are failures."""
+def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: RunReport, at: str) -> list[Entry]:
+    """Entries not archived yet, and not given up on. Links we may never fetch are failures.
+
+    Entries that only repeat another entry's link (new guids on an old article) are not fetched
+    again: once that link is archived they are marked as seen with its article."""
     fresh: list[Entry] = []
     seen_keys: set[str] = set()
+    links: set[str] = set()
     for entry in feed.entries:
         key = entry.guid or entry.url
         if not key or key in seen_keys:
@@ -440,6 +452,15 @@ def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: R
             continue
         if not entry.url:
             report.fail(source.name, key, "entry has no link")
+            continue
+        if entry.url in links:
+            report.count("skipped")  # the same link as an entry fetched in this pass
+            continue
+        links.add(entry.url)
+        known = archive.entry_article_at(source.name, entry.url)
+        if known is not None:
+            archive.mark_entry(source.name, key, entry.url, known, at)
+            report.count("unchanged")
             continue
         if archive.failure_count(source.name, entry.url, "page") >= PAGE_RETRIES:
             report.count("skipped")
@@ -474,7 +495,7 @@ def _fetch_entry_page(source: Source, feed: ParsedFeed, entry: Entry, fetcher: F
     except BlockedURLError as exc:
         return _Page(entry, entry.url, error=f"link not followed: {exc.reason}")
     except FetchError as exc:
-        return _feed_fallback(source, feed, entry, clock, f"page not fetched: {exc.reason}")
+        return _feed_fallback(source, feed, entry, clock, f"page not fetched: {exc.summary}")
     return _page_from_response(source, entry, entry.url, response, clock, feed)
 
 

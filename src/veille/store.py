@@ -383,6 +383,12 @@ class Archive:
         ).fetchone()
         return row is not None
 
+    def entry_article_at(self, source: str, url: str) -> str | None:
+        """The article another entry of this source with the same link was archived as."""
+        row = self.db.execute("SELECT article_id FROM entries WHERE source = ? AND url = ? AND article_id IS NOT NULL "
+                              "LIMIT 1", (source, url)).fetchone()
+        return row["article_id"] if row else None
+
     def mark_entry(self, source: str, key: str, url: str | None, article_id: str, at: str) -> None:
         self.db.execute(
             """
