@@ -53,7 +53,7 @@ CACHE = Path(__file__).resolve().parent / "cache"
 SDIST_NAME = "trafilatura-1.0.0.tar.gz"
 SDIST = CACHE / SDIST_NAME
 CASES_JSON = CACHE / "trafilatura-1.0.0-cases.json"
-PIP_ARGS = ["download", "--no-deps", "--no-binary", ":all:", "trafilatura==1.0.0"]
+REQUIREMENT = "trafilatura==1.0.0"
 PARSER_VERSION = 3  # bump when the parsing rules change, to invalidate the JSON cache
 
 # Why the last load_cases() returned [] (for the test's skip message).
@@ -75,7 +75,7 @@ def load_cases() -> list[Case]:
     global last_error
     last_error = None
     if not SDIST.is_file():
-        problem = _download()
+        problem = download_sdist(REQUIREMENT, SDIST)
         if problem:
             last_error = problem
             return []
@@ -86,23 +86,24 @@ def load_cases() -> list[Case]:
         return []
 
 
-def _download() -> str | None:
-    """Fetch the sdist with pip into tests/cache/; a short reason on failure."""
-    CACHE.mkdir(parents=True, exist_ok=True)
+def download_sdist(requirement: str, sdist: Path) -> str | None:
+    """Fetch a source distribution with pip into `sdist`'s folder (tests/cache/); a short reason on failure."""
+    sdist.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+    with tempfile.TemporaryDirectory(dir=sdist.parent) as tmp:
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "pip", *PIP_ARGS, "-d", tmp, "--quiet", "--timeout", "20", "--retries", "1"],
+                [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", requirement,
+                 "-d", tmp, "--quiet", "--timeout", "20", "--retries", "1"],
                 capture_output=True, text=True, timeout=180, env=env,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"pip download of trafilatura==1.0.0 failed ({type(exc).__name__})"
-        got = Path(tmp) / SDIST_NAME
+            return f"pip download of {requirement} failed ({type(exc).__name__})"
+        got = Path(tmp) / sdist.name
         if done.returncode != 0 or not got.is_file():
             lines = (done.stderr or done.stdout or "").strip().splitlines()
-            return f"pip download of trafilatura==1.0.0 failed: {lines[-1] if lines else done.returncode}"
-        shutil.move(str(got), SDIST)
+            return f"pip download of {requirement} failed: {lines[-1] if lines else done.returncode}"
+        shutil.move(str(got), sdist)
     return None
 
 

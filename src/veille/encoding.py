@@ -10,6 +10,7 @@ Two jobs, used by every stage that reads documents:
 
 from __future__ import annotations
 
+import codecs
 import re
 
 import ftfy
@@ -18,6 +19,13 @@ from charset_normalizer import from_bytes
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)["']""", re.I)
 _XML_DECL_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*["'][^"']*["']""", re.I)
+
+_BYTE_ORDER_MARKS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+                     (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_XML_STARTS = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+               (b"\x00<\x00?", "utf-16-be"), (b"<\x00?\x00", "utf-16-le"), (b"\x4c\x6f\xa7\x94", "cp037"))
+_NOT_CHARSETS = {"undefined", "punycode", "idna", "unicode-escape", "raw-unicode-escape", "unicode_escape",
+                 "raw_unicode_escape", "mbcs", "oem", "palmos"}
 
 # Greek letters other than beta: if a text has several, beta is Greek, not damage.
 _GREEK = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
@@ -45,14 +53,18 @@ def decode(body: bytes, http_charset: str | None = None) -> str:
     """
     if body.startswith(b"\xef\xbb\xbf"):
         return body[3:].decode("utf-8", errors="replace")
-    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return body.decode("utf-16", errors="replace")
+    for mark, codec in _BYTE_ORDER_MARKS:  # UTF-32's marks first: FF FE 00 00 also starts like UTF-16's
+        if body.startswith(mark):
+            return body[len(mark):].decode(codec, errors="replace")
+    for start, codec in _XML_STARTS:  # no mark, but "<?" in a wide or EBCDIC encoding (XML 1.0, appendix F)
+        if body.startswith(start):
+            return body.decode(codec, errors="replace")
     for label in (http_charset, declared_charset(body)):
         if not label:
             continue
         try:
             return body.decode(_python_codec(label))
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError, ValueError):  # unknown, not for text, or not these bytes
             continue
     try:
         return body.decode("utf-8")
@@ -83,11 +95,16 @@ def drop_xml_encoding(text: str) -> str:
 
 
 def _python_codec(label: str) -> str:
+    """The Python codec for a charset label; LookupError for a name that is not a text encoding
+    ("undefined", "punycode", "idna", "base64", "unicode_escape"... are Python's, not the web's)."""
     # Browsers read these labels as windows-1252, a superset; so do we.
     label = label.lower()
     if label in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "iso8859-1"):
         return "cp1252"
-    return label
+    info = codecs.lookup(label)
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        raise LookupError(label)
+    return info.name
 
 
 def repair(text: str) -> str:

@@ -152,7 +152,10 @@ def _site_like(text: str, site_name: str | None, url: str | None) -> bool:
     site = _norm(site_name or "")
     if site and (norm == site or (len(norm) >= 3 and norm in site)):
         return True
-    host = (urlsplit(url).hostname or "") if url else ""
+    try:
+        host = (urlsplit(url).hostname or "") if url else ""
+    except ValueError:  # "http://[::1": no host to compare with
+        host = ""
     if "." not in host or host.replace(".", "").isdigit():
         return False  # localhost, bare test hosts and IP addresses say nothing about the site
     if re.search(r"(?<![\w.-])" + re.escape(host.removeprefix("www.")) + r"(?![\w-])", norm):
@@ -229,14 +232,17 @@ def _norm(value: str) -> str:
 _BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "br")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
 def extract_fragment(html: str) -> Extracted:
     """Text of an HTML fragment, such as a feed entry's content, paragraph by paragraph."""
     if not html or not html.strip():
         raise ExtractError("empty fragment")
-    try:
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
-    except (etree.ParserError, ValueError) as exc:
-        raise ExtractError(f"unreadable HTML fragment ({exc})") from None
+    try:  # characters XML cannot hold (a JSON feed's "\u0001") make lxml refuse the whole fragment
+        root = lxml.html.fragment_fromstring(_CONTROL.sub(" ", html), create_parent="div")
+    except (etree.LxmlError, ValueError, AssertionError) as exc:  # lxml asserts on "<html><head><c"
+        raise ExtractError(f"unreadable HTML fragment ({type(exc).__name__}: {exc})") from None
     for bad in root.xpath(".//script|.//style|.//noscript"):
         bad.drop_tree()
     for block in root.iter(*_BLOCKS):

@@ -10,10 +10,11 @@ that declares nothing still reads right.
 from __future__ import annotations
 
 import json
-from html import escape
+import re
 import time
 from calendar import timegm
 from datetime import datetime, timezone
+from html import escape
 from urllib.parse import urljoin
 
 import feedparser
@@ -36,17 +37,20 @@ def parse(body: bytes, url: str, http_charset: str | None = None) -> ParsedFeed:
 
 def _parse_xml_feed(text: str, url: str) -> ParsedFeed:
     # Already decoded: hand feedparser UTF-8 and say so, so it does not guess again.
-    data = drop_xml_encoding(text).encode("utf-8")
-    parsed = feedparser.parse(
-        data,
-        response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
-        sanitize_html=True,
-        resolve_relative_uris=True,
-    )
+    data = _CHARACTER_REFERENCE.sub(_sound_reference, drop_xml_encoding(text)).encode("utf-8", "replace")
+    try:
+        parsed = feedparser.parse(
+            data,
+            response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
+            sanitize_html=True,
+            resolve_relative_uris=True,
+        )
+    except Exception as exc:  # feedparser's lenient parser has its own failures on hostile bytes
+        raise FeedError(f"not a feed: unreadable ({type(exc).__name__}: {str(exc)[:120]})") from None
     version = parsed.get("version") or ""
     entries = [_entry_from_feedparser(e, url) for e in parsed.entries]
     problem = _bozo_reason(parsed)
-    if not entries and (problem or not version):
+    if not entries and (problem or not version):  # nothing read, and broken: the keeper must hear of it
         raise FeedError(f"not a feed: {problem or 'no RSS, Atom or RDF elements found'}")
     feed = parsed.feed
     return ParsedFeed(
@@ -56,6 +60,18 @@ def _parse_xml_feed(text: str, url: str) -> ParsedFeed:
         entries=entries,
         warning=f"feed is not well-formed ({problem}); read what could be read" if problem else None,
     )
+
+
+_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _sound_reference(match: re.Match) -> str:
+    """A character reference to a code point no text can hold (a surrogate, past U+10FFFF, NUL)
+    becomes U+FFFD, as an HTML parser would make it."""
+    value = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+    if value == 0 or 0xD800 <= value <= 0xDFFF or value > 0x10FFFF:
+        return "&#xFFFD;"
+    return match.group(0)
 
 
 def _bozo_reason(parsed) -> str | None:
