@@ -41,9 +41,12 @@ def test_an_archive_from_before_tagging_upgrades_and_can_be_tagged(tmp_path):
     folder = tmp_path / "old"
     with Archive(folder) as archive:
         import_paths([SEEDS / "002_cdb768120f0b8caf.txt"], archive, taggers=Taggers())
-    # Make it look like a version-1 archive: drop what migrations 2 to 6 added.
+    # Make it look like a version-1 archive: drop what migrations 2 to 7 added.
     db = sqlite3.connect(folder / "veille.db")
-    db.executescript("DROP TABLE entities; DROP TABLE tags; ALTER TABLE articles DROP COLUMN tagger; "
+    db.executescript("DROP TRIGGER articles_changed_insert; DROP TRIGGER articles_changed_update; "
+                     "DROP TRIGGER story_members_changed_insert; DROP TRIGGER story_members_changed_update; "
+                     "DROP INDEX articles_change_seq; ALTER TABLE articles DROP COLUMN change_seq; "
+                     "DROP TABLE entities; DROP TABLE tags; ALTER TABLE articles DROP COLUMN tagger; "
                      "ALTER TABLE articles DROP COLUMN tagged_at; DROP TABLE fingerprints; DROP TABLE lsh; "
                      "DROP TABLE anchors; DROP TABLE alternate_links; DROP TABLE stories; "
                      "DROP TABLE story_members; DROP TABLE dedupe_state; DROP TABLE saved_searches; DROP TABLE digest_sends; " +

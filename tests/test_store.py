@@ -69,3 +69,19 @@ def test_a_failed_write_leaves_earlier_articles_intact(archive):
         archive.save_article(article(id="a2", lang=None), "t")  # lang is NOT NULL
     assert archive.count_articles() == 1
     assert archive.get_article("a1").text == "First version of the text."
+
+
+def test_every_change_gets_a_higher_number_even_within_one_second(archive):
+    """The search index follows these numbers: a timestamp cursor lost articles stored in the second of a sync."""
+    for n in range(5):
+        archive.save_article(Article(id=f"a{n}", url=f"https://e.org/{n}", source="s", text=f"text {n}"),
+                             "2026-01-01T00:00:00Z")
+    first = archive.changed_since("", batch=100)
+    assert [a.id for a, *_ in first] == ["a0", "a1", "a2", "a3", "a4"]
+    cursor = first[-1][4]
+    # an index synced before change numbers kept "time id" marks: read as the number they stand for
+    assert [a.id for a, *_ in archive.changed_since("2026-01-01T00:00:00Z a2", batch=100)] == ["a3", "a4"]
+    archive.save_article(Article(id="a5", url="https://e.org/5", source="s", text="text 5"), "2026-01-01T00:00:00Z")
+    archive.save_article(Article(id="a1", url="https://e.org/1", source="s", text="text 1, corrected"),
+                         "2026-01-01T00:00:00Z")
+    assert [a.id for a, *_ in archive.changed_since(cursor, batch=100)] == ["a5", "a1"]

@@ -599,8 +599,11 @@ def _store_page(source: Source, archive: Archive, report: RunReport, page: _Page
 
 def _link(archive: Archive, article: Article, outcome: str, report: RunReport,
           settings: DedupeSettings | None = None) -> None:
-    """Place a new or changed article in its story; a failure here never costs the article."""
-    if outcome not in ("new", "updated"):
+    """Place a new or changed article in its story; a failure here never costs the article.
+
+    An unchanged article is placed too if it has no story: a run killed between storing it and
+    linking it left it so, and the rerun finds it "unchanged"."""
+    if outcome not in ("new", "updated") and archive.story_of(article.id) is not None:
         return
     try:
         stored = archive.get_article(article.id)
@@ -705,6 +708,9 @@ def read_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock =
     article_id = article_id_for_content(raw)
     if archive.has_article(article_id):
         report.count("unchanged")
+        stored = archive.get_article(article_id) if archive.story_of(article_id) is None else None
+        if stored is not None:  # an import killed before it placed this file in its story
+            _link(archive, stored, "unchanged", report)
         return None
     text = decode(raw)
     is_html = path.suffix.lower() in (".html", ".htm")

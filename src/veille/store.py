@@ -202,6 +202,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX digest_sends_digest ON digest_sends(digest, sent_at)
     """,
+    # 7: a change number per article, for the search index to follow the archive exactly. A
+    # timestamp cursor (one-second resolution) skipped articles stored in the second of the last
+    # sync. Triggers number every insert, re-store, re-tag and change of story, in commit order.
+    """
+    ALTER TABLE articles ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+    CREATE TEMP TABLE change_order (id TEXT PRIMARY KEY, n INTEGER NOT NULL);
+    INSERT INTO change_order (id, n)
+        SELECT id, ROW_NUMBER() OVER (ORDER BY MAX(updated, COALESCE(tagged_at, '')) || ' ' || id) FROM articles;
+    UPDATE articles SET change_seq = (SELECT n FROM change_order WHERE change_order.id = articles.id);
+    DROP TABLE change_order;
+    CREATE INDEX articles_change_seq ON articles(change_seq);
+    CREATE TRIGGER articles_changed_insert AFTER INSERT ON articles BEGIN
+        UPDATE articles SET change_seq = (SELECT MAX(change_seq) FROM articles) + 1 WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER articles_changed_update AFTER UPDATE OF updated, tagged_at, text, title, lang, source
+        ON articles BEGIN
+        UPDATE articles SET change_seq = (SELECT MAX(change_seq) FROM articles) + 1 WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER story_members_changed_insert AFTER INSERT ON story_members BEGIN
+        UPDATE articles SET change_seq = (SELECT MAX(change_seq) FROM articles) + 1 WHERE id = NEW.article_id;
+    END;
+    CREATE TRIGGER story_members_changed_update AFTER UPDATE OF story_id ON story_members BEGIN
+        UPDATE articles SET change_seq = (SELECT MAX(change_seq) FROM articles) + 1 WHERE id = NEW.article_id;
+    END
+    """,
 ]
 
 ARTICLE_COLUMNS = (
@@ -889,13 +914,17 @@ class Archive:
     def changed_since(self, cursor: str, batch: int = 500) -> list[tuple[Article, str | None, list[str], list[str], str]]:
         """Articles stored or re-tagged after `cursor`, oldest change first, with story, entity keys,
         tags, and each one's change mark (the next cursor)."""
+        if cursor and not cursor.isdigit():  # an index synced before change numbers: its mark, as a number
+            row = self.db.execute("SELECT COALESCE(MAX(change_seq), 0) FROM articles "
+                                  "WHERE MAX(updated, COALESCE(tagged_at, '')) || ' ' || id <= ?", (cursor,)).fetchone()
+            cursor = str(row[0])
         rows = self.db.execute(
             """
-            SELECT a.*, MAX(a.updated, COALESCE(a.tagged_at, '')) || ' ' || a.id AS mark, m.story_id
+            SELECT a.*, a.change_seq AS mark, m.story_id
             FROM articles a LEFT JOIN story_members m ON m.article_id = a.id
-            WHERE MAX(a.updated, COALESCE(a.tagged_at, '')) || ' ' || a.id > ?
-            ORDER BY mark LIMIT ?
-            """, (cursor, batch)).fetchall()
+            WHERE a.change_seq > ?
+            ORDER BY a.change_seq LIMIT ?
+            """, (int(cursor or 0), batch)).fetchall()
         ids = [row["id"] for row in rows]
         keys: dict[str, list[str]] = {i: [] for i in ids}
         for chunk, marks in _chunks(ids):  # a few queries for the whole batch, not two per article
@@ -903,7 +932,8 @@ class Archive:
                                      chunk):
                 keys[r["article_id"]].append(r["key"])
         tags = self.tags_of_many(ids)
-        return [(_row_to_article(row), row["story_id"], keys[row["id"]], tags[row["id"]], row["mark"]) for row in rows]
+        return [(_row_to_article(row), row["story_id"], keys[row["id"]], tags[row["id"]], str(row["mark"]))
+                for row in rows]
 
     # -- runs ------------------------------------------------------------
     def start_run(self, command: str, at: str) -> int:
