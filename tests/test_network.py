@@ -25,6 +25,8 @@ PAGE = ("<html lang='en'><head><title>Cameras</title></head><body><article><h1>C
     ("100.64.0.1", "private"), ("169.254.169.254", "metadata"), ("fd00:ec2::254", "metadata"),
     ("169.254.7.7", "link-local"), ("fe80::1", "link-local"), ("0.0.0.0", "reserved"), ("224.0.0.1", "reserved"),
     ("240.0.0.1", "reserved"), ("8.8.8.8", "public"), ("2001:4860:4860::8888", "public"), ("not an ip", "reserved"),
+    ("64:ff9b::808:808", "public"), ("64:ff9b::a9fe:a9fe", "metadata"), ("64:ff9b::7f00:1", "loopback"),
+    ("2002:7f00:1::", "loopback"),
 ])
 def test_every_address_has_a_kind_and_only_the_public_internet_is_public(address, kind):
     assert address_kind(address) == kind
@@ -54,6 +56,31 @@ def test_a_kept_alive_connection_is_not_a_way_around_the_check():
         assert fetcher.get(server.url + "/p").status == 200  # the keeper's URL opens a connection
         with pytest.raises(BlockedURLError):
             fetcher.get(server.url + "/p", allow=PUBLIC)  # a stranger's link to the same place may not use it
+        assert len(server.requests_for("/p")) == 1  # refused before the request was sent on it
+
+
+def test_a_redirect_is_the_servers_choice_and_may_not_leave_its_kind_of_network():
+    routes = {"/to-metadata": lambda h: Reply(302, b"", {"Location": "http://169.254.169.254/latest/meta-data/"}),
+              "/to-private": lambda h: Reply(302, b"", {"Location": "http://10.0.0.1/admin"}),
+              "/to-self": lambda h: Reply(302, b"", {"Location": "/p"}),
+              "/p": lambda h: Reply(200, PAGE, {"Content-Type": "text/html"})}
+    with FixtureServer(routes=routes) as server, Fetcher(Settings(timeout=2)) as fetcher:
+        for path, kind in (("/to-metadata", "metadata"), ("/to-private", "private")):
+            with pytest.raises(BlockedURLError) as caught:
+                fetcher.get(server.url + path)  # even the keeper's own URL
+            assert caught.value.reason == f"{kind} address refused"
+        assert fetcher.get(server.url + "/to-self").status == 200  # a loopback server to itself is fine
+
+
+def test_an_address_that_does_not_answer_is_followed_by_the_next():
+    with FixtureServer(routes={"/p": lambda h: Reply(200, PAGE, {"Content-Type": "text/html"})}) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        answers = lambda host, port, **kw: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port)),
+                                            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        backend = GuardedBackend(resolve=answers)  # nothing listens on the first address; the second serves
+        stream = backend.connect_tcp("dual.example", port, timeout=2)
+        assert stream.get_extra_info("server_addr")[0] == "127.0.0.1"
+        stream.close()
 
 
 class _Liar:

@@ -128,7 +128,10 @@ def address_kind(address: str) -> str:
     except ValueError:
         return "reserved"
     if isinstance(ip, ipaddress.IPv6Address):
-        ip = ip.ipv4_mapped or (ip.sixtofour if ip.sixtofour else None) or ip
+        if ip in _NAT64:  # an IPv4 address reached through a NAT64 gateway (IPv6-only networks)
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        else:
+            ip = ip.ipv4_mapped or ip.sixtofour or ip
     if ip in METADATA:
         return "metadata"
     if ip.is_loopback:
@@ -143,6 +146,7 @@ def address_kind(address: str) -> str:
 
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not the public internet
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _request = threading.local()  # per request, in the thread making it: .allow (kinds) and .deadline
 
 
@@ -153,10 +157,13 @@ def _blocked(address: str, kind: str, url: str = "") -> BlockedURLError:
 
 
 class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose reads never wait past the current request's deadline."""
+    """A connection whose reads never wait past the current request's deadline, and which sends
+    nothing for a request that may not reach its address (a kept-alive connection is reused by
+    whichever request comes next for the same host and port)."""
 
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
+    def __init__(self, inner: httpcore.NetworkStream, peer: str) -> None:
         self._inner = inner
+        self.peer, self.kind = peer, address_kind(peer)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         deadline = getattr(_request, "deadline", None)
@@ -168,15 +175,19 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self.kind != "public" and self.kind not in getattr(_request, "allow", ANY):
+            raise _blocked(self.peer, self.kind)
         self._inner.write(buffer, timeout)
 
     def close(self) -> None:
         self._inner.close()
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout), self.peer)
 
     def get_extra_info(self, info: str):
+        if info == "server_addr":
+            return (self.peer, 0)  # as connected; asking the socket again fails once the peer hangs up
         return self._inner.get_extra_info(info)
 
 
@@ -194,22 +205,34 @@ class GuardedBackend(httpcore.NetworkBackend):
         except (socket.gaierror, UnicodeError) as exc:
             raise httpcore.ConnectError(f"name not resolved: {host} ({exc})") from None
         refused, failure = None, None
+        deadline = getattr(_request, "deadline", None)
         for *_, sockaddr in answers:
             kind = address_kind(sockaddr[0])
             if kind != "public" and kind not in allow:
                 refused = refused or (sockaddr[0], kind)
                 continue
-            try:
-                stream = self._inner.connect_tcp(sockaddr[0], port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as exc:
+            wait = timeout
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise httpcore.ConnectTimeout("the whole transfer took too long")
+                wait = left if wait is None else min(wait, left)
+            try:  # one address failing (an IPv6 route that goes nowhere) is no reason not to try the next
+                stream = self._inner.connect_tcp(sockaddr[0], port, wait, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
                 continue
-            peer = stream.get_extra_info("server_addr")
-            kind = address_kind(peer[0]) if peer else "reserved"
+            try:
+                peer = stream.get_extra_info("server_addr")[0]
+            except (OSError, TypeError, IndexError):
+                stream.close()
+                failure = httpcore.ConnectError(f"{sockaddr[0]} hung up at once")
+                continue
+            kind = address_kind(peer)
             if kind != "public" and kind not in allow:  # what we reached, not what we were told
                 stream.close()
-                raise _blocked(peer[0] if peer else sockaddr[0], kind)
-            return _DeadlineStream(stream)
+                raise _blocked(peer, kind)
+            return _DeadlineStream(stream, peer)
         if refused:
             raise _blocked(*refused)
         raise failure or httpcore.ConnectError(f"no address for {host}")
@@ -389,6 +412,11 @@ class Fetcher:
                 if target in hops:
                     raise FetchError("redirect loop", url, f"back to {target}")
                 check_url(target)
+                if len(hops) == 1:  # where it sends us is the server's choice, not the keeper's: from
+                    # here on, the public internet and the first server's own kind of network only
+                    first = response.peer_kind
+                    _request.allow = getattr(_request, "allow", ANY) & (
+                        frozenset() if first == "public" else frozenset({first}))
                 current = target
                 # The validators belong to the URL they came from, not to the target.
                 headers = {"Accept": accept}
