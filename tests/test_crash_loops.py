@@ -15,7 +15,7 @@ Kill points exercised: 12 rounds of `veille fetch` and 11 of `veille run` (23 SI
 on the seeded RNG, each delivered to a live process; a round whose process ended by
 itself before its kill does not count, and each test asserts a minimum), plus 4 kills
 at chosen moments (the process SIGKILLs itself on entering `link_story`,
-`Archive.write_story`, `Archive.mark_entry`, `SearchIndex._save_cursor`): 27 in all.
+`Archive.write_story`, `Archive.mark_entry`, `SearchIndex.save_cursor`): 27 in all.
 Measured on 2 shared cores: the file runs in about 95 s. `pytest -s` prints one
 summary line per loop: kill points survived, articles lost, duplicates.
 
@@ -412,7 +412,7 @@ MOMENTS = [
     ("veille.pipeline:link_story", 3),  # the article is committed; its fingerprint and story are not
     ("veille.store:Archive.write_story", 2),  # its fingerprint is committed; its story is not
     ("veille.store:Archive.mark_entry", 2),  # article and story committed; the feed entry not marked
-    ("veille.index:SearchIndex._save_cursor", 1),  # the index committed; its cursor not moved
+    ("veille.index:SearchIndex.save_cursor", 1),  # the index committed; its cursor not moved
 ]
 
 

@@ -33,3 +33,13 @@ def test_a_json_feed_with_odd_values_keeps_its_good_entries():
 def test_what_is_not_a_feed_says_so(body, words):
     with pytest.raises(FeedError, match=words):
         feeds.parse(body, "https://x.example/feed")
+
+
+@pytest.mark.parametrize("reference", ["&#xD800;", "&#55296;", "&#00000055296;", "&#x00000000D800;", "&#0;",
+                                       "&#x110000;"])
+def test_a_reference_to_a_character_no_text_can_hold_costs_nothing_but_that_character(reference):
+    body = (f"<rss version='2.0'><channel><title>t</title><item><title>Caméras {reference} à Nice</title>"
+            "<link>https://example.org/a</link></item></channel></rss>").encode()
+    feed = feeds.parse(body, "https://example.org/feed")
+    assert [e.url for e in feed.entries] == ["https://example.org/a"]
+    assert feed.entries[0].title.startswith("Caméras") and feed.entries[0].title.endswith("à Nice")

@@ -45,7 +45,8 @@ def test_an_archive_from_before_tagging_upgrades_and_can_be_tagged(tmp_path):
     db = sqlite3.connect(folder / "veille.db")
     db.executescript("DROP TRIGGER articles_changed_insert; DROP TRIGGER articles_changed_update; "
                      "DROP TRIGGER story_members_changed_insert; DROP TRIGGER story_members_changed_update; "
-                     "DROP INDEX articles_change_seq; ALTER TABLE articles DROP COLUMN change_seq; "
+                     "DROP TRIGGER articles_changed_delete; DROP TRIGGER story_members_changed_delete; "
+                     "DROP TABLE article_changes; "
                      "DROP TABLE entities; DROP TABLE tags; ALTER TABLE articles DROP COLUMN tagger; "
                      "ALTER TABLE articles DROP COLUMN tagged_at; DROP TABLE fingerprints; DROP TABLE lsh; "
                      "DROP TABLE anchors; DROP TABLE alternate_links; DROP TABLE stories; "

@@ -461,7 +461,7 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
         for note in expansions:
             err.print(f"[dim]expanded: {escape(note)}[/dim]")
     _catch_up(archive)
-    index = SearchIndex(archive.folder)
+    index = SearchIndex(archive.folder, reader=True)
     filters = filter_text(lang, source, since, until)
     if count_only or facets:
         ids, story_count = index.count(query, lang=lang, filters=filters)
@@ -1079,7 +1079,7 @@ def export_(state: State, query: str, fmt: str, out_path: Path, lang: str | None
     if query.strip():
         check_syntax(query)
         _catch_up(archive)
-        index = SearchIndex(archive.folder)
+        index = SearchIndex(archive.folder, reader=True)
         try:
             ids, _ = index.count(query)
         finally:

@@ -212,7 +212,7 @@ def matching_ids(archive: Archive, digest: Digest) -> set[str] | None:
         query, lang, source = saved["query"], saved["options"].get("lang"), saved["options"].get("source")
     from .index import SearchIndex, filter_text
 
-    index = SearchIndex(archive.folder)
+    index = SearchIndex(archive.folder, reader=True)
     try:
         ids, _ = index.count(query, filters=filter_text(lang, source))
     finally:

@@ -62,7 +62,7 @@ def _parse_xml_feed(text: str, url: str) -> ParsedFeed:
     )
 
 
-_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 
 
 def _sound_reference(match: re.Match) -> str:

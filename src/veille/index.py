@@ -272,11 +272,12 @@ class SearchIndex:
 
     `repair=True` (the archive's writer, when it brings the index up to date) replaces an index
     that is missing, unreadable or in an older layout with an empty one, which the sync then fills
-    from the archive; `self.rebuilt` says why. A reader (repair=False) gets IndexDamagedError
-    instead: it must not delete what a running writer is using.
+    from the archive; `self.rebuilt` says why. Without repair, IndexDamagedError instead: a
+    reader must not delete what a running writer is using. A `reader` does not create a missing
+    index either (the writer that holds the archive does).
     """
 
-    def __init__(self, folder: Path, repair: bool = False) -> None:
+    def __init__(self, folder: Path, repair: bool = False, reader: bool = False) -> None:
         self.folder = Path(folder) / INDEX_DIR
         self._searcher = None
         self._filter_cache: dict[str, np.ndarray] = {}
@@ -301,6 +302,9 @@ class SearchIndex:
                 problem = f"unreadable ({type(exc).__name__}: {str(exc)[:80]})"
         if problem is None:
             return
+        if problem == "missing" and reader:  # a writer is at work (else the reader would have built it)
+            raise IndexDamagedError(f"the search index in {self.folder} is not built yet; the running veille "
+                                    "builds it at its next pass: try again in a moment")
         if problem != "missing" and not repair:
             raise IndexDamagedError(f"the search index in {self.folder} is {problem}; it is rebuilt from the "
                                     "archive by the next `veille fetch` or `veille run` pass, or now with "
@@ -318,7 +322,7 @@ class SearchIndex:
         path = self.folder / "cursor.json"
         return json.loads(path.read_text())["cursor"] if path.exists() else ""
 
-    def _save_cursor(self, value: str) -> None:
+    def save_cursor(self, value: str) -> None:
         (self.folder / "cursor.tmp").write_text(json.dumps({"cursor": value}))
         (self.folder / "cursor.tmp").replace(self.folder / "cursor.json")
 
@@ -354,7 +358,7 @@ class SearchIndex:
         # default) re-sorts every posting of the earlier batches in one process, again and again.
         writer.commit(merge=procs == 1)
         self._reset()
-        self._save_cursor(cursor)
+        self.save_cursor(cursor)
         return count
 
     def clear(self) -> None:

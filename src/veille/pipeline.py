@@ -205,6 +205,7 @@ class _SourceWork:
     fetched: int = 0
     complete: bool = True  # every page fetched so far was had in full
     left: int = 0  # new entries over MAX_NEW_PER_PASS, left for the next run
+    twins: dict[str, list[str]] = field(default_factory=dict)  # link -> other entries' keys with that link
 
 
 class _Pass:
@@ -325,7 +326,7 @@ class _Pass:
             self._succeeded(work, "fetched page" if page.error is None else page.error, keep=page.error is None)
             return
         work.feed = feed
-        work.fresh = _fresh_entries(source, self.archive, feed, self.report, iso(self.clock()))
+        work.fresh = _fresh_entries(source, self.archive, feed, self.report, work.twins)
         if len(work.fresh) > MAX_NEW_PER_PASS:  # a huge or hostile feed: the rest next time, newest first
             work.left = len(work.fresh) - MAX_NEW_PER_PASS
             work.fresh = work.fresh[:MAX_NEW_PER_PASS]
@@ -362,6 +363,11 @@ class _Pass:
             _notify(self.progress, "article", page.url)
             _store_page(work.source, self.archive, self.report, page, self.clock, self.config.dedupe)
             work.complete = work.complete and page.error is None
+            twins = work.twins.get(page.url)
+            if twins and page.entry is not None and page.article is not None and \
+                    self.archive.entry_seen(work.source.name, page.entry.guid or page.url):
+                for key in twins:  # the same link under other guids: the same article
+                    self.archive.mark_entry(work.source.name, key, page.url, page.article.id, iso(self.clock()))
 
     def _finish(self, work: _SourceWork) -> None:
         """All pages of a feed are stored: now the feed itself."""
@@ -434,14 +440,14 @@ def _guarded(job: Callable[[], object]) -> object:
         return exc
 
 
-def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: RunReport, at: str) -> list[Entry]:
+def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: RunReport,
+                   twins: dict[str, list[str]]) -> list[Entry]:
     """Entries not archived yet, and not given up on. Links we may never fetch are failures.
 
-    Entries that only repeat another entry's link (new guids on an old article) are not fetched
-    again: once that link is archived they are marked as seen with its article."""
+    Entries that repeat the link of another entry of this pass (new guids on one page) are not
+    fetched again: their keys go into `twins`, to be marked as seen with that page's article."""
     fresh: list[Entry] = []
     seen_keys: set[str] = set()
-    links: set[str] = set()
     for entry in feed.entries:
         key = entry.guid or entry.url
         if not key or key in seen_keys:
@@ -453,18 +459,13 @@ def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: R
         if not entry.url:
             report.fail(source.name, key, "entry has no link")
             continue
-        if entry.url in links:
-            report.count("skipped")  # the same link as an entry fetched in this pass
-            continue
-        links.add(entry.url)
-        known = archive.entry_article_at(source.name, entry.url)
-        if known is not None:
-            archive.mark_entry(source.name, key, entry.url, known, at)
-            report.count("unchanged")
+        if entry.url in twins:
+            twins[entry.url].append(key)
             continue
         if archive.failure_count(source.name, entry.url, "page") >= PAGE_RETRIES:
             report.count("skipped")
             continue
+        twins[entry.url] = []
         fresh.append(entry)
     return fresh
 
@@ -710,6 +711,7 @@ def read_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock =
         report.count("unchanged")
         stored = archive.get_article(article_id) if archive.story_of(article_id) is None else None
         if stored is not None:  # an import killed before it placed this file in its story
+            stored.entities = archive.entities_of(article_id)  # the story's anchors come from them
             _link(archive, stored, "unchanged", report)
         return None
     text = decode(raw)
@@ -980,6 +982,8 @@ def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int
         archive.set_state("index", "built")
     done = 0
     try:
+        if search_index.cursor != archive.change_number(search_index.cursor):
+            search_index.save_cursor(archive.change_number(search_index.cursor))  # converted once, not per sync
         while True:
             changed = archive.changed_since(search_index.cursor, batch)
             if not changed:

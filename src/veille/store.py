@@ -204,27 +204,37 @@ MIGRATIONS: list[str] = [
     """,
     # 7: a change number per article, for the search index to follow the archive exactly. A
     # timestamp cursor (one-second resolution) skipped articles stored in the second of the last
-    # sync. Triggers number every insert, re-store, re-tag and change of story, in commit order.
+    # sync. Triggers number every insert, re-store, re-tag and change of story, in commit order,
+    # in a narrow table of their own (not a column: that would rewrite each article row, raw page
+    # and all, a second time).
     """
-    ALTER TABLE articles ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
-    CREATE TEMP TABLE change_order (id TEXT PRIMARY KEY, n INTEGER NOT NULL);
-    INSERT INTO change_order (id, n)
+    CREATE TABLE article_changes (article_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+    INSERT INTO article_changes (article_id, seq)
         SELECT id, ROW_NUMBER() OVER (ORDER BY MAX(updated, COALESCE(tagged_at, '')) || ' ' || id) FROM articles;
-    UPDATE articles SET change_seq = (SELECT n FROM change_order WHERE change_order.id = articles.id);
-    DROP TABLE change_order;
-    CREATE INDEX articles_change_seq ON articles(change_seq);
+    CREATE UNIQUE INDEX article_changes_seq ON article_changes(seq);
     CREATE TRIGGER articles_changed_insert AFTER INSERT ON articles BEGIN
-        UPDATE articles SET change_seq = (SELECT MAX(change_seq) FROM articles) + 1 WHERE id = NEW.id;
+        INSERT OR REPLACE INTO article_changes (article_id, seq)
+            VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM article_changes));
     END;
     CREATE TRIGGER articles_changed_update AFTER UPDATE OF updated, tagged_at, text, title, lang, source
         ON articles BEGIN
-        UPDATE articles SET change_seq = (SELECT MAX(change_seq) FROM articles) + 1 WHERE id = NEW.id;
+        INSERT OR REPLACE INTO article_changes (article_id, seq)
+            VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM article_changes));
+    END;
+    CREATE TRIGGER articles_changed_delete AFTER DELETE ON articles BEGIN
+        DELETE FROM article_changes WHERE article_id = OLD.id;
     END;
     CREATE TRIGGER story_members_changed_insert AFTER INSERT ON story_members BEGIN
-        UPDATE articles SET change_seq = (SELECT MAX(change_seq) FROM articles) + 1 WHERE id = NEW.article_id;
+        INSERT OR REPLACE INTO article_changes (article_id, seq)
+            VALUES (NEW.article_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM article_changes));
     END;
     CREATE TRIGGER story_members_changed_update AFTER UPDATE OF story_id ON story_members BEGIN
-        UPDATE articles SET change_seq = (SELECT MAX(change_seq) FROM articles) + 1 WHERE id = NEW.article_id;
+        INSERT OR REPLACE INTO article_changes (article_id, seq)
+            VALUES (NEW.article_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM article_changes));
+    END;
+    CREATE TRIGGER story_members_changed_delete AFTER DELETE ON story_members BEGIN
+        INSERT OR REPLACE INTO article_changes (article_id, seq)
+            VALUES (OLD.article_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM article_changes));
     END
     """,
 ]
@@ -407,12 +417,6 @@ class Archive:
             "SELECT 1 FROM entries WHERE source = ? AND key = ? AND article_id IS NOT NULL", (source, key)
         ).fetchone()
         return row is not None
-
-    def entry_article_at(self, source: str, url: str) -> str | None:
-        """The article another entry of this source with the same link was archived as."""
-        row = self.db.execute("SELECT article_id FROM entries WHERE source = ? AND url = ? AND article_id IS NOT NULL "
-                              "LIMIT 1", (source, url)).fetchone()
-        return row["article_id"] if row else None
 
     def mark_entry(self, source: str, key: str, url: str | None, article_id: str, at: str) -> None:
         self.db.execute(
@@ -911,20 +915,27 @@ class Archive:
         return self.db.execute("DELETE FROM saved_searches WHERE name = ?", (name,)).rowcount > 0
 
     # -- what the search index needs ----------------------------------------
+    def change_number(self, cursor: str) -> str:
+        """An index cursor as a change number. A cursor saved before change numbers ("time id", the
+        last article it indexed) becomes the number that article had when they were introduced."""
+        if not cursor or cursor.isdigit():
+            return cursor or "0"
+        row = self.db.execute(
+            "SELECT COALESCE(MAX(c.seq), 0) FROM article_changes c JOIN articles a ON a.id = c.article_id "
+            "WHERE MAX(a.updated, COALESCE(a.tagged_at, '')) || ' ' || a.id <= ?", (cursor,)).fetchone()
+        return str(row[0])
+
     def changed_since(self, cursor: str, batch: int = 500) -> list[tuple[Article, str | None, list[str], list[str], str]]:
         """Articles stored or re-tagged after `cursor`, oldest change first, with story, entity keys,
         tags, and each one's change mark (the next cursor)."""
-        if cursor and not cursor.isdigit():  # an index synced before change numbers: its mark, as a number
-            row = self.db.execute("SELECT COALESCE(MAX(change_seq), 0) FROM articles "
-                                  "WHERE MAX(updated, COALESCE(tagged_at, '')) || ' ' || id <= ?", (cursor,)).fetchone()
-            cursor = str(row[0])
         rows = self.db.execute(
             """
-            SELECT a.*, a.change_seq AS mark, m.story_id
-            FROM articles a LEFT JOIN story_members m ON m.article_id = a.id
-            WHERE a.change_seq > ?
-            ORDER BY a.change_seq LIMIT ?
-            """, (int(cursor or 0), batch)).fetchall()
+            SELECT a.*, c.seq AS mark, m.story_id
+            FROM article_changes c JOIN articles a ON a.id = c.article_id
+            LEFT JOIN story_members m ON m.article_id = a.id
+            WHERE c.seq > ?
+            ORDER BY c.seq LIMIT ?
+            """, (int(self.change_number(cursor)), batch)).fetchall()
         ids = [row["id"] for row in rows]
         keys: dict[str, list[str]] = {i: [] for i in ids}
         for chunk, marks in _chunks(ids):  # a few queries for the whole batch, not two per article
