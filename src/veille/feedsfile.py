@@ -234,16 +234,18 @@ def discover(url: str, fetcher) -> list[Found]:
     """The feeds at `url`: the URL itself if it is a feed, else the page's <link rel=alternate>
     feeds, else the usual paths (/feed, /rss.xml, ...). Each candidate is fetched and parsed."""
     from . import feeds as feed_stage
+    from .fetch import allowance
 
     def as_feed(candidate: str, response=None) -> Found | None:
-        try:
-            response = response or fetcher.get(candidate, accept="application/rss+xml,application/atom+xml,*/*")
+        try:  # the page's links are its author's choice: they may reach only what a feed's links may
+            response = response or fetcher.get(candidate, accept="application/rss+xml,application/atom+xml,*/*",
+                                               allow=allowance(page, allow_private=False))
             parsed = feed_stage.parse(response.body, response.url, response.charset)
         except (FetchError, FeedError):
             return None
         return Found(response.url, parsed.title, parsed.language, len(parsed.entries))
 
-    response = fetcher.get(url, accept="text/html,application/rss+xml,application/atom+xml,*/*")
+    response = page = fetcher.get(url, accept="text/html,application/rss+xml,application/atom+xml,*/*")
     itself = None if response.is_html() else as_feed(url, response)
     if itself:
         return [itself]
