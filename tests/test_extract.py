@@ -97,3 +97,15 @@ def test_a_short_host_name_does_not_eat_title_parts():
     title = "Méditerranée : Frontex étend sa flotte de drones"
     assert best_title(h1=None, og_title=None, html_title=f"{title} | Observatoire", extracted=None,
                       site_name="Observatoire", url="http://x/observatoire/frontex.html") == title
+
+
+def test_binary_data_is_refused_before_any_parser_sees_it():
+    import random
+
+    from veille.encoding import decode
+
+    for junk in (random.Random(3).randbytes(50_000), b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40):
+        with pytest.raises(ExtractError, match="binary data"):
+            extract(decode(junk, "utf-8"), "https://example.org/image.html")
+    page = "<html><body><article><p>" + "Caméras à Nice, données personnelles. " * 40 + "</p></article></body></html>"
+    assert "Caméras" in extract(page, "https://example.org/a").text  # accents are text, not junk

@@ -6,11 +6,18 @@ module does: it reads `<html lang>`, the canonical link and the hreflang
 alternates from the head, takes the title as the article gives it (the `<h1>`,
 or the `<title>` without the site name and section trail that pages append),
 and repairs broken encodings in every string.
+
+One parse at a time: trafilatura and htmldate parse with module-level lxml
+parsers, and two worker threads parsing binary junk at once made libxml2
+abort the whole process (about one run in six of the hostile-input test).
+`_PARSING` serializes every parse in this module; binary data is refused
+before any parser sees it.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -35,10 +42,22 @@ _TRAFILATURA_CONFIG.set("DEFAULT", "MAX_TREE_SIZE", "200000")
 _TRAFILATURA_CONFIG.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
 
 
+_PARSING = threading.Lock()
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\ufffd]")
+
+
 def extract(html: str, url: str | None = None) -> Extracted:
     """Extract the article from `html`; raise ExtractError if there is none."""
     if not html or not html.strip():
         raise ExtractError("empty document")
+    sample = html[:8192]
+    if len(_NOT_TEXT.findall(sample)) > len(sample) // 20:
+        raise ExtractError("binary data (an image or a file), not a web page")
+    with _PARSING:
+        return _extract(html, url)
+
+
+def _extract(html: str, url: str | None) -> Extracted:
     head = _read_head(html, url)
     try:
         doc = trafilatura.bare_extraction(
@@ -240,7 +259,8 @@ def extract_fragment(html: str) -> Extracted:
     if not html or not html.strip():
         raise ExtractError("empty fragment")
     try:  # characters XML cannot hold (a JSON feed's "\u0001") make lxml refuse the whole fragment
-        root = lxml.html.fragment_fromstring(_CONTROL.sub(" ", html), create_parent="div")
+        with _PARSING:
+            root = lxml.html.fragment_fromstring(_CONTROL.sub(" ", html), create_parent="div")
     except (etree.LxmlError, ValueError, AssertionError) as exc:  # lxml asserts on "<html><head><c"
         raise ExtractError(f"unreadable HTML fragment ({type(exc).__name__}: {exc})") from None
     for bad in root.xpath(".//script|.//style|.//noscript"):
