@@ -26,7 +26,7 @@ from rich.table import Table
 
 from . import __version__, health, pipeline
 from .config import Config, load_config
-from .errors import VeilleError
+from .errors import STORAGE_ERRNOS, VeilleError
 from .lock import WriterLock, try_writer
 from .models import Article
 from .store import Archive
@@ -75,7 +75,7 @@ class VeilleGroup(click.Group):
             ctx.exit(70)
 
 
-_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+_STORAGE_ERRNOS = STORAGE_ERRNOS | {errno.EACCES, errno.EPERM}  # and an archive this user may not write
 
 
 def _storage_advice(problem: str) -> str:

@@ -15,6 +15,8 @@ Every message is one line that says what went wrong and what to do.
 
 from __future__ import annotations
 
+import errno
+
 
 class VeilleError(Exception):
     """Base class: the message is shown to the user as it is."""
@@ -68,17 +70,15 @@ class ImportPathError(VeilleError):
     exit_code = 2
 
 
+STORAGE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO))  # the disk, not the data
 _STORAGE_WORDS = ("full", "readonly", "read-only", "disk i/o", "unable to open", "malformed", "not a database")
 
 
 def is_storage_failure(exc: BaseException) -> bool:
     """The disk or the database file failed (full, read-only, I/O error, damaged), not the article or the
     code. A run stops on these: going on would only fail every article the same way."""
-    import errno
     import sqlite3
 
     if isinstance(exc, sqlite3.DatabaseError):
         return any(word in str(exc).lower() for word in _STORAGE_WORDS)
-    if isinstance(exc, OSError):
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
-    return False
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS

@@ -13,8 +13,8 @@ inside them are written by strangers. Every connection is made by
 link-local, metadata and reserved addresses unless the request allows that
 kind (`Fetcher.get(..., allow=...)`), and checks again the address the socket
 actually connected to (so a DNS answer that changes between check and connect
-gains nothing) and, for a kept-alive connection, the address of the answer
-before its body is read. The same backend enforces each request's deadline on
+gains nothing); a kept-alive connection checks its address again before it
+sends anything for the next request. The same backend enforces each request's deadline on
 every read, so a server that trickles its headers or body a byte at a time is
 cut off too.
 
@@ -150,6 +150,26 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _request = threading.local()  # per request, in the thread making it: .allow (kinds) and .deadline
 
 
+def _fenced(kind: str, allow: frozenset[str]) -> bool:
+    return kind != "public" and kind not in allow
+
+
+def _kinds(kind: str) -> frozenset[str]:
+    """What a request may reach beyond the public internet: the one kind it came from, if not public."""
+    return PUBLIC if kind == "public" else frozenset({kind})
+
+
+def _time_left(timeout: float | None, error: type[Exception]) -> float | None:
+    """`timeout`, cut to what is left of the current request's deadline; `error` once it has passed."""
+    deadline = getattr(_request, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the whole transfer took too long")
+    return left if timeout is None else min(timeout, left)
+
+
 def _blocked(address: str, kind: str, url: str = "") -> BlockedURLError:
     return BlockedURLError(f"{kind} address refused", url or address,
                            f"{address} is not on the public internet; a link from a stranger's feed may not "
@@ -166,16 +186,10 @@ class _DeadlineStream(httpcore.NetworkStream):
         self.peer, self.kind = peer, address_kind(peer)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        deadline = getattr(_request, "deadline", None)
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise httpcore.ReadTimeout("the whole transfer took too long")
-            timeout = left if timeout is None else min(timeout, left)
-        return self._inner.read(max_bytes, timeout)
+        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if self.kind != "public" and self.kind not in getattr(_request, "allow", ANY):
+        if _fenced(self.kind, getattr(_request, "allow", ANY)):
             raise _blocked(self.peer, self.kind)
         self._inner.write(buffer, timeout)
 
@@ -205,18 +219,12 @@ class GuardedBackend(httpcore.NetworkBackend):
         except (socket.gaierror, UnicodeError) as exc:
             raise httpcore.ConnectError(f"name not resolved: {host} ({exc})") from None
         refused, failure = None, None
-        deadline = getattr(_request, "deadline", None)
         for *_, sockaddr in answers:
             kind = address_kind(sockaddr[0])
-            if kind != "public" and kind not in allow:
+            if _fenced(kind, allow):
                 refused = refused or (sockaddr[0], kind)
                 continue
-            wait = timeout
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise httpcore.ConnectTimeout("the whole transfer took too long")
-                wait = left if wait is None else min(wait, left)
+            wait = _time_left(timeout, httpcore.ConnectTimeout)
             try:  # one address failing (an IPv6 route that goes nowhere) is no reason not to try the next
                 stream = self._inner.connect_tcp(sockaddr[0], port, wait, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
@@ -229,7 +237,7 @@ class GuardedBackend(httpcore.NetworkBackend):
                 failure = httpcore.ConnectError(f"{sockaddr[0]} hung up at once")
                 continue
             kind = address_kind(peer)
-            if kind != "public" and kind not in allow:  # what we reached, not what we were told
+            if _fenced(kind, allow):  # what we reached, not what we were told
                 stream.close()
                 raise _blocked(peer, kind)
             return _DeadlineStream(stream, peer)
@@ -414,9 +422,7 @@ class Fetcher:
                 check_url(target)
                 if len(hops) == 1:  # where it sends us is the server's choice, not the keeper's: from
                     # here on, the public internet and the first server's own kind of network only
-                    first = response.peer_kind
-                    _request.allow = getattr(_request, "allow", ANY) & (
-                        frozenset() if first == "public" else frozenset({first}))
+                    _request.allow = getattr(_request, "allow", ANY) & _kinds(response.peer_kind)
                 current = target
                 # The validators belong to the URL they came from, not to the target.
                 headers = {"Accept": accept}
@@ -439,12 +445,9 @@ class Fetcher:
     def _request_now(self, url: str, headers: dict[str, str], deadline: float) -> Response:
         try:
             with self._client.stream("GET", url, headers=headers) as raw:
-                stream = raw.extensions.get("network_stream")
+                stream = raw.extensions.get("network_stream")  # checked before it sent the request
                 address = stream.get_extra_info("server_addr") if stream is not None else None
                 peer = address[0] if address else None
-                allow = getattr(_request, "allow", ANY)
-                if peer and address_kind(peer) != "public" and address_kind(peer) not in allow:
-                    raise _blocked(peer, address_kind(peer), url)  # a kept-alive connection, made for another
                 body = bytearray()
                 declared = raw.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.settings.max_body and raw.status_code == 200:
@@ -518,8 +521,7 @@ def allowance(feed: Response | None, allow_private: bool) -> frozenset[str]:
     source says so."""
     if allow_private:
         return ANY
-    kind = feed.peer_kind if feed is not None else "public"
-    return PUBLIC if kind == "public" else frozenset({kind})
+    return _kinds(feed.peer_kind if feed is not None else "public")
 
 
 def check_url(url: str) -> None:

@@ -293,11 +293,9 @@ class SearchIndex:
                 if "phrases" not in self.ix.schema or not isinstance(
                         self.ix.schema["text"].analyzer, ArticleAnalyzer):
                     problem = "in an older layout"
-                else:
-                    with self.ix.reader() as reader:  # opens every segment's files
-                        reader.doc_count_all()
-                        for _ in zip(range(1), reader.lexicon("id")):
-                            pass
+                else:  # open every segment's files and read a term: the searcher is then kept for queries
+                    self._searcher = self.ix.searcher()
+                    next(iter(self._searcher.lexicon("id")), None)
             except Exception as exc:  # whoosh raises anything from a damaged file: pickle, struct, EOF...
                 problem = f"unreadable ({type(exc).__name__}: {str(exc)[:80]})"
         if problem is None:
@@ -357,7 +355,7 @@ class SearchIndex:
         # A bulk load leaves its segments as they are: merging them at every commit (whoosh's
         # default) re-sorts every posting of the earlier batches in one process, again and again.
         writer.commit(merge=procs == 1)
-        self._reset()
+        self.close()  # the next query opens a searcher on what was just committed
         self.save_cursor(cursor)
         return count
 

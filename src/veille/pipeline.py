@@ -975,15 +975,18 @@ def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int
 
     search_index = SearchIndex(archive.folder, repair=True)
     built_before = archive.get_state("index") is not None  # a missing index is news only if there was one
-    if search_index.rebuilt and archive.count_articles() and (search_index.rebuilt != "missing" or built_before):
-        (notice or logger.warning)(f"the search index was {search_index.rebuilt}; building it again from the "
-                                   f"archive ({archive.count_articles()} articles)")
+    if search_index.rebuilt and (search_index.rebuilt != "missing" or built_before):
+        articles = archive.count_articles()
+        if articles:
+            (notice or logger.warning)(f"the search index was {search_index.rebuilt}; building it again from "
+                                       f"the archive ({articles} articles)")
     if not built_before:
         archive.set_state("index", "built")
     done = 0
     try:
-        if search_index.cursor != archive.change_number(search_index.cursor):
-            search_index.save_cursor(archive.change_number(search_index.cursor))  # converted once, not per sync
+        number = archive.change_number(search_index.cursor)
+        if number != search_index.cursor:
+            search_index.save_cursor(number)  # an older cursor, converted once, not at every sync
         while True:
             changed = archive.changed_since(search_index.cursor, batch)
             if not changed:

@@ -226,7 +226,7 @@ class Service:
         self.scheduler.start()
         logger.info("veille run started", extra={"pid": os.getpid(), "archive": str(self.archive.folder)})
         try:  # whatever a killed run stored but did not index, before the first pass is due
-            caught_up = pipeline.sync_index(self.archive, notice=lambda message: logger.warning(message))
+            caught_up = pipeline.sync_index(self.archive, notice=logger.warning)
             if caught_up:
                 logger.info("index caught up", extra={"articles": caught_up})
         except Exception as exc:
