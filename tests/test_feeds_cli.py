@@ -493,3 +493,29 @@ def test_import_opml_skips_what_veille_cannot_fetch_and_reads_deep_folders(cli, 
     assert "skipped feed://odd.example.org/rss" in result.stderr and "1 feeds added" in result.stdout
     deep_one = load_config(cli.config).source("Deep One")
     assert deep_one.language is None and len(deep_one.tags) == 1500
+
+
+def test_import_opml_reads_a_raw_ampersand_in_a_feed_address(cli, server, tmp_path):
+    cli.write_config(commented_config(server))
+    opml = tmp_path / "reader.opml"
+    opml.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><opml version="2.0"><head><title>t</title></head><body>'
+        '<outline type="rss" text="Query feed" xmlUrl="https://q.example.org/rss?lang=fr&type=news"/>'
+        "</body></opml>", encoding="utf-8")
+
+    result = cli("feeds", "import-opml", str(opml))
+
+    assert "1 feeds added" in result.stdout
+    assert load_config(cli.config).source("Query feed").url == "https://q.example.org/rss?lang=fr&type=news"
+
+
+def test_tags_survive_an_opml_round_trip(cli, server, tmp_path):
+    tagged = "  - name: Tagged\n    url: https://tagged.example.org/feed.xml\n    tags: [france, technopolice]\n"
+    cli.write_config(commented_config(server) + tagged)
+    exported = tmp_path / "out.opml"
+    cli("feeds", "export-opml", "--out", str(exported))
+    cli.write_config(commented_config(server))  # the same file without the tagged source
+
+    cli("feeds", "import-opml", str(exported))
+
+    assert load_config(cli.config).source("Tagged").tags == ("france", "technopolice")

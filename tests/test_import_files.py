@@ -49,3 +49,26 @@ def test_a_file_of_an_unknown_type_named_on_the_command_line_is_refused(cli, tmp
     (tmp_path / "report.pdf").write_bytes(b"%PDF")
     result = cli("import", str(tmp_path / "report.pdf"), ok=False)
     assert result.exit_code == 2 and ".html, .htm, .txt or .md" in result.stderr
+
+
+def test_dates_written_in_words_are_read_in_the_articles_language(cli, tmp_path):
+    (tmp_path / "fr.txt").write_text(
+        "Vidéosurveillance algorithmique à Marseille\n\nPublié le 24 septembre 2019 par la rédaction\n\n"
+        "La mairie de Marseille a confirmé l’installation de caméras dotées d’un logiciel d’analyse "
+        "automatique des comportements dans plusieurs quartiers, malgré les critiques des associations.\n",
+        encoding="utf-8")
+    (tmp_path / "en.md").write_text(
+        "# Palantir wins another ICE contract\n\n*March 3, 2026*\n\nThe immigration agency extended its "
+        "contract with the data-mining company, according to documents obtained by campaigners.\n",
+        encoding="utf-8")
+    (tmp_path / "none.txt").write_text(
+        "Les drones de la préfecture\n\nIl y a trois ans, la préfecture promettait de ne jamais utiliser de "
+        "drones au-dessus des manifestations ; elle en a pourtant fait voler deux samedi dernier.\n",
+        encoding="utf-8")
+
+    cli("import", str(tmp_path))
+
+    published = {row["title"]: row["published"] for row in cli.json_lines("list")}
+    assert published["Vidéosurveillance algorithmique à Marseille"].startswith("2019-09-24")
+    assert published["Palantir wins another ICE contract"].startswith("2026-03-03")
+    assert published["Les drones de la préfecture"] is None  # "il y a trois ans" is no publication date

