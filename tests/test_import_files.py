@@ -72,3 +72,60 @@ def test_dates_written_in_words_are_read_in_the_articles_language(cli, tmp_path)
     assert published["Vidéosurveillance algorithmique à Marseille"].startswith("2019-09-24")
     assert published["Palantir wins another ICE contract"].startswith("2026-03-03")
     assert published["Les drones de la préfecture"] is None  # "il y a trois ans" is no publication date
+
+
+def _import_one(cli, path):
+    """`veille import PATH --json`, which must end (a FIFO or /dev/zero once made it hang or eat memory)."""
+    import json as _json
+    result = cli("import", str(path), "--json", ok=False)
+    return result, _json.loads(result.stdout)
+
+
+def test_a_fifo_or_a_link_to_a_device_is_refused_without_reading_it(cli, tmp_path):
+    import os
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.txt"
+    zero.symlink_to("/dev/zero")
+
+    for path, kind in ((fifo, "a FIFO"), (zero, "a device")):
+        result, summary = _import_one(cli, path)
+        assert summary["new"] == 0 and summary["failed"] == 1
+        assert f"not a regular file ({kind}" in result.output
+
+
+def test_a_file_over_the_size_limit_is_refused_with_the_setting_to_change(cli, tmp_path):
+    cli.write_config("settings:\n  max_body: 1KB\nsources: []\n")
+    big = tmp_path / "big.txt"
+    big.write_text("Surveillance in Nice\n\n" + "The cameras watch the old town. " * 100, encoding="utf-8")
+
+    result, summary = _import_one(cli, big)
+
+    assert summary["failed"] == 1 and "file too large" in result.output and "settings.max_body" in result.output
+
+
+def test_random_bytes_in_a_text_file_are_refused_as_binary(cli, tmp_path):
+    import random
+    noise = tmp_path / "noise.txt"
+    noise.write_bytes(random.Random(7).randbytes(20_000))
+
+    result, summary = _import_one(cli, noise)
+
+    assert summary["new"] == 0 and summary["failed"] == 1 and "binary data" in result.output
+
+
+def test_markdown_that_would_take_the_cleaner_minutes_is_read_in_linear_time(cli, tmp_path):
+    # One 60 KB line of "[" once ran over 400 s, 20,000 "_a " 11 s; each now takes a fraction of a second,
+    # so the import finishes, whatever the machine's speed, well inside pytest's patience.
+    (tmp_path / "brackets.md").write_text("# Brackets\n\n" + "[" * 60_000 + "\n", encoding="utf-8")
+    (tmp_path / "underscores.md").write_text("# Underscores\n\n" + "_a " * 20_000 + "\n", encoding="utf-8")
+    (tmp_path / "normal.md").write_text(
+        "# Frontex et les drones\n\nL’agence **Frontex** a signé un [contrat](https://example.org/c) pour des "
+        "drones de surveillance au-dessus de la _Méditerranée_, selon des documents consultés.\n", encoding="utf-8")
+
+    result, summary = _import_one(cli, tmp_path)
+
+    assert summary["new"] + summary["failed"] == 3, result.output  # every file read to its end
+    assert summary["new"] >= 2  # the line of "[" holds no words and may be refused as empty
+    texts = [cli.json_lines("show", row["id"])[0]["text"] for row in cli.json_lines("list")]
+    assert any("L’agence Frontex a signé un contrat pour des drones" in t and "Méditerranée," in t for t in texts)

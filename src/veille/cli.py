@@ -171,7 +171,8 @@ def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -
         config = _optional_config(state)
         taggers = pipeline.Taggers(config, archive)
         report = pipeline.import_paths(paths, archive, taggers=taggers, progress=progress,
-                                       stories=config.dedupe if config else None)
+                                       stories=config.dedupe if config else None,
+                                       max_bytes=config.settings.max_body if config else pipeline.MAX_IMPORT_BYTES)
     _print_summary("import", report, time.monotonic() - started, as_json)
 
 

@@ -36,6 +36,16 @@ _WESTERN = ("cp1252", "latin_1", "iso8859_15")
 _SMUGGLING = re.compile(r"utf_?7|iso2022|hz", re.I)
 
 
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\ufffd]")
+
+
+def looks_binary(text: str) -> bool:
+    """Decoded bytes that are not text (an image, an archive, random bytes): more than one character
+    in twenty of the first 8 KB is a control character or a replacement for an undecodable byte."""
+    sample = text[:8192]
+    return len(_NOT_TEXT.findall(sample)) > len(sample) // 20
+
+
 def looks_like_html(body: bytes) -> bool:
     head = body[:2048].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html")) or b"<body" in head or b"<head" in head

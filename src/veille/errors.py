@@ -8,7 +8,8 @@
     │   └── DeferredError       not requested now on purpose (Retry-After, robots.txt unavailable)
     ├── FeedError               a feed body could not be parsed into entries
     ├── ExtractError            no article could be extracted from a document
-    └── ImportPathError         a path given to `veille import` cannot be read
+    ├── ImportPathError         a path given to `veille import` cannot be read
+    └── ImportFileError         a file met by `veille import` is not one it reads (a FIFO, too large)
 
 Every message is one line that says what went wrong and what to do.
 """
@@ -68,6 +69,10 @@ class ExtractError(VeilleError):
 
 class ImportPathError(VeilleError):
     exit_code = 2
+
+
+class ImportFileError(VeilleError):
+    """Recorded on the file, like an extraction failure; the import goes on."""
 
 
 STORAGE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO))  # the disk, not the data

@@ -25,7 +25,7 @@ import trafilatura
 from trafilatura.settings import use_config
 from lxml import etree
 
-from .encoding import repair
+from .encoding import looks_binary, repair
 from .errors import ExtractError
 from .models import Extracted
 
@@ -43,15 +43,13 @@ _TRAFILATURA_CONFIG.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
 
 
 _PARSING = threading.Lock()
-_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\ufffd]")
 
 
 def extract(html: str, url: str | None = None) -> Extracted:
     """Extract the article from `html`; raise ExtractError if there is none."""
     if not html or not html.strip():
         raise ExtractError("empty document")
-    sample = html[:8192]
-    if len(_NOT_TEXT.findall(sample)) > len(sample) // 20:
+    if looks_binary(html):
         raise ExtractError("binary data (an image or a file), not a web page")
     with _PARSING:
         return _extract(html, url)

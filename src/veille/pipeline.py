@@ -12,6 +12,8 @@ happens here, on the calling thread, one article per transaction.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -34,8 +36,8 @@ from .dedupe import Link
 from .dedupe import Settings as DedupeSettings
 from .encoding import decode, looks_like_html
 from .entities import EntityTagger, KnownName, data_fingerprint
-from .errors import (BlockedURLError, DeferredError, ExtractError, FeedError, FetchError, ImportPathError,
-                     is_storage_failure)
+from .errors import (BlockedURLError, DeferredError, ExtractError, FeedError, FetchError, ImportFileError,
+                     ImportPathError, is_storage_failure)
 from .fetch import ANY, Fetcher, Response, allowance, check_url
 from .models import Article, Entry, Extracted, ParsedFeed
 from .keys import DATA, fold
@@ -644,6 +646,26 @@ def _notify(progress: Progress | None, event: str, detail: str) -> None:
 # --------------------------------------------------------------------------
 
 
+MAX_IMPORT_BYTES = 10 * 1000**2  # settings.max_body's default
+
+
+def _read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`. Opened without blocking and checked
+    before a byte is read: a FIFO would wait for a writer for ever, /dev/zero never ends."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+            raise ImportFileError(f"not a regular file ({kind}); import files only")
+        if info.st_size > max_bytes:
+            raise ImportFileError(f"file too large ({info.st_size:,} bytes, limit {max_bytes:,}: settings.max_body)")
+        raw = handle.read(max_bytes + 1)
+    if len(raw) > max_bytes:  # it grew while we read it
+        raise ImportFileError(f"file too large (over {max_bytes:,} bytes: settings.max_body)")
+    return raw
+
+
 def collect_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files to import, folders walked recursively, in a stable order."""
     files: list[Path] = []
@@ -670,8 +692,12 @@ def import_paths(
     stories: DedupeSettings | None = None,
     clock: Clock = utcnow,
     progress: Progress | None = None,
+    max_bytes: int = MAX_IMPORT_BYTES,
 ) -> RunReport:
-    """Import local files: HTML through the extractor, text through its own cleaner."""
+    """Import local files: HTML through the extractor, text through its own cleaner.
+
+    Regular files only, of at most `max_bytes` (settings.max_body): a FIFO, a device or a link
+    to one is refused with its reason, never read."""
     files = collect_paths(paths)
     report = RunReport()
     run_id = archive.start_run("import", iso(clock()))
@@ -682,7 +708,7 @@ def import_paths(
             prepared = []
             for path in files[start:start + taggers.batch_size]:
                 _notify(progress, "file", str(path))
-                article = read_file(path, archive, report, clock=clock)
+                article = read_file(path, archive, report, clock=clock, max_bytes=max_bytes)
                 if article is not None:
                     prepared.append(article)
             taggers.tag(prepared)
@@ -698,11 +724,15 @@ def import_paths(
     return report
 
 
-def read_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock = utcnow) -> Article | None:
+def read_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock = utcnow,
+              max_bytes: int = MAX_IMPORT_BYTES) -> Article | None:
     """A local file as an article ready to tag and store, or None (recorded) if it is not one."""
     url = path.resolve().as_uri()
     try:
-        raw = path.read_bytes()
+        raw = _read_regular_file(path, max_bytes)
+    except ImportFileError as exc:
+        report.fail(IMPORT_SOURCE, url, str(exc))
+        return None
     except OSError as exc:
         report.fail(IMPORT_SOURCE, url, f"cannot read file ({exc.strerror})")
         return None

@@ -28,7 +28,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from .encoding import repair
+from .encoding import looks_binary, repair
+from .errors import ExtractError
 from .models import Extracted
 
 EXTRACTOR = "veille plaintext cleaner"
@@ -105,14 +106,18 @@ _ATTRIBUTION = re.compile(
 )
 _NAME = re.compile(r"\s+((?:[A-ZÀ-Ý][\w’'-]+)(?:\s+[A-ZÀ-Ý][\w’'-]+){1,3})")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1")
+# Bounded, and no bracket or marker inside, so that a line of 60,000 "[" or "_a " is read in
+# linear time (unbounded, each opening scanned to the end of the line: minutes).
+_MD_LINK = re.compile(r"!?\[([^\[\]\n]{0,500})\]\([^()\n]{0,2000}\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=[^\s*_])([^*_\n]{1,500}?)(?<=\S)\1")
 _BULLET = re.compile(r"^\s*(?:[•·▪‣◦*+-]|\d+[.)])\s+")
 _ELLIPSIS_END = re.compile(r"(\.\.\.|…)\s*$")
 
 
 def clean(raw: str, *, markdown: bool = False) -> Extracted:
-    """Clean a plain-text (or Markdown) copy of an article."""
+    """Clean a plain-text (or Markdown) copy of an article; ExtractError for bytes that are not text."""
+    if looks_binary(raw):
+        raise ExtractError("binary data (an image or a file), not text")
     text = repair(raw.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [_strip_markdown(line) if markdown else line for line in text.split("\n")]
     lines = [line.rstrip() for line in lines]
