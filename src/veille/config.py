@@ -56,6 +56,9 @@ _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _CONSTRUCTOR = yaml.SafeLoader("")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # line breaks, tabs and other controls
+
+
 @dataclass(frozen=True)
 class Source:
     name: str
@@ -241,6 +244,13 @@ class _Validator:
             raise self.fail(node, f"{what}: {node.value!r} is not text; write it as plain text")
         return str(value).strip()
 
+    def name(self, node: yaml.Node, what: str) -> str:
+        """A source's or digest's name: shown in tables, logs and mail, so one line of printable text."""
+        name = self.string(node, what)
+        if _CONTROL.search(name):
+            raise self.fail(node, f"{what} {name!r} holds a line break or control character; write it on one line")
+        return name
+
     def boolean(self, node: yaml.Node, what: str) -> bool:
         value = self.scalar(node, what)
         if not isinstance(value, bool):
@@ -335,7 +345,7 @@ class _Validator:
             fields = self.mapping(item, what, DIGEST_KEYS)
             if "name" not in fields:
                 raise self.fail(item, f"{what} has no name; add `name: ...`")
-            name = self.string(fields["name"], f"{what}: name")
+            name = self.name(fields["name"], f"{what}: name")
             what = f'digest "{name}"'
             if any(d.name == name for d in found):
                 raise self.fail(fields["name"], f"{what} is defined twice; give each digest a unique name")
@@ -473,7 +483,7 @@ class _Validator:
         fields = self.mapping(node, what, SOURCE_KEYS)
         if "name" not in fields:
             raise self.fail(node, f"{what} has no name; add `name: ...`")
-        name = self.string(fields["name"], f"{what}: name")
+        name = self.name(fields["name"], f"{what}: name")
         what = f'source "{name}"'
         if "url" not in fields:
             raise self.fail(node, f"{what} has no url; add `url: https://...`")

@@ -169,7 +169,8 @@ def read_opml(path: Path) -> tuple[list[Outline], list[str]]:
             stack.pop()
             continue
         url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
-        title = (child.get("title") or child.get("text") or "").strip()
+        # A stranger's title becomes a name in feeds.yaml, tables and logs: one line, no controls.
+        title = " ".join(re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", child.get("title") or child.get("text") or "").split())
         if not url:
             stack.append((iter(child.findall("outline")), folders + ((_slug(title),) if title else ())))
         elif not re.match(r"^https?://[^/\s]+", url):

@@ -54,15 +54,26 @@ class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         moment = datetime.fromtimestamp(record.created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         fields = " ".join(f"{key}={_quote(value)}" for key, value in vars(record).items() if key not in _STANDARD)
-        line = f"{moment} {record.levelname.lower()} {record.getMessage()}" + (f" {fields}" if fields else "")
+        line = f"{moment} {record.levelname.lower()} {_escape(record.getMessage())}" + (f" {fields}" if fields else "")
         if record.exc_info:
             line += " error=" + _quote(repr(record.exc_info[1]))
         return line
 
 
 def _quote(value: object) -> str:
-    text = str(value)
+    text = _escape(str(value))
     return f'"{text}"' if not text or any(c in text for c in ' ="') else text
+
+
+# Every control character (newlines above all), and the backslash that introduces an escape: a value
+# from a stranger (a feed title, an OPML name, an error message) can never start a forged log line.
+_ESCAPES = {**{code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7f, 0xa0)]},
+            ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", ord("\\"): "\\\\",
+            0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def _escape(text: str) -> str:
+    return text.translate(_ESCAPES)
 
 
 def setup_logging(folder: Path, level: int = logging.INFO) -> Path:
