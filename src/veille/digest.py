@@ -284,8 +284,8 @@ def send(message: EmailMessage, smtp: SMTP, recipients: list[str], timeout: floa
     password = None
     if smtp.password_env:
         password = os.environ.get(smtp.password_env)
-        if password is None:
-            raise DigestError(f"smtp: the environment variable {smtp.password_env} is not set; "
+        if not password:  # VEILLE_SMTP_PASSWORD= (empty) is a mistake, not a password
+            raise DigestError(f"smtp: the environment variable {smtp.password_env} is not set or empty; "
                               "export it with the SMTP password, then send again")
     try:
         if smtp.security == "ssl":

@@ -362,7 +362,7 @@ class SearchIndex:
     def clear(self) -> None:
         self.close()
         shutil.rmtree(self.folder, ignore_errors=True)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.ix = whoosh_index.create_in(self.folder, schema())
 
     def close(self) -> None:

@@ -37,8 +37,8 @@ class WriterLock:
 
     def acquire(self, wait: float = WAIT) -> "WriterLock":
         """Take the lock, waiting up to `wait` seconds; ArchiveBusyError names the holder if it stays taken."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle = open(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+", encoding="utf-8")
         deadline = time.monotonic() + wait
         while True:
             try:

@@ -76,15 +76,24 @@ def _escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Log files readable by their owner only (600), the first and every one after a rotation:
+    they name sources, addresses and errors."""
+
+    def _open(self):
+        os.close(os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        return super()._open()
+
+
 def setup_logging(folder: Path, level: int = logging.INFO) -> Path:
     path = folder / LOG_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     formatter = KeyValueFormatter()
     root = logging.getLogger("veille")
     root.setLevel(level)
     root.propagate = False  # not also through the CLI's plain stderr handler
     for handler in (logging.StreamHandler(sys.stderr),
-                    logging.handlers.RotatingFileHandler(path, maxBytes=5 * 2**20, backupCount=5, encoding="utf-8")):
+                    _PrivateRotatingFileHandler(path, maxBytes=5 * 2**20, backupCount=5, encoding="utf-8")):
         handler.setFormatter(formatter)
         root.addHandler(handler)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import zlib
 from dataclasses import dataclass
@@ -294,7 +295,11 @@ class Archive:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            # Collected pages and members' addresses: private to the owner by default (700/600).
+            # An existing folder keeps the permissions its owner gave it. SQLite gives its -wal
+            # and -shm files the database file's permissions.
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(self.folder / DB_NAME, os.O_WRONLY | os.O_CREAT, 0o600))
             self.db = sqlite3.connect(self.folder / DB_NAME, timeout=30, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise ArchiveError(
