@@ -249,3 +249,73 @@ def test_article_text_never_becomes_a_header_or_a_recipient(archive_cli, smtp, t
     assert message["Bcc"] is None and message["X-Injected"] is None
     assert "mallory" not in "".join(f"{k}: {v}" for k, v in message.items())
     assert "Drones" in message.get_body(("plain",)).get_content()  # the article is in the digest, as text
+
+
+def _send_in_a_process(cli):
+    import subprocess
+    import sys
+    return subprocess.Popen([sys.executable, "-m", "veille", "--archive", str(cli.archive), "--config", str(cli.config),
+                             "digest", "weekly", "--send"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+class KillingMailbox(Mailbox):
+    """Takes the message, then kills the sender before it hears back: the worst moment to die."""
+
+    victim = None
+
+    async def handle_DATA(self, server, session, envelope):
+        import os
+        import signal
+        self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        if self.victim is not None:
+            os.kill(self.victim.pid, signal.SIGKILL)
+            self.victim = None
+        return "250 Message accepted for delivery"
+
+
+def test_a_sender_killed_after_the_server_took_the_message_does_not_send_it_again(archive_cli):
+    cli = archive_cli
+    box = KillingMailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        cli.write_config(config(controller.port))
+        box.victim = sender = _send_in_a_process(cli)
+        sender.communicate(timeout=300)
+        assert sender.returncode == -9 and len(box.messages) == 1
+
+        again = cli("digest", "weekly", "--send")
+
+        assert "interrupted after the message went to the server" in again.stdout
+        assert box.parsed()["Message-ID"] in again.stdout
+        assert len(box.messages) == 1
+        cli("digest", "weekly", "--send", "--force")
+        assert len(box.messages) == 2
+    finally:
+        controller.stop()
+
+
+def test_two_sends_at_once_deliver_one_message(archive_cli, smtp):
+    cli = archive_cli
+    box, port = smtp()
+    cli.write_config(config(port))
+
+    senders = [_send_in_a_process(cli) for _ in range(2)]
+    outputs = [sender.communicate(timeout=300)[0] for sender in senders]
+
+    assert [sender.returncode for sender in senders] == [0, 0], outputs
+    assert len(box.messages) == 1
+    assert sum("sent to 2 recipient(s)" in output for output in outputs) == 1
+    assert sum("already sent for this period" in output for output in outputs) == 1
+
+
+def test_a_send_the_server_refused_is_not_recorded_and_the_next_one_covers_the_same_stories(archive_cli, smtp):
+    cli = archive_cli
+    cli.write_config(config(free_port()))  # nobody listens there
+    failed = cli("digest", "weekly", "--send", ok=False)
+    assert failed.exit_code != 0 and "nothing was marked as sent" in failed.output
+
+    box, port = smtp()
+    cli.write_config(config(port))
+    assert "sent to 2 recipient(s)" in cli("digest", "weekly", "--send").stdout
+    assert len(box.messages) == 1

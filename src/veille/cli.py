@@ -260,6 +260,11 @@ def status(state: State, as_json: bool) -> None:
         if refused:
             line += " · [red]refused: " + escape(", ".join(f"{k} ({v})" for k, v in refused.items())) + \
                 "[/red]; check these addresses in feeds.yaml"
+        if row.get("status") == "sending":
+            line = (f"digest [bold]{escape(row['digest'])}[/bold]: [yellow]a send was interrupted[/yellow] "
+                    f"{_short_time(row['sent_at'])} UTC, after the message went to the server; it may have been "
+                    f"delivered (Message-ID {escape(row['message_id'])}); `veille digest {escape(row['digest'])} "
+                    "--send --force` sends it again")
         out.print(line)
     total = archive.count_articles()
     langs = ", ".join(f"{lang} {n}" for lang, n in by_lang.items()) or "none"

@@ -322,10 +322,10 @@ def run(archive: Archive, digest: Digest, smtp: SMTP | None, *, matching_ids, no
         send_it: bool = False, force: bool = False) -> tuple[Issue | None, EmailMessage | None, Sent | None, str]:
     """Select, render and (with `send_it`) send one digest; returns what happened in words too."""
     now = now or datetime.now(timezone.utc)
+    last = archive.last_digest(digest.name)
     span = window(archive, digest, now, force=force, preview=not send_it)
     if span is None:
-        return None, None, None, (f"digest {digest.name}: already sent for this period "
-                                  f"(since {period_start(digest, now):%Y-%m-%d %H:%M} UTC); --force sends it again")
+        return None, None, None, _already_sent(digest, last, now)
     issue = select(archive, digest, span[0], span[1], matching_ids)
     if not issue.stories and not digest.send_empty:
         return issue, None, None, (f"digest {digest.name}: nothing new since {span[0]:%Y-%m-%d %H:%M} UTC; "
@@ -335,13 +335,32 @@ def run(archive: Archive, digest: Digest, smtp: SMTP | None, *, matching_ids, no
         return issue, message, None, f"digest {digest.name}: {len(issue.stories)} stories (dry run, nothing sent)"
     if smtp is None:
         raise DigestError("digest: no `smtp:` section in feeds.yaml; add one (host, port, security, from) to send")
-    sent = send(message, smtp, list(digest.to))
-    archive.record_digest(digest.name, _iso(span[0]), _iso(span[1]), _iso(now), sent.message_id,
-                          sent.accepted, sent.refused, len(issue.stories))
+    # The intent is recorded before the message goes out: a second sender (another --send, veille
+    # run) sees it and sends nothing, and so does the next send after a kill between the server's
+    # "accepted" and our record of it. A send that reached nobody is forgotten again.
+    claim = archive.claim_digest(digest.name, last["id"] if last else None, _iso(span[0]), _iso(span[1]),
+                                 _iso(now), message["Message-ID"], len(issue.stories))
+    if claim is None:
+        return None, None, None, _already_sent(digest, archive.last_digest(digest.name), now)
+    try:
+        sent = send(message, smtp, list(digest.to))
+    except DigestError:  # nobody got it; anything else (a kill, Ctrl-C) may have come after the server took it
+        archive.release_digest(claim)
+        raise
+    archive.complete_digest(claim, sent.accepted, sent.refused)
     said = f"digest {digest.name}: {len(issue.stories)} stories sent to {len(sent.accepted)} recipient(s)"
     if sent.refused:
         said += f"; refused: {', '.join(f'{k} ({v})' for k, v in sent.refused.items())}"
     return issue, message, sent, said
+
+
+def _already_sent(digest: Digest, last: dict | None, now: datetime) -> str:
+    if last and last.get("status") == "sending":
+        return (f"digest {digest.name}: a send of this period was interrupted after the message went to the "
+                f"server (Message-ID {last['message_id']}, {last['sent_at']}); it may have been delivered: "
+                "check an inbox, and --force sends it again")
+    return (f"digest {digest.name}: already sent for this period "
+            f"(since {period_start(digest, now):%Y-%m-%d %H:%M} UTC); --force sends it again")
 
 
 def _iso(moment: datetime) -> str:

@@ -238,6 +238,11 @@ MIGRATIONS: list[str] = [
             VALUES (OLD.article_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM article_changes));
     END
     """,
+    # 8: a digest send is recorded before the message goes out ('sending'), then completed ('sent'):
+    # killed after the server took the message, the next send sees it and does not deliver again
+    """
+    ALTER TABLE digest_sends ADD COLUMN status TEXT NOT NULL DEFAULT 'sent'
+    """,
 ]
 
 ARTICLE_COLUMNS = (
@@ -886,12 +891,29 @@ class Archive:
                               (name,)).fetchone()
         return dict(row) if row else None
 
-    def record_digest(self, name: str, start: str, end: str, sent_at: str, message_id: str,
-                      accepted: list[str], refused: dict[str, str], stories: int) -> None:
-        self.db.execute(
-            "INSERT INTO digest_sends (digest, window_start, window_end, sent_at, message_id, recipients, refused, "
-            "stories) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, start, end, sent_at, message_id, json.dumps(accepted), json.dumps(refused, sort_keys=True), stories))
+    def claim_digest(self, name: str, seen: int | None, start: str, end: str, sent_at: str, message_id: str,
+                     stories: int) -> int | None:
+        """Record a send about to happen ('sending'), unless another send of `name` was recorded since
+        the one the caller saw (`seen`, its id or None): then None, and the caller sends nothing.
+        One transaction holding SQLite's write lock, so two senders cannot both claim."""
+        with self._transaction():
+            row = self.db.execute("SELECT id FROM digest_sends WHERE digest = ? ORDER BY sent_at DESC, id DESC "
+                                  "LIMIT 1", (name,)).fetchone()
+            if (row["id"] if row else None) != seen:
+                return None
+            cursor = self.db.execute(
+                "INSERT INTO digest_sends (digest, window_start, window_end, sent_at, message_id, recipients, "
+                "refused, stories, status) VALUES (?, ?, ?, ?, ?, '[]', '{}', ?, 'sending')",
+                (name, start, end, sent_at, message_id, stories))
+            return cursor.lastrowid
+
+    def complete_digest(self, claim: int, accepted: list[str], refused: dict[str, str]) -> None:
+        self.db.execute("UPDATE digest_sends SET status = 'sent', recipients = ?, refused = ? WHERE id = ?",
+                        (json.dumps(accepted), json.dumps(refused, sort_keys=True), claim))
+
+    def release_digest(self, claim: int) -> None:
+        """The server took nothing: forget the claim, the next attempt covers the same stories."""
+        self.db.execute("DELETE FROM digest_sends WHERE id = ? AND status = 'sending'", (claim,))
 
     def digest_rows(self) -> list[dict]:
         """The last send of each digest."""
