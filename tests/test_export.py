@@ -193,3 +193,67 @@ def test_an_export_writes_nothing_outside_its_folder_even_through_planted_symlin
     assert sorted(p.name for p in outside.iterdir()) == sorted(v.name for v in victims.values())
     assert not (folder / "a.jsonl").is_symlink() and jsonl(folder / "a.jsonl")
     assert json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))["name"] == "veille-export"
+
+
+def test_out_must_be_a_regular_file_or_a_new_path(cli, tmp_path):
+    import os
+    import stat
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    device = tmp_path / "null.jsonl"
+    device.symlink_to("/dev/null")  # `--out /dev/null` once replaced the device and wrote the card into /dev
+    for out in (fifo, device):
+        result = cli("export", "--out", str(out), "--quiet", ok=False)
+        assert result.exit_code == 2 and "is not a regular file" in result.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null.jsonl", "pipe.jsonl"]  # no card, no data
+    under_a_file = cli("export", "--out", str(fifo / "x.jsonl"), "--quiet", ok=False)
+    assert under_a_file.exit_code == 2 and "is a file, not a folder" in under_a_file.stderr
+
+
+@pytest.mark.parametrize("name", ["README.md", "datapackage.json"])
+def test_the_card_never_overwrites_the_data_it_describes(cli, tmp_path, name):
+    result = cli("export", "--out", str(tmp_path / name), "--quiet", ok=False)
+    assert result.exit_code == 2 and "name of the dataset card" in result.stderr
+    assert not (tmp_path / name).exists()
+
+
+def test_a_csv_export_never_clobbers_another_exports_entity_file(cli, tmp_path):
+    cli("export", "--format", "csv", "--out", str(tmp_path / "a.csv"), "--quiet")
+    entities = (tmp_path / "a.entities.csv").read_bytes()
+    result = cli("export", "--format", "csv", "--out", str(tmp_path / "a.entities.csv"), "--quiet", ok=False)
+    assert result.exit_code == 2 and "is the entity file of the export a.csv" in result.stderr
+    assert (tmp_path / "a.entities.csv").read_bytes() == entities
+
+
+def test_a_spacy_export_never_leaves_shards_of_an_older_export_beside_it(cli, tmp_path, monkeypatch):
+    from veille import export
+    monkeypatch.setattr(export, "SPACY_SHARD", 2)
+    cli("export", "--format", "spacy", "--out", str(tmp_path / "docs.spacy"), "--quiet")
+    older = sorted(p.name for p in tmp_path.glob("docs*.spacy"))
+    assert len(older) >= 3
+
+    cli("export", "--format", "spacy", "--lang", "en", "--out", str(tmp_path / "docs.spacy"), "--quiet")
+
+    newer = sorted(p.name for p in tmp_path.glob("docs*.spacy"))
+    assert len(newer) < len(older)
+    card = json.loads((tmp_path / "datapackage.json").read_text(encoding="utf-8"))
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert all(name in readme for name in newer)
+    assert card["resources"][0]["path"] == "docs.spacy"
+
+
+def test_an_export_killed_before_its_card_leaves_the_previous_export_whole(cli, tmp_path, monkeypatch):
+    from veille import export
+    cli("export", "--lang", "fr", "--out", str(tmp_path / "a.jsonl"), "--quiet")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the moment between the data and its card
+
+    monkeypatch.setattr(export, "_card", killed)
+    interrupted = cli("export", "--lang", "en", "--out", str(tmp_path / "a.jsonl"), "--quiet", ok=False)
+
+    assert interrupted.exit_code != 0  # click reports Ctrl-C as "Aborted!"
+
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # old data, old card, no leftovers

@@ -13,6 +13,7 @@ a note on the articles' copyright): the dataset card.
 from __future__ import annotations
 
 import csv
+import glob
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -139,8 +140,7 @@ def export(archive: Archive, selection: Selection, fmt: str, out: Path, matching
     if fmt not in FORMATS:
         raise ExportError(f"export: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     out = Path(out)
-    if out.exists() and out.is_dir():
-        raise ExportError(f"export: {out} is a folder; give a file name, like {out / ('articles.' + fmt)}")
+    _check_out(out, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
     for name, mark in (("README.md", "# veille export"), ("datapackage.json", '"name": "veille-export"')):
         existing = out.parent / name
@@ -156,27 +156,82 @@ def export(archive: Archive, selection: Selection, fmt: str, out: Path, matching
                 progress(row["id"])
             yield row
 
-    files = {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet, "spacy": _spacy}[fmt](counted(), out, selection)
-    _card(out, fmt, files, selection, counts)
+    # Everything is written under temporary names first and renamed at the end, the card last:
+    # an export killed half way leaves the previous export whole, never an old card over new data.
+    stage: list[tuple[Path, Path]] = []
+    try:
+        files = {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet, "spacy": _spacy}[fmt](
+            counted(), out, selection, stage)
+        _card(out, fmt, files, selection, counts, stage)
+        _commit(stage, out, fmt)
+    finally:
+        for temporary, _ in stage:
+            temporary.unlink(missing_ok=True)
     return {"rows": counts.rows, "stories": len(counts.stories), "files": [str(f) for f in files]}
+
+
+CARD_FILES = ("README.md", "datapackage.json")
+
+
+def _check_out(out: Path, fmt: str) -> None:
+    """--out names a regular file or a new path, never a device, a folder, the card or another export's part."""
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise ExportError(f"export: {parent} is a file, not a folder; choose another --out")
+    if out.exists() and out.is_dir():
+        raise ExportError(f"export: {out} is a folder; give a file name, like {out / ('articles.' + fmt)}")
+    if out.exists() and not out.is_file():
+        raise ExportError(f"export: {out} is not a regular file (a device, a pipe or a socket); give a new file name")
+    if out.name in CARD_FILES:
+        raise ExportError(f"export: {out.name} is the name of the dataset card written beside the data; "
+                          f"give the data another name, like {out.with_name('articles.' + fmt)}")
+    if fmt == "csv":
+        if out.name.endswith(".entities.csv"):
+            raise ExportError(f"export: {out.name} is the entity file of the export {out.name[:-13]}.csv; "
+                              f"give another name, like {out.with_name('articles.csv')}")
+        entities = _entities_path(out)
+        if entities.exists() and not entities.is_file():
+            raise ExportError(f"export: {entities} is not a regular file; choose another --out")
+
+
+def _commit(stage: list[tuple[Path, Path]], out: Path, fmt: str) -> None:
+    """Rename the data into place, drop older spaCy shards of the same name, and the card last."""
+    data = [(t, p) for t, p in stage if p.name not in CARD_FILES]
+    card = [(t, p) for t, p in stage if p.name in CARD_FILES]
+    for _, path in card:
+        path.unlink(missing_ok=True)  # from here until the end, no card describes the folder's data
+    for temporary, path in data:
+        temporary.replace(path)
+    if fmt == "spacy":
+        written = {path for _, path in data}
+        for shard in out.parent.glob(f"{glob.escape(out.stem)}.[0-9][0-9][0-9][0-9]{glob.escape(out.suffix or '.spacy')}"):
+            if shard not in written:
+                shard.unlink()
+    for temporary, path in card:
+        temporary.replace(path)
+    stage.clear()
+
+
+def _entities_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".entities.csv")
 
 
 def _fields(selection: Selection) -> list[tuple[str, str, str]]:
     return FIELDS + ([HTML_FIELD] if selection.html else [])
 
 
-def _jsonl(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]:
-    with _atomic(out, "w") as handle:
+def _jsonl(items: Iterator[dict], out: Path, selection: Selection, stage: list) -> list[Path]:
+    with _atomic(out, stage, "w") as handle:
         for row in items:
             handle.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
     return [out]
 
 
-def _csv(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]:
+def _csv(items: Iterator[dict], out: Path, selection: Selection, stage: list) -> list[Path]:
     """Articles in `out`, one row per entity in the sibling `*.entities.csv`: CSV cannot nest."""
-    entities_path = out.with_name(out.stem + ".entities.csv")
+    entities_path = _entities_path(out)
     names = [name for name, _, _ in _fields(selection) if name != "entities"]
-    with _atomic(out, "w", newline="") as articles, _atomic(entities_path, "w", newline="") as entities:
+    with _atomic(out, stage, "w", newline="") as articles, _atomic(entities_path, stage, "w", newline="") as entities:
         write = csv.writer(articles, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
         write_entity = csv.writer(entities, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
         write.writerow(names)
@@ -196,7 +251,7 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _parquet(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]:
+def _parquet(items: Iterator[dict], out: Path, selection: Selection, stage: list) -> list[Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -215,6 +270,7 @@ def _parquet(items: Iterator[dict], out: Path, selection: Selection) -> list[Pat
             columns.append((name, types[kind]))
     schema = pa.schema(columns)
     temporary = _fresh(out.with_name(out.name + ".tmp"))
+    stage.append((temporary, out))
     with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
         batch: list[dict] = []
         for row in items:
@@ -224,14 +280,13 @@ def _parquet(items: Iterator[dict], out: Path, selection: Selection) -> list[Pat
                 batch = []
         if batch:
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-    temporary.replace(out)
     return [out]
 
 
 SPACY_SHARD = 250  # documents per DocBin file: a DocBin lives in memory until it is written
 
 
-def _spacy(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]:
+def _spacy(items: Iterator[dict], out: Path, selection: Selection, stage: list) -> list[Path]:
     """spaCy DocBins of the articles with their entities, for `spacy train` (give it the folder):
     `out` for the first 250 documents, then `out.0002.spacy` and so on, so memory stays bounded."""
     import spacy
@@ -245,8 +300,8 @@ def _spacy(items: Iterator[dict], out: Path, selection: Selection) -> list[Path]
         nonlocal docs
         path = out if not written else out.with_name(f"{out.stem}.{len(written) + 1:04d}{out.suffix or '.spacy'}")
         temporary = _fresh(path.with_name(path.name + ".tmp"))
+        stage.append((temporary, path))
         docs.to_disk(temporary)
-        temporary.replace(path)
         written.append(path)
         docs = DocBin(store_user_data=False)
 
@@ -278,10 +333,12 @@ def _fresh(temporary: Path) -> Path:
 
 
 class _atomic:
-    """Write to FILE.tmp, then rename over FILE: an interrupted export leaves no half file behind."""
+    """Write to FILE.tmp, staged to be renamed over FILE when the whole export is written
+    (`_commit`): an interrupted export leaves no half file behind."""
 
-    def __init__(self, path: Path, mode: str, **kwargs) -> None:
+    def __init__(self, path: Path, stage: list, mode: str, **kwargs) -> None:
         self.path, self.temporary = path, _fresh(path.with_name(path.name + ".tmp"))
+        stage.append((self.temporary, path))
         self.handle = open(self.temporary, mode.replace("w", "x"), encoding="utf-8", **kwargs)
 
     def __enter__(self):
@@ -289,13 +346,9 @@ class _atomic:
 
     def __exit__(self, kind, *rest) -> None:
         self.handle.close()
-        if kind is None:
-            self.temporary.replace(self.path)
-        else:
-            self.temporary.unlink(missing_ok=True)
 
 
-def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: _Counts) -> None:
+def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: _Counts, stage: list) -> None:
     """datapackage.json and README.md beside the data. Only the README says when it was made."""
     folder = out.parent
     media = {"jsonl": "application/jsonl", "csv": "text/csv", "parquet": "application/vnd.apache.parquet",
@@ -327,7 +380,7 @@ def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: 
         "sources": [{"title": "veille", "path": "https://github.com/veille-project/veille"}],
         "resources": resources,
     }
-    with _atomic(folder / "datapackage.json", "w") as handle:
+    with _atomic(folder / "datapackage.json", stage, "w") as handle:
         handle.write(json.dumps(package, indent=2, ensure_ascii=False) + "\n")
     filters = {k: v for k, v in (("query", selection.query), ("lang", selection.lang), ("source", selection.source),
                                  ("since", selection.since), ("until", selection.until),
@@ -353,5 +406,5 @@ def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: 
         "and reporting as the law where you work allows (text and data mining exceptions, fair use,",
         "quotation); do not republish the texts. Cite the articles by their URL.", "",
     ]
-    with _atomic(folder / "README.md", "w") as handle:
+    with _atomic(folder / "README.md", stage, "w") as handle:
         handle.write("\n".join(lines))
