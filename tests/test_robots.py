@@ -136,6 +136,20 @@ def test_a_robots_txt_the_server_fails_to_give_defers_the_pages(archive, tmp_pat
     assert all("robots.txt unavailable (http 503)" in f.reason for f in report.failures)
 
 
+def test_a_huge_robots_txt_is_read_up_to_500_kib_and_never_half_a_line(archive, tmp_path):
+    from veille.fetch import ROBOTS_MAX
+    head = "User-agent: veille\nDisallow: /\nAllow: /about/team\n"
+    crossing = "Allow: /story?id=7\n"  # its first 9 bytes, "Allow: /s", fall inside the limit
+    room = ROBOTS_MAX - 9 - len(head)
+    padding = "".join("#" + "x" * 98 + "\n" for _ in range(room // 100)) + "#" * (room % 100 - 1) + "\n"
+    assert len(head + padding) + 9 == ROBOTS_MAX
+    robots = head + padding + crossing + "Allow: /secret\n" * 50_000
+    with Site(["/about/team", "/story?id=7", "/secret/plans"], robots) as site:
+        fetch_sources(config_for(site, tmp_path), archive)
+    # Read by halves, "Allow: /s" would open /secret/plans (and everything under /s) to us.
+    assert site.pages_fetched() == {"/about/team"}
+
+
 # -- Crawl-delay -------------------------------------------------------------------------------
 def starts(site: Site) -> list[float]:
     return sorted(r.at for r in site.server.requests)
