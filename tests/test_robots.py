@@ -177,6 +177,7 @@ def test_crawl_delay_spaces_the_requests_to_its_host_even_with_no_host_delay(arc
         site.server.requests.clear()
         fetch_sources(config, archive)
         second = starts(site)
+    assert archive.crawl_delays()["127.0.0.2"]["asks"] == 1.0
     assert len(second) >= 3  # feed, robots.txt, the new page
     assert min(gaps(second)) >= 0.8
     assert "/news/articles/9" in site.pages_fetched()
@@ -199,9 +200,13 @@ def test_crawl_delay_is_capped_and_status_says_what_veille_waits(cli, tmp_path):
                                        "read": totals["crawl_delays"][0]["read"]}]
 
 
-def test_status_is_silent_about_a_crawl_delay_under_the_host_delay(cli, tmp_path):
+def test_status_is_silent_about_a_crawl_delay_under_the_host_delay_and_tells_one_over_it(cli, tmp_path):
     with Site(["/news/articles/1"], "User-agent: *\nCrawl-delay: 0.1\n") as site:
         cli.write_config(f"settings:\n  host_delay: 0.2\nsources:\n  - name: site\n    url: {site.server.url}/feed.xml\n")
         cli("fetch")
-    assert "Crawl-delay" not in cli("status").output
-    assert json.loads(cli("status", "--json").stdout.splitlines()[-1])["crawl_delays"] == []
+        assert "Crawl-delay" not in cli("status").output
+        assert json.loads(cli("status", "--json").stdout.splitlines()[-1])["crawl_delays"] == []
+        # With host_delay 0 the same Crawl-delay is what veille waits, and status says so.
+        cli.write_config(f"settings:\n  host_delay: 0\nsources:\n  - name: site\n    url: {site.server.url}/feed.xml\n")
+        out = " ".join(cli("status").output.split())
+    assert "127.0.0.2 asks for 0.1 s between requests (Crawl-delay); veille waits 0.1 s (robots.txt read" in out
