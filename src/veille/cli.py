@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__, health, pipeline
-from .config import Config, load_config
+from .config import Config, Settings, load_config
 from .errors import STORAGE_ERRNOS, VeilleError
 from .lock import WriterLock, try_writer
 from .models import Article
@@ -217,11 +217,12 @@ def status(state: State, as_json: bool) -> None:
     by_lang = archive.counts_by_lang()
     recent_failures = [dict(r) for r in archive.failures(limit=20)]
     taggers = archive.tagger_counts()
+    paced = _crawl_delays(archive, config.settings if config else Settings())
     if as_json:
         for record in records:
             print(json.dumps(record, ensure_ascii=False))
         print(json.dumps({"total": archive.count_articles(), "by_lang": by_lang, "taggers": taggers,
-                          "recent_failures": recent_failures,
+                          "recent_failures": recent_failures, "crawl_delays": paced,
                           "digests": [{**d, "recipients": json.loads(d["recipients"]), "refused": json.loads(d["refused"])}
                                       for d in digests]}, ensure_ascii=False))
         return
@@ -253,6 +254,12 @@ def status(state: State, as_json: bool) -> None:
     out.print(table)
     for line in attention:
         out.print(line)
+    for p in paced:
+        line = (f"{escape(p['host'])} asks for {p['asks']:g} s between requests (Crawl-delay); "
+                f"veille waits {p['waits']:g} s")
+        if p["capped"]:
+            line += " (settings.max_crawl_delay caps it)"
+        out.print(line + f" [dim](robots.txt read {_short_time(p['read'])})[/dim]")
     for row in digests:
         refused = json.loads(row["refused"])
         line = (f"digest [bold]{escape(row['digest'])}[/bold]: last sent {_short_time(row['sent_at'])} UTC, "
@@ -665,6 +672,21 @@ def dedupe(state: State, rebuild: bool, quiet: bool, as_json: bool) -> None:
         config = _optional_config(state)
         report = pipeline.rebuild_stories(archive, config.dedupe if config else None, progress=progress)
     _print_summary("dedupe", report, time.monotonic() - started, as_json)
+
+
+def _crawl_delays(archive: Archive, settings: Settings) -> list[dict]:
+    """The hosts whose robots.txt Crawl-delay makes veille wait longer than host_delay, or
+    asks for longer than it waits (capped): what it asks, what veille waits, when it was read."""
+    from .fetch import paced_delay
+
+    paced = []
+    for host, known in sorted(archive.crawl_delays().items()):
+        asks = float(known["asks"])
+        waits = paced_delay(settings, asks)
+        if asks > settings.host_delay:
+            paced.append({"host": host, "asks": asks, "waits": waits, "capped": waits < asks,
+                          "read": known.get("read")})
+    return paced
 
 
 def _optional_config(state: State) -> Config | None:

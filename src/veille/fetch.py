@@ -20,8 +20,10 @@ cut off too.
 
 Politeness lives here too: every request, from any thread, passes a
 `HostGate` that allows at most `per_host` requests at a time to one host and
-spaces their starts by `host_delay`; a `Retry-After` on a 429 or 503 holds the
-whole host back for that long. robots.txt is read once per site and cached.
+spaces their starts by `host_delay`, or by the site's robots.txt Crawl-delay
+where that is longer (capped at `max_crawl_delay`); a `Retry-After` on a 429 or
+503 holds the whole host back for that long. robots.txt is read as RFC 9309
+says (protego: wildcards, `$`, the longest match wins) once per site a day.
 
 `Fetcher.get` returns a `Response` or raises `FetchError` with a short,
 stable reason ("http 404", "timeout", "too large", ...), which the pipeline
@@ -40,10 +42,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
 
 import httpcore
 import httpx
+from protego import Protego
 
 from . import __version__
 from .config import Settings
@@ -256,10 +258,13 @@ MAX_RETRY_AFTER = 6 * 3600  # a server asking for more is asking for a pause; th
 MAX_GATE_WAIT = 30.0  # seconds a request may wait for its host's turn; longer is deferred to the next pass
 ROBOTS_TTL = 24 * 3600  # seconds a robots.txt is trusted (RFC 9309 suggests at most 24 hours)
 ROBOTS_RETRY = 600  # seconds before a robots.txt the site failed to give is asked for again
+ROBOTS_MAX = 500 * 1024  # bytes of a robots.txt read, as RFC 9309 allows (a 5 MB one takes seconds to parse)
 
 
 class HostGate:
-    """At most `per_host` requests at a time to one host, their starts `delay` seconds apart."""
+    """At most `per_host` requests at a time to one host, their starts `delay` seconds apart, or
+    further apart for a host whose robots.txt asks for it (`pace`); a host that sent a Retry-After
+    is held back (`hold`)."""
 
     def __init__(self, per_host: int = 2, delay: float = 0.5) -> None:
         self.per_host = max(1, per_host)
@@ -267,39 +272,68 @@ class HostGate:
         self._lock = threading.Lock()
         self._slots: dict[str, threading.Semaphore] = {}
         self._next_start: dict[str, float] = {}
+        self._last_start: dict[str, float] = {}
+        self._held: dict[str, float] = {}  # host -> monotonic time its Retry-After ends
+        self._paces: dict[str, float] = {}  # host -> seconds its robots.txt asks between requests
 
     @contextmanager
     def slot(self, url: str):
-        host = (urlsplit(url).hostname or "").lower()
+        host = _host(url)
         with self._lock:
             slots = self._slots.setdefault(host, threading.Semaphore(self.per_host))
         slots.acquire()
         try:
             with self._lock:
                 now = time.monotonic()
-                start = max(now, self._next_start.get(host, now))
-                if start - now > MAX_GATE_WAIT:  # held by a Retry-After: do not sleep a worker that long
+                held = self._held.get(host, now)
+                if held - now > MAX_GATE_WAIT:  # held by a Retry-After: do not sleep a worker that long
                     raise DeferredError("the host asked us to wait (Retry-After)", url,
-                                        f"{start - now:.0f} s", status=429, retry_after=start - now)
-                self._next_start[host] = start + self.delay
+                                        f"{held - now:.0f} s", status=429, retry_after=held - now)
+                start = max(now, held, self._next_start.get(host, now))
+                self._last_start[host] = start
+                self._next_start[host] = start + self.delay_for(host)
             if start > now:
                 time.sleep(start - now)
             yield
         finally:
             slots.release()
 
+    def delay_for(self, host: str) -> float:
+        """Seconds between the starts of two requests to `host`: the larger of ours and its own."""
+        return max(self.delay, self._paces.get(host, 0.0))
+
+    def pace(self, host: str, seconds: float | None) -> None:
+        """The host's robots.txt asks for `seconds` between requests (None: it asks nothing)."""
+        with self._lock:
+            if not seconds:
+                self._paces.pop(host, None)
+                return
+            self._paces[host] = seconds
+            if host in self._last_start:  # the request that read it counts as the last one
+                self._next_start[host] = self._last_start[host] + self.delay_for(host)
+
     def ready_in(self, url: str) -> float:
         """Seconds before a request to this URL's host may start (0: now)."""
-        host = (urlsplit(url).hostname or "").lower()
+        host = _host(url)
         with self._lock:
-            return max(0.0, self._next_start.get(host, 0.0) - time.monotonic())
+            until = max(self._next_start.get(host, 0.0), self._held.get(host, 0.0))
+            return max(0.0, until - time.monotonic())
+
+    def held_for(self, url: str) -> float:
+        """Seconds left of the Retry-After this URL's host sent (0: none)."""
+        with self._lock:
+            return max(0.0, self._held.get(_host(url), 0.0) - time.monotonic())
 
     def hold(self, url: str, seconds: float) -> None:
         """The host asked us to wait (Retry-After): no request to it starts before then."""
-        host = (urlsplit(url).hostname or "").lower()
+        host = _host(url)
         with self._lock:
             until = time.monotonic() + min(seconds, MAX_RETRY_AFTER)
-            self._next_start[host] = max(self._next_start.get(host, 0.0), until)
+            self._held[host] = max(self._held.get(host, 0.0), until)
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
 
 
 class Fetcher:
@@ -325,9 +359,15 @@ class Fetcher:
             transport=transport,
             event_hooks={"response": [_check_redirect]},
         )
-        self._robots: dict[str, tuple[RobotFileParser, float, str | None]] = {}  # origin -> (parser, until, problem)
+        # robots.txt groups are matched on the product token ("veille"), never on the rest of the
+        # User-Agent: a group for "example" must not apply to us because our contact is example.org.
+        token = re.match(r"[A-Za-z_-]+", self.user_agent)
+        self.robots_agent = token.group(0) if token else "veille"
+        self._robots: dict[str, _Robots] = {}  # origin -> its rules, cached
         self._robots_lock = threading.Lock()
         self._robots_loading: dict[str, threading.Lock] = {}
+        self._crawl_delays: dict[str, float | None] = {}  # origin -> the Crawl-delay its robots.txt asks
+        self._crawl_delays_new: set[str] = set()  # hosts whose Crawl-delay was read since take_crawl_delays
 
     def close(self) -> None:
         self._client.close()
@@ -335,10 +375,13 @@ class Fetcher:
     def robots_allow(self, url: str, allow: frozenset[str] = ANY) -> bool:
         """Whether the site's robots.txt lets our User-Agent fetch `url` (cached per site for a day).
 
-        As RFC 9309 says: a missing robots.txt (4xx) allows everything. One the server fails
-        to give (5xx, network error) allows nothing for now: that raises DeferredError, so the
-        page is tried again on a later run (robots.txt is asked for again after ten minutes)
-        rather than counted as failed.
+        As RFC 9309 says: the group naming our product token applies, else the `*` group; in
+        it the longest matching rule wins (Allow on a tie), with `*` and `$` as wildcards. A
+        missing robots.txt (4xx) allows everything. One the server fails to give (5xx, network
+        error) allows nothing for now: that raises DeferredError, so the page is tried again on
+        a later run (robots.txt is asked for again after ten minutes) rather than counted as
+        failed. A Crawl-delay in our group paces every request to the host from then on (see
+        `crawl_delay`).
         """
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
@@ -346,29 +389,63 @@ class Fetcher:
             loading = self._robots_loading.setdefault(origin, threading.Lock())
         with loading:  # one load per site; other sites do not wait for it
             cached = self._robots.get(origin)
-            if cached is None or time.monotonic() > cached[1]:
+            if cached is None or time.monotonic() > cached.until:
                 cached = self._robots[origin] = self._load_robots(origin, allow)
-        parser, _, problem = cached
-        if problem:
-            raise DeferredError(f"robots.txt unavailable ({problem})", url)
-        return parser.can_fetch(self.user_agent, url)
+        if cached.problem:
+            raise DeferredError(f"robots.txt unavailable ({cached.problem})", url)
+        return cached.rules is None or cached.rules.can_fetch(url, self.robots_agent)
 
-    def _load_robots(self, origin: str, allow: frozenset[str]) -> tuple[RobotFileParser, float, str | None]:
-        parser = RobotFileParser()
+    def _load_robots(self, origin: str, allow: frozenset[str]) -> _Robots:
         try:
             response = self.get(origin + "/robots.txt", accept="text/plain", allow=allow)
         except BlockedURLError:
             raise  # not the site's answer: nothing to cache, the page is refused for the same reason
         except DeferredError as exc:
-            return parser, time.monotonic() + min(exc.retry_after or ROBOTS_RETRY, ROBOTS_RETRY), exc.reason
+            return _Robots(None, time.monotonic() + min(exc.retry_after or ROBOTS_RETRY, ROBOTS_RETRY), exc.reason)
         except FetchError as exc:
             if exc.reason.startswith("http 4") and exc.status != 429:
-                parser.allow_all = True
-                return parser, time.monotonic() + ROBOTS_TTL, None
-            parser.disallow_all = True
-            return parser, time.monotonic() + ROBOTS_RETRY, exc.reason
-        parser.parse(response.text().splitlines())
-        return parser, time.monotonic() + ROBOTS_TTL, None
+                self._read_crawl_delay(origin, None)
+                return _Robots(None, time.monotonic() + ROBOTS_TTL)  # no robots.txt: everything allowed
+            return _Robots(None, time.monotonic() + ROBOTS_RETRY, exc.reason)
+        rules = Protego.parse(_robots_text(response))
+        self._read_crawl_delay(origin, rules.crawl_delay(self.robots_agent))
+        return _Robots(rules, time.monotonic() + ROBOTS_TTL)
+
+    # -- Crawl-delay: a floor under host_delay for the host that asks for it ---------------
+    def crawl_delay(self, asks: float | None) -> float:
+        """Seconds veille waits between requests to a host whose robots.txt asks for `asks`."""
+        return paced_delay(self.settings, asks)
+
+    def _read_crawl_delay(self, origin: str, asks: float | None) -> None:
+        host = _host(origin)
+        with self._robots_lock:
+            self._crawl_delays[origin] = asks
+            self._crawl_delays_new.add(host)
+            asked = self._asked_by(host)
+        self.gate.pace(host, self.crawl_delay(asked) if asked else None)
+        if asked and self.crawl_delay(asked) > self.settings.host_delay:
+            logger.info("robots.txt asks for a Crawl-delay", extra={"host": host, "asks": asked,
+                                                                     "waits": self.crawl_delay(asked)})
+
+    def _asked_by(self, host: str) -> float | None:
+        """The longest Crawl-delay this host's robots.txt files ask (http and https may differ)."""
+        asks = [d for o, d in self._crawl_delays.items() if d and _host(o) == host]
+        return max(asks) if asks else None
+
+    def take_crawl_delays(self) -> dict[str, float | None]:
+        """The Crawl-delay (None: none) of each host whose robots.txt was read since the last call."""
+        with self._robots_lock:
+            hosts, self._crawl_delays_new = self._crawl_delays_new, set()
+            return {host: self._asked_by(host) for host in sorted(hosts)}
+
+    def remember_crawl_delays(self, asked: dict[str, float]) -> None:
+        """Pace hosts by the Crawl-delay an earlier run read, until their robots.txt is read again
+        (so a run's first request to a host, its feed, already keeps to it)."""
+        for host, asks in asked.items():
+            with self._robots_lock:
+                known = any(_host(o) == host for o in self._crawl_delays)
+            if not known:
+                self.gate.pace(host, self.crawl_delay(asks))
 
     def __enter__(self) -> "Fetcher":
         return self
@@ -489,6 +566,30 @@ class Fetcher:
             raise FetchError("network error", url, _short(exc)) from exc
         except (httpx.InvalidURL, ValueError) as exc:
             raise BlockedURLError("malformed URL", url, _short(exc)) from exc
+
+
+@dataclass
+class _Robots:
+    """A site's robots.txt as read: its rules (None: everything allowed), until when it is trusted,
+    and why it could not be had (then nothing is allowed for now)."""
+
+    rules: Protego | None
+    until: float
+    problem: str | None = None
+
+
+def _robots_text(response: Response) -> str:
+    """The first ROBOTS_MAX bytes of a robots.txt, cut after a whole line (half a rule is another rule)."""
+    body = response.body
+    if len(body) > ROBOTS_MAX:
+        body = body[:body.rfind(b"\n", 0, ROBOTS_MAX) + 1]
+    return decode(body, response.charset)
+
+
+def paced_delay(settings: Settings, asks: float | None) -> float:
+    """Seconds between two requests to a host whose robots.txt asks for `asks` (None: nothing):
+    the larger of host_delay and Crawl-delay, the Crawl-delay capped at max_crawl_delay."""
+    return max(settings.host_delay, min(asks or 0.0, settings.max_crawl_delay))
 
 
 def _check_redirect(response: httpx.Response) -> None:

@@ -182,9 +182,11 @@ def fetch_sources(
     run_id = archive.start_run("fetch", now)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(config.settings)
+    fetcher.remember_crawl_delays({host: known["asks"] for host, known in archive.crawl_delays().items()})
     _notify(progress, "total", str(len(sources)))
     try:
         _Pass(config, archive, fetcher, taggers, report, clock, progress, stop or threading.Event()).run(sources)
+        archive.record_crawl_delays(fetcher.take_crawl_delays(), iso(clock()))  # for status and the next run
     finally:
         if own_fetcher:
             fetcher.close()
@@ -272,11 +274,12 @@ class _Pass:
                     continue
                 if len(self.running) >= self.settings.concurrency:
                     break
-                wait_for = self.fetcher.gate.ready_in(jobs[0][0])
-                if wait_for > DEFER_AFTER:  # the host asked us to wait (Retry-After): not in this pass
-                    self._defer(host, wait_for)
+                held = self.fetcher.gate.held_for(jobs[0][0])
+                if held > DEFER_AFTER:  # the host asked us to wait (Retry-After): not in this pass
+                    self._defer(host, held)
                     continue
-                if wait_for > 0:  # its delay has not passed: do not tie up a worker sleeping
+                wait_for = self.fetcher.gate.ready_in(jobs[0][0])
+                if wait_for > 0:  # its delay (or Crawl-delay) has not passed: do not tie up a worker sleeping
                     soonest = min(soonest, wait_for)
                     continue
                 url, job, handle, work = jobs.popleft()

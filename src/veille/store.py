@@ -973,6 +973,30 @@ class Archive:
         return [(_row_to_article(row), row["story_id"], keys[row["id"]], tags[row["id"]], str(row["mark"]))
                 for row in rows]
 
+    # -- politeness: what hosts' robots.txt asked for ------------------------
+    # Kept as one value in the state table, not a table of its own: a few hosts at most, read by
+    # `veille status` and at the start of a pass, written once at its end (no migration needed).
+    def crawl_delays(self) -> dict[str, dict]:
+        """host -> {"asks": seconds its robots.txt Crawl-delay asks, "read": when it was read}."""
+        try:
+            known = json.loads(self.get_state("crawl_delays") or "{}")
+        except ValueError:
+            return {}
+        if not isinstance(known, dict):
+            return {}
+        return {host: value for host, value in known.items()
+                if isinstance(value, dict) and isinstance(value.get("asks"), (int, float))}
+
+    def record_crawl_delays(self, read: dict[str, float | None], at: str) -> None:
+        """What robots.txt files just read ask for (None: no Crawl-delay, so it is forgotten)."""
+        known = self.crawl_delays()
+        for host, asks in read.items():
+            if asks:
+                known[host] = {"asks": asks, "read": at}
+            else:
+                known.pop(host, None)
+        self.set_state("crawl_delays", json.dumps(known, sort_keys=True) if known else None)
+
     # -- runs ------------------------------------------------------------
     def start_run(self, command: str, at: str) -> int:
         cursor = self.db.execute("INSERT INTO runs (command, started) VALUES (?, ?)", (command, at))
