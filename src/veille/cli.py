@@ -26,7 +26,7 @@ from rich.table import Table
 
 from . import __version__, health, pipeline
 from .config import Config, Settings, load_config
-from .errors import STORAGE_ERRNOS, VeilleError
+from .errors import STORAGE_ERRNOS, ArchiveError, VeilleError
 from .lock import WriterLock, try_writer
 from .models import Article
 from .store import Archive
@@ -44,6 +44,30 @@ JSON_FIELDS = (
 
 class VeilleGroup(click.Group):
     """Turns every VeilleError into one line and an exit status, never a traceback."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """As click's, except that a usage error (an unknown command or option, a bad value) is one
+        line with where to look, like every other error, instead of click's three-line usage."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            returned = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            where = " ".join(["veille", *(exc.ctx.command_path.split()[1:] if exc.ctx else [])])
+            message = exc.format_message().rstrip(".")
+            if exc.ctx and exc.ctx.command is self and "No such command" in message:
+                message += "; the commands are listed by `veille --help`"
+            else:
+                message += f"; see `{where} --help`"
+            click.echo(f"veille: {message}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(returned if isinstance(returned, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -474,6 +498,8 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
         for note in expansions:
             err.print(f"[dim]expanded: {escape(note)}[/dim]")
     _catch_up(archive)
+    if archive.count_articles() == 0:
+        raise ArchiveError(f"no articles yet in {archive.folder}; add some with `veille import PATH` or `veille fetch`")
     index = SearchIndex(archive.folder, reader=True)
     filters = filter_text(lang, source, since, until)
     if count_only or facets:
@@ -504,9 +530,17 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
 
 
 def _check_dates(since: str | None, until: str | None) -> None:
+    from datetime import date
+
     for name, value in (("--since", since), ("--until", until)):
-        if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint=name)
+        if not value:
+            continue
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint=name) from None
 
 
 def _with_saved(archive: Archive, saved: str, query: str, lang: str | None, source: str | None
@@ -657,14 +691,15 @@ def story(state: State, article_or_story: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--rebuild", is_flag=True, required=True, help="Recompute every story from the fingerprints.")
+@click.option("--rebuild", is_flag=True, help="Recompute every story from the fingerprints (what dedupe does; "
+              "the flag may be left out).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress, only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.pass_obj
 def dedupe(state: State, rebuild: bool, quiet: bool, as_json: bool) -> None:
     """Recompute every story (after a settings change), oldest article first; resumable.
 
-    Example: veille dedupe --rebuild
+    Example: veille dedupe --rebuild   (or just: veille dedupe)
     """
     archive = state.writer("dedupe")
     started = time.monotonic()

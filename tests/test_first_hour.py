@@ -1,0 +1,52 @@
+"""What a new user trips over in the first hour (issue 21): each as the user meets it."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import SEEDS
+
+
+def _one_line(result) -> str:
+    text = result.stderr.strip()
+    assert text.count("\n") == 0, text
+    return text
+
+
+@pytest.mark.parametrize("args, says", [
+    (["frobnicate"], "No such command 'frobnicate'; the commands are listed by `veille --help`"),
+    (["search", "palantir", "--sort", "best"], "'best' is not one of 'relevance', 'date'; see `veille search --help`"),
+    (["list", "--limit", "many"], "see `veille list --help`"),
+    (["--bogus", "status"], "No such option '--bogus'"),
+])
+def test_usage_errors_are_one_line_with_where_to_look(cli, args, says):
+    result = cli(*args, ok=False)
+    assert result.exit_code == 2
+    assert says in _one_line(result) and _one_line(result).startswith("veille: ")
+
+
+def test_a_digest_with_neither_flag_is_one_line(cli):
+    cli.write_config("sources: []\ndigests:\n  - name: weekly\n    to: [a@example.org]\n")
+    result = cli("digest", "weekly", ok=False)
+    assert result.exit_code == 2 and "say --dry-run (render only) or --send" in _one_line(result)
+
+
+def test_dedupe_alone_recomputes_the_stories(cli):
+    cli("import", str(SEEDS))
+    result = cli("dedupe", "--json")
+    assert '"command": "dedupe"' in result.stdout
+
+
+def test_search_on_an_empty_archive_says_there_is_nothing_yet(cli):
+    cli("import", str(SEEDS / "nonexistent"), ok=False)  # a writer that stored nothing: the archive is empty
+    cli.archive.mkdir(exist_ok=True)
+    result = cli("search", "palantir", ok=False)
+    assert result.exit_code == 1 and "no articles yet" in _one_line(result)
+
+
+@pytest.mark.parametrize("flag", ["--since", "--until"])
+def test_an_impossible_date_names_the_flag_not_the_query(cli, flag):
+    cli("import", str(SEEDS))
+    result = cli("search", "palantir", flag, "2026-99-01", ok=False)
+    assert result.exit_code == 2 and f"--{flag.strip('-')}" in _one_line(result) and "YYYY-MM-DD" in result.stderr
+    assert "query" not in result.stderr.lower()
