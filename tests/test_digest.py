@@ -120,7 +120,10 @@ def test_send_delivers_one_message_with_both_parts_headers_and_the_weeks_stories
     # the Palantir story once, with its translation folded in, not three times
     assert text.count("There should be no technology for tyrants") + text.count("technologie pour les tyrans") == 1
     assert "also in: FR · 1 copy" in text  # the story's translation and copy, beneath it
-    assert "/seeds/002_cdb768120f0b8caf.txt" in text and 'href="file://' in html  # linked to the original
+    # Issue 21: an imported original links nowhere (a file:// link told recipients a path on the keeper's
+    # disk); the story names its origin instead. This assertion said the opposite before.
+    assert "file://" not in text and "file://" not in html and "/seeds/" not in text
+    assert "an imported file" in text or "(imported copy)" in text
     assert "Most mentioned:" in text and "Palantir" in text
     assert "digest of veille" in text and "unsubscribe" in html
     assert "<script" not in html.lower() and "src=\"http" not in html  # no scripts, no remote images

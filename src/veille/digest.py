@@ -153,7 +153,7 @@ def select(archive: Archive, digest: Digest, start: datetime, end: datetime, mat
         languages.update(m["lang"] for m in members_in)
         item = StoryItem(
             story_id=story_id, title=article.title or "(no title)", url=_link(article),
-            source=(article.site_name or article.source) if article.source == "import" else article.source,
+            source=_origin(article),
             date=(article.published or article.fetched or "")[:10], lang=article.lang,
             translations=sorted({m["lang"] for m in members if m["relation"] == "translation"} - {article.lang}),
             copies=sum(1 for m in members if m["relation"] in ("copy", "duplicate")),
@@ -181,11 +181,20 @@ def select(archive: Archive, digest: Digest, start: datetime, end: datetime, mat
 
 
 def _link(article) -> str:
-    """The address to link to: the canonical one if it is a web address, else the one fetched."""
+    """The address to link to: the canonical one if it is a web address, else the one fetched; none
+    for an imported file (a file:// address would tell recipients a path on the keeper's disk)."""
     for candidate in (article.canonical_url, article.url):
-        if candidate and candidate.split(":", 1)[0].lower() in ("http", "https", "file"):
+        if candidate and candidate.split(":", 1)[0].lower() in ("http", "https"):
             return candidate
     return ""
+
+
+def _origin(article) -> str:
+    """Who published it, as recipients should read it: an imported file names its site if it knows
+    it, and says it was imported; never the file's name or path."""
+    if article.source != "import":
+        return article.source
+    return f"{article.site_name} (imported copy)" if article.site_name else "an imported file"
 
 
 def opening(text: str, sentences: int = 3, limit: int = 400) -> str:

@@ -55,6 +55,16 @@ FIELDS: list[tuple[str, str, str]] = [
                         "(spaCy pipeline and data files) for the article's language"),
 ]
 HTML_FIELD = ("html", "string", "the page as received (with --with-html), for re-extraction")
+# What a spaCy Doc of the export carries besides its text and entities, in Doc.user_data: enough to
+# join it back to the JSONL/CSV/Parquet rows and to the archive (`veille show ID`).
+SPACY_USER_DATA = ("id", "url", "source", "title", "published", "lang", "story_id", "relation", "original_id",
+                   "content_hash")
+SPACY_FIELDS: list[tuple[str, str, str]] = [
+    ("text", "string", "Doc.text: the clean text of the article (empty with --no-text)"),
+    ("ents", "array", "Doc.ents: the entities as token spans, label_ PERSON, ORG, LOC or MISC (where two "
+                      "overlap, the first and longest is kept; a span is widened to whole tokens)"),
+    *((f"user_data.{name}", kind, description) for name, kind, description in FIELDS if name in SPACY_USER_DATA),
+]
 ENTITY_FIELDS = [("article_id", "string", "the article's id"), ("start", "integer", "first character"),
                  ("end", "integer", "character after the last"), ("label", "string", "PERSON, ORG, LOC or MISC"),
                  ("text", "string", "the entity as written"), ("key", "string", "the entity key")]
@@ -294,7 +304,7 @@ def _spacy(items: Iterator[dict], out: Path, selection: Selection, stage: list) 
 
     blanks: dict[str, object] = {}
     written: list[Path] = []
-    docs = DocBin(store_user_data=False)
+    docs = DocBin(store_user_data=True)
 
     def flush() -> None:
         nonlocal docs
@@ -303,7 +313,7 @@ def _spacy(items: Iterator[dict], out: Path, selection: Selection, stage: list) 
         stage.append((temporary, path))
         docs.to_disk(temporary)
         written.append(path)
-        docs = DocBin(store_user_data=False)
+        docs = DocBin(store_user_data=True)
 
     for row in items:
         lang = row["lang"] if row["lang"] in ("en", "fr", "de", "es", "it", "nl", "pt") else "xx"
@@ -317,6 +327,7 @@ def _spacy(items: Iterator[dict], out: Path, selection: Selection, stage: list) 
                 kept.append(span)
                 end = span.end
         doc.ents = kept
+        doc.user_data.update({name: row[name] for name in SPACY_USER_DATA})
         docs.add(doc)
         if len(docs) == SPACY_SHARD:
             flush()
@@ -367,6 +378,13 @@ def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: 
                           "schema": {"fields": [{"name": n, "type": t, "description": d} for n, t, d in ENTITY_FIELDS],
                                      "foreignKeys": [{"fields": ["article_id"],
                                                       "reference": {"resource": "articles", "fields": ["id"]}}]}})
+    elif fmt == "spacy":  # described as it is: Docs, their entities and user_data, in one file or shards
+        resources.append({"name": "articles", "path": [f.name for f in files] if len(files) > 1 else files[0].name,
+                          "format": "spacy", "mediatype": media,
+                          "description": "spaCy DocBin files (spacy.tokens.DocBin().from_disk), one Doc per article; "
+                                         "Doc.user_data['id'] is the article id",
+                          "schema": {"fields": [{"name": n, "type": t, "description": d} for n, t, d in SPACY_FIELDS],
+                                     "primaryKey": ["user_data.id"]}})
     else:
         resources.append({"name": "articles", "path": files[0].name, "format": fmt, "mediatype": media,
                           "schema": {"fields": fields, "primaryKey": ["id"]}})
