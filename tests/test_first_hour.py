@@ -50,3 +50,18 @@ def test_an_impossible_date_names_the_flag_not_the_query(cli, flag):
     result = cli("search", "palantir", flag, "2026-99-01", ok=False)
     assert result.exit_code == 2 and f"--{flag.strip('-')}" in _one_line(result) and "YYYY-MM-DD" in result.stderr
     assert "query" not in result.stderr.lower()
+
+
+def test_short_upper_case_ids_and_story_ids_get_an_answer_that_helps(cli):
+    cli("import", str(SEEDS))
+    rows = cli.json_lines("list")
+    ids = [row["id"] for row in rows]
+    unique = next(i for i in ids if sum(other.startswith(i[:4]) for other in ids) == 1)
+
+    assert cli.json_lines("show", unique[:4])[0]["id"] == unique
+    assert cli.json_lines("show", unique[:7].upper())[0]["id"] == unique
+    story_id = cli.json_lines("show", unique)[0]["story_id"]
+    wrong = cli("show", story_id, ok=False)
+    assert wrong.exit_code == 1 and f"`veille story {story_id}`" in _one_line(wrong)
+    nothing = cli("show", "zz%_", ok=False)
+    assert nothing.exit_code == 1 and "4 or more of their first characters" in _one_line(nothing)

@@ -356,7 +356,11 @@ def show(state: State, article_id: str, as_json: bool) -> None:
     archive = state.archive()
     article = archive.get_article(article_id)
     if article is None:
-        raise VeilleError(f"no article with id {article_id!r}; `veille list` shows the ids")
+        story = archive.get_article(article_id[1:]) if article_id[:1] in ("s", "S") else None
+        if story is not None and archive.story_of(story.id) is not None:
+            raise VeilleError(f"{article_id} is a story id; `veille story {article_id}` shows its articles")
+        raise VeilleError(f"no article with id {article_id!r}; `veille list` shows the ids "
+                          "(any 4 or more of their first characters will do, if no other id starts so)")
     revisions = [dict(r) for r in archive.revisions(article.id)]
     entities = archive.entities_of(article.id)
     tags = archive.tags_of(article.id)

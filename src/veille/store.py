@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import zlib
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from .health import Health
 from .models import Article, Entity
 
 DB_NAME = "veille.db"
+
+_ID_PREFIX = re.compile(r"[0-9a-f]{4,64}")  # what a person may type for an article id
 
 # Each entry upgrades the schema by one version. Never edit a released entry:
 # add a new one.
@@ -594,12 +597,12 @@ class Archive:
         self.db.execute(f"INSERT INTO articles ({columns}) VALUES ({placeholders})", values)
 
     def get_article(self, article_id: str) -> Article | None:
-        """Find by full id, or by a unique id prefix (at least 6 characters)."""
+        """Find by full id, or by a unique id prefix of at least 4 hex digits, in either case."""
         row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
-        if row is None and len(article_id) >= 6:
-            rows = self.db.execute(
-                "SELECT * FROM articles WHERE id LIKE ? || '%' LIMIT 2", (article_id,)
-            ).fetchall()
+        prefix = article_id.strip().lower()
+        if row is None and _ID_PREFIX.fullmatch(prefix):  # a range on the primary key: no LIKE wildcards
+            rows = self.db.execute("SELECT * FROM articles WHERE id >= ? AND id < ? LIMIT 2",
+                                   (prefix, prefix + "g")).fetchall()
             row = rows[0] if len(rows) == 1 else None
         return _row_to_article(row) if row else None
 
