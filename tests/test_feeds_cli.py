@@ -411,7 +411,7 @@ def test_import_opml_adds_only_the_new_feed_tagged_with_its_folder(cli, server, 
 
     result = cli("feeds", "import-opml", str(opml))
 
-    assert "1 feeds added" in result.stdout
+    assert "1 feed added" in result.stdout
     config = load_config(cli.config)
     assert [s.name for s in config.sources] == ["Alpha", "Beta", "Delta News"]
     delta = config.source("Delta News")
@@ -490,7 +490,7 @@ def test_import_opml_skips_what_veille_cannot_fetch_and_reads_deep_folders(cli, 
 
     result = cli("feeds", "import-opml", str(opml))
 
-    assert "skipped feed://odd.example.org/rss" in result.stderr and "1 feeds added" in result.stdout
+    assert "skipped feed://odd.example.org/rss" in result.stderr and "1 feed added" in result.stdout
     deep_one = load_config(cli.config).source("Deep One")
     assert deep_one.language is None and len(deep_one.tags) == 1500
 
@@ -505,7 +505,7 @@ def test_import_opml_reads_a_raw_ampersand_in_a_feed_address(cli, server, tmp_pa
 
     result = cli("feeds", "import-opml", str(opml))
 
-    assert "1 feeds added" in result.stdout
+    assert "1 feed added" in result.stdout
     assert load_config(cli.config).source("Query feed").url == "https://q.example.org/rss?lang=fr&type=news"
 
 

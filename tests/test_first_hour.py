@@ -65,3 +65,17 @@ def test_short_upper_case_ids_and_story_ids_get_an_answer_that_helps(cli):
     assert wrong.exit_code == 1 and f"`veille story {story_id}`" in _one_line(wrong)
     nothing = cli("show", "zz%_", ok=False)
     assert nothing.exit_code == 1 and "4 or more of their first characters" in _one_line(nothing)
+
+
+def test_search_exits_like_grep_and_filters_name_what_the_archive_holds(cli):
+    cli("import", str(SEEDS))
+
+    assert cli("search", "zzzqqqxxx", ok=False).exit_code == 1  # no match
+    assert cli("search", "zzzqqqxxx", "--count", ok=False).exit_code == 1
+    assert cli("search", "palantir", "--source", "IMPORT", "--count").stdout.startswith("1 story, ")
+    unknown = cli("search", "palantir", "--source", "netzwacht", ok=False)
+    assert unknown.exit_code == 2 and "its sources: import" in _one_line(unknown)
+    no_lang = cli("search", "palantir", "--lang", "xx", ok=False)
+    assert no_lang.exit_code == 2 and "unknown language 'xx'" in _one_line(no_lang) and "fr 3" in no_lang.stderr
+    assert "unknown language" in cli("list", "--lang", "x-y", ok=False).stderr
+    assert cli("search", "palantir", "--lang", "de", ok=False).exit_code == 1  # a language, with no articles yet

@@ -17,7 +17,9 @@ def seeds(tmp_path_factory):
 
 
 def found(cli, *args):
-    return [json.loads(line) for line in cli("search", *args, "--json").stdout.splitlines() if line.strip()]
+    result = cli("search", *args, "--json", ok=False)
+    assert result.exit_code in (0, 1), result.output  # 1: no match, like grep
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
 def test_a_french_phrase_finds_the_two_french_articles_about_it(seeds):

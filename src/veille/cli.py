@@ -287,7 +287,7 @@ def status(state: State, as_json: bool) -> None:
     for row in digests:
         refused = json.loads(row["refused"])
         line = (f"digest [bold]{escape(row['digest'])}[/bold]: last sent {_short_time(row['sent_at'])} UTC, "
-                f"{row['stories']} stories to {len(json.loads(row['recipients']))} recipient(s)")
+                f"{_n(row['stories'], 'story')} to {_n(len(json.loads(row['recipients'])), 'recipient')}")
         if refused:
             line += " · [red]refused: " + escape(", ".join(f"{k} ({v})" for k, v in refused.items())) + \
                 "[/red]; check these addresses in feeds.yaml"
@@ -324,6 +324,7 @@ def list_(state: State, source: str | None, lang: str | None, limit: int, as_jso
 
     Example: veille list --lang fr --limit 5
     """
+    lang, source = _check_filters(state.archive(), lang, source)
     articles = state.archive().list_articles(source=source, lang=lang, limit=limit or None)
     if as_json:
         archive = state.archive()
@@ -494,6 +495,7 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     archive = state.archive()
     if saved:
         query, lang, source = _with_saved(archive, saved, query, lang, source)
+    lang, source = _check_filters(archive, lang, source)
     if cross_lingual:
         from .index import check_syntax, expand_cross_lingual
 
@@ -510,13 +512,14 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
         ids, story_count = index.count(query, lang=lang, filters=filters)
         if count_only:
             print(json.dumps({"stories": story_count, "articles": len(ids)}) if as_json
-                  else f"{story_count} stories, {len(ids)} articles")
+                  else f"{_n(story_count, 'story')}, {_n(len(ids), 'article')}")
+            _exit_if_nothing(story_count)
             return
         counts = archive.facets(ids)
         if as_json:
             print(json.dumps({"stories": story_count, "articles": len(ids), **counts}, ensure_ascii=False))
             return
-        out.print(f"{story_count} stories, {len(ids)} articles")
+        out.print(f"{_n(story_count, 'story')}, {_n(len(ids), 'article')}")
         for name, values in counts.items():
             shown = ", ".join(f"{escape(str(k))} {v}" for k, v in values.items()) or "-"
             out.print(f"[bold]{name:>9}[/bold]  {shown}")
@@ -531,6 +534,42 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     if not results.groups and not as_json:
         err.print("no match; try fewer words, a prefix* or --cross-lingual" if page == 1 else
                   f"no page {page}: the results end before it")
+    _exit_if_nothing(len(results.groups))
+
+
+def _n(count: int, word: str) -> str:
+    """'1 story', '2 stories', '0 articles'."""
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {word[:-1] + 'ies' if word.endswith('y') and word[-2:-1] not in 'aeiou' else word + 's'}"
+
+
+def _exit_if_nothing(found: int) -> None:
+    """Like grep: a search that matched nothing exits 1, so scripts can tell."""
+    if not found:
+        click.get_current_context().exit(1)
+
+
+def _check_filters(archive: Archive, lang: str | None, source: str | None) -> tuple[str | None, str | None]:
+    """--lang and --source as the archive knows them: a source named in another case is found
+    (`--source netzwacht`); a source or language the archive does not hold is one line saying
+    which it does hold, not an empty answer."""
+    if source is not None and not archive.holds(source=source):
+        names = sorted(archive.counts_by_source())
+        same = [name for name in names if name.casefold() == source.casefold()]
+        if len(same) != 1:
+            raise click.BadParameter(f"no source {source!r} in the archive; its sources: "
+                                     f"{', '.join(names) or 'none yet'}", param_hint="--source")
+        source = same[0]
+    if lang is not None:
+        from .langcodes import is_language
+
+        lang = lang.strip().lower()
+        if not is_language(lang) and not archive.holds(lang=lang):  # a language with no article yet is no error
+            held = ", ".join(f"{code} {n}" for code, n in archive.counts_by_lang().items()) or "none yet"
+            raise click.BadParameter(f"unknown language {lang!r} (write an ISO 639-1 code like en, fr, de); "
+                                     f"the archive holds: {held}", param_hint="--lang")
+    return lang, source
 
 
 def _check_dates(since: str | None, until: str | None) -> None:
@@ -650,7 +689,7 @@ def reindex(state: State, quiet: bool) -> None:
     started = time.monotonic()
     with _progress(quiet, "indexing") as progress:
         count = pipeline.reindex(archive, progress=progress)
-    out.print(f"reindex: {count} articles indexed ({time.monotonic() - started:.1f}s)")
+    out.print(f"reindex: {_n(count, 'article')} indexed ({time.monotonic() - started:.1f}s)")
 
 
 def _article_json(article: Article, archive: Archive | None = None) -> dict:
@@ -761,7 +800,7 @@ def _print_summary(command: str, report: pipeline.RunReport, seconds: float, as_
             "paused" if o.startswith("paused") else "read"
             for o in report.sources.values()
         )
-        summary += f" · {len(report.sources)} sources (" + ", ".join(f"{n} {k}" for k, n in outcomes.items()) + ")"
+        summary += f" · {_n(len(report.sources), 'source')} (" + ", ".join(f"{n} {k}" for k, n in outcomes.items()) + ")"
     out.print(f"{command}: {summary} ({seconds:.1f}s)")
 
 
@@ -832,7 +871,7 @@ def run(state: State, log_level: str) -> None:
     archive = state.writer("run")
     log_path = setup_logging(archive.folder, getattr(logging, log_level.upper()))
     service = Service(state["config_path"], archive)
-    err.print(f"veille run: {len(service.config.enabled_sources)} sources; log in {log_path}; Ctrl-C stops",
+    err.print(f"veille run: {_n(len(service.config.enabled_sources), 'source')}; log in {log_path}; Ctrl-C stops",
               soft_wrap=True)
     service.run()
 
@@ -1051,7 +1090,7 @@ def feeds_import_opml(state: State, path: Path) -> None:
         known.add(outline.url)
         added += 1
     file.save()
-    out.print(f"import-opml: {added} feeds added, {len(outlines) - added} already there ({file.path})")
+    out.print(f"import-opml: {_n(added, 'feed')} added, {len(outlines) - added} already there ({file.path})")
 
 
 @feeds.command(name="export-opml")
@@ -1142,6 +1181,7 @@ def export_(state: State, query: str, fmt: str, out_path: Path, lang: str | None
     archive = state.archive()
     if saved:
         query, lang, source = _with_saved(archive, saved, query, lang, source)
+    lang, source = _check_filters(archive, lang, source)
     matching = None
     if query.strip():
         check_syntax(query)
@@ -1160,7 +1200,7 @@ def export_(state: State, query: str, fmt: str, out_path: Path, lang: str | None
             progress("total", str(len(matching) if matching is not None else archive.count_articles()))
         done = export(archive, selection, fmt, out_path, matching,
                       progress=(lambda item: progress("file", item)) if progress else None)
-    out.print(f"export: {done['rows']} articles in {done['stories']} stories to {', '.join(done['files'])} "
+    out.print(f"export: {_n(done['rows'], 'article')} in {_n(done['stories'], 'story')} to {', '.join(done['files'])} "
               f"and the dataset card beside it ({time.monotonic() - started:.1f}s)")
 
 

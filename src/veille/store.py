@@ -697,6 +697,11 @@ class Archive:
         rows = self.db.execute("SELECT source, COUNT(*) AS n FROM articles GROUP BY source")
         return {row["source"]: row["n"] for row in rows}
 
+    def holds(self, *, source: str | None = None, lang: str | None = None) -> bool:
+        """Whether any article has this source (or language): one look-up on an index."""
+        column, value = ("source", source) if source is not None else ("lang", lang)
+        return self.db.execute(f"SELECT 1 FROM articles WHERE {column} = ? LIMIT 1", (value,)).fetchone() is not None
+
     def counts_by_lang(self) -> dict[str, int]:
         rows = self.db.execute("SELECT lang, COUNT(*) AS n FROM articles GROUP BY lang ORDER BY n DESC, lang")
         return {row["lang"]: row["n"] for row in rows}

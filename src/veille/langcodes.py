@@ -1,0 +1,19 @@
+"""The ISO 639-1 language codes, to tell a language with no articles yet ("de") from a typo ("xx").
+
+Articles carry these codes (or "und", undetermined); a few detectors' three-letter codes for
+languages without a two-letter one are accepted as they are.
+"""
+
+ISO_639_1 = frozenset("""
+aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz
+ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io
+is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr
+ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si
+sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh
+yi yo za zh zu
+""".split())
+
+
+def is_language(code: str) -> bool:
+    """A code an article may carry: ISO 639-1, "und", or three letters (ISO 639-3, e.g. "ast")."""
+    return code in ISO_639_1 or code == "und" or (len(code) == 3 and code.isascii() and code.isalpha())
