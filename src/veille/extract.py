@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
+from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -34,6 +36,15 @@ EXTRACTOR = f"trafilatura {trafilatura.__version__}"
 # Separators pages put between the title and the site name or section.
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|«|›|‹|·|•|~|/|:)\s+")
 _SLUG = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+){2,}")
+# Headings and head titles are compared with quotes, dashes, case and spacing folded:
+# the <h1> has ‘curly’ quotes where og:title has 'straight' ones.
+_QUOTES = re.compile(r"\s*['\"‘’‚‛“”„‟«»‹›´`]\s*")
+_DASHES = re.compile(r"[‐‑‒–—―−]")
+# Words, and one character each in scripts written without spaces (CJK, Thai, Burmese).
+_NO_SPACES = "\u0e00-\u0e7f\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORDS = re.compile(rf"[{_NO_SPACES}]|[^\W{_NO_SPACES}]+")
+# Share of words two wordings of one headline have in common, at least (of the longer one).
+_SAME_WORDS = 0.6
 _TRAFILATURA_CONFIG = use_config()
 # Pages larger than this many elements are not articles (and hostile ones are huge).
 _TRAFILATURA_CONFIG.set("DEFAULT", "MAX_TREE_SIZE", "200000")
@@ -84,6 +95,7 @@ def _extract(html: str, url: str | None) -> Extracted:
         extracted=_clean(data.get("title")),
         site_name=site_name,
         url=url,
+        headings=head["headings"],
     )
     return Extracted(
         text=_without_leading_title(text, title),
@@ -107,35 +119,72 @@ def best_title(
     extracted: str | None,
     site_name: str | None,
     url: str | None = None,
+    headings: Sequence[str] = (),
 ) -> str | None:
     """The title as the article gives it, without site name or section trail.
 
-    The page's `<h1>` wins when a head title confirms it (they begin alike, or
-    it is one of the head title's parts): that is the article's own title.
-    Otherwise the head titles are taken in turn, cleaned of the site name.
-    Anything that is the site's name (equal to it, or to the domain), or a URL
-    slug ("adac-kindersitztest-herbst-2018"), is never a title.
+    The article's headline is a heading of the page: `h1` (the `<h1>` inside
+    `<article>` or `<main>`, or the page's only one), then the other
+    `headings` in page order (other `<h1>`s, then headings that link to the
+    page itself, as blogs write their post titles). The first one a head title
+    confirms wins: the same words as og:title or `<title>`, the start of one of
+    them, one of their parts, or nearly the same words (the head title worded
+    for search engines, or with a kicker such as "Analysis:"). A lone `h1` with
+    no head title to check it against is taken as it is. Otherwise the head
+    titles are taken in turn, cleaned of the site name. Anything that is the
+    site's name (equal to it, or to the domain), or a URL slug
+    ("adac-kindersitztest-herbst-2018"), is never a title.
     """
 
     def usable(title: str | None) -> bool:
         return bool(title) and not _site_like(title, site_name, url) and not _SLUG.fullmatch(title)
 
-    # og:title is what the publisher chose for this article; the <title> often
-    # starts with the blog's name ("Blog: Post"), so og:title confirms first.
-    judge = og_title if og_title and not _SLUG.fullmatch(og_title) else html_title
-    if usable(h1):
-        if judge is None:
-            return h1
-        h1_norm = _norm(h1)
-        parts = [_norm(p) for p in _TITLE_SEPARATORS.split(judge)]
-        if _norm(judge).startswith(h1_norm) or h1_norm in parts:
-            return h1
+    og = og_title if og_title and not _SLUG.fullmatch(og_title) else None
+    if usable(h1) and og is None and html_title is None:
+        return h1
+    candidates = [h for h in dict.fromkeys((h1, *headings)) if usable(h)]
+    for loose in (False, True):  # the exact wording first, anywhere on the page; then nearly the same words
+        for heading in candidates:
+            if _confirmed(heading, og, html_title, loose):
+                return heading
     for candidate in (og_title, html_title, extracted):
         if candidate and not _SLUG.fullmatch(candidate):
             cleaned = strip_site_name(candidate, site_name, url)
             if usable(cleaned):
                 return cleaned
     return h1 if usable(h1) else (extracted or html_title or h1)
+
+
+def _confirmed(heading: str, og_title: str | None, html_title: str | None, loose: bool) -> bool:
+    """Does og:title or the <title> say this heading is the article's headline?"""
+    if og_title and _echoes(og_title, heading, loose):
+        return True
+    if not html_title or not _echoes(html_title, heading, loose):
+        return False
+    # "Blog: Post" in <title> with "Post" in og:title: the heading is the blog's name.
+    rest = _fold(html_title).removeprefix(_fold(heading))
+    return not (og_title and rest != _fold(html_title) and _fold(og_title) in rest)
+
+
+def _echoes(head_title: str, heading: str, loose: bool) -> bool:
+    """The heading is the head title, its start, or one of its parts; `loose`: or nearly its words."""
+    whole, mine = _fold(head_title), _fold(heading)
+    if whole == mine or (whole.startswith(mine) and not whole[len(mine)].isalnum()):
+        return True
+    parts = [_fold(p) for p in _TITLE_SEPARATORS.split(head_title)]
+    if mine in parts:
+        return True
+    return loose and any(_same_words(mine, p) for p in (*parts, whole))
+
+
+def _same_words(a: str, b: str) -> bool:
+    """Most words in common: 'X, Warns Scientist Y' and 'X Says Y', or 'Analysis: X' and 'X'.
+
+    Three words at least: two short titles one word apart ("Ear Candy allert", "Ear Candy!") differ.
+    """
+    wa, wb = set(_WORDS.findall(a)), set(_WORDS.findall(b))
+    common = len(wa & wb)
+    return common >= 3 and common >= _SAME_WORDS * max(len(wa), len(wb))
 
 
 def strip_site_name(title: str, site_name: str | None, url: str | None = None) -> str:
@@ -147,7 +196,7 @@ def strip_site_name(title: str, site_name: str | None, url: str | None = None) -
     # before it are a section trail ("Title - Tech - Le Monde").
     dropped_site = False
     while len(parts) > 1:
-        if _site_like(parts[-1], site_name, url):
+        if _site_like(parts[-1], site_name, url) or _site_section(parts[-1], site_name, url):
             parts.pop()
             dropped_site = True
             continue
@@ -183,6 +232,30 @@ def _site_like(text: str, site_name: str | None, url: str | None) -> bool:
     return bool(label) and _alnum(text) == label  # "RS Ingenieure" on rs-ingenieure.de
 
 
+def _site_section(text: str, site_name: str | None, url: str | None) -> bool:
+    """A section of the site named after it: 'CNN Politics' on cnn.com, 'TIME NewsFeed' on time.com."""
+    words = _fold(text).split()
+    names = [_fold(site_name).split()] if site_name else []
+    label = _domain_label(url)
+    if label:
+        names.append(re.split(r"[-_]", label))
+    return any(name and 0 < len(words) - len(name) <= 2 and words[: len(name)] == name for name in names)
+
+
+def _domain_label(url: str | None) -> str | None:
+    """The registrable domain without its suffix: 'cnn' for edition.cnn.com, 'telegraph' for telegraph.co.uk."""
+    try:
+        host = (urlsplit(url).hostname or "") if url else ""
+    except ValueError:
+        return None
+    labels = host.split(".")
+    if len(labels) < 2 or host.replace(".", "").isdigit():
+        return None
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in ("co", "com", "org", "net", "gov", "ac", "ne", "or"):
+        return labels[-3]
+    return labels[-2]
+
+
 def _alnum(value: str) -> str:
     return re.sub(r"[\W_]+", "", value.lower())
 
@@ -202,7 +275,8 @@ def _without_leading_title(text: str, title: str | None) -> str:
 
 
 def _read_head(html: str, url: str | None) -> dict:
-    found: dict = {"lang": None, "canonical": None, "alternates": {}, "title": None, "og_title": None, "h1": None}
+    found: dict = {"lang": None, "canonical": None, "alternates": {}, "title": None, "og_title": None, "h1": None,
+                   "headings": []}
     try:
         tree = lxml.html.document_fromstring(html.encode("utf-8", errors="replace"))
     except (etree.ParserError, ValueError):
@@ -229,12 +303,78 @@ def _read_head(html: str, url: str | None) -> dict:
         if (meta.get("property") or meta.get("name") or "").lower() in ("og:title", "twitter:title"):
             found["og_title"] = _clean(meta.get("content"))
             break
-    h1s = [h for h in tree.iterfind(".//h1")]
-    article_h1 = [h for h in h1s if any(a.tag in ("article", "main") for a in h.iterancestors())]
-    chosen = article_h1 or h1s
-    if len(chosen) >= 1 and (article_h1 or len(h1s) == 1):
-        found["h1"] = _clean(chosen[0].text_content())
+    h1s = []  # (text, inside <article> or <main>), logos left out
+    for h1 in tree.iterfind(".//h1"):
+        text = _heading_text(h1, url)
+        if text and not _links_home(h1, text, url):
+            h1s.append((text, any(a.tag in ("article", "main") for a in h1.iterancestors())))
+    in_article = [text for text, inside in h1s if inside]
+    if in_article or len(h1s) == 1:
+        found["h1"] = (in_article or [h1s[0][0]])[0]
+    found["headings"] = [text for text, _ in h1s] + _self_linked_headings(tree, url, found["canonical"])
     return found
+
+
+def _heading_text(heading, url: str | None) -> str | None:
+    """A heading's text, without a link to another page that ends it (the site's or section's name).
+
+    "<h1><span>Anticorrupción decidirá …</span><a href="/mallorca.html">Ultima Hora Mallorca</a></h1>"
+    is the headline "Anticorrupción decidirá …", not "…InfantaUltima Hora Mallorca".
+    """
+    text = _clean(heading.text_content())
+    children = list(heading)
+    last = children[-1] if children else None
+    if text and last is not None and last.tag == "a" and not (last.tail or "").strip():
+        link_text = _clean(last.text_content()) or ""
+        target = _address(urljoin(url or "", last.get("href") or ""))
+        if link_text and text.endswith(link_text) and target and target != _address(url or ""):
+            return _clean(text[: -len(link_text)]) or text
+    return text
+
+
+def _links_home(heading, text: str, url: str | None) -> bool:
+    """A logo: a heading that is only a link to the site's home page, or to the section above the page."""
+    for link in heading.iterfind(".//a"):
+        if _clean(link.text_content()) != text:
+            continue
+        try:
+            target = urlsplit(urljoin(url or "", (link.get("href") or "").strip()))
+            page = urlsplit(url or "")
+        except ValueError:
+            continue
+        if target.hostname and page.hostname and target.hostname != page.hostname:
+            continue
+        path = target.path or "/"
+        if path == "/" or (path.endswith("/") and page.path.startswith(path) and page.path != path):
+            return True
+    return False
+
+
+def _self_linked_headings(tree, url: str | None, canonical: str | None) -> list[str]:
+    """Headings that link to the page itself: how blogs write the title of the post on its own page."""
+    selves = {_address(u) for u in (url, canonical) if u}
+    selves.discard(None)
+    found = []
+    if not selves:
+        return found
+    for heading in tree.xpath("//h1|//h2|//h3"):
+        text = _clean(heading.text_content())
+        for link in heading.iterfind(".//a"):
+            if text and _clean(link.text_content()) == text and _address(urljoin(url or "", link.get("href") or "")) in selves:
+                found.append(text)
+                break
+    return found
+
+
+def _address(url: str) -> str | None:
+    """Host and path, to compare two links to one page (scheme, query, fragment and final slash aside)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return parts.hostname.removeprefix("www.") + (parts.path.rstrip("/") or "/")
 
 
 def _clean(value: str | None) -> str | None:
@@ -246,6 +386,11 @@ def _clean(value: str | None) -> str | None:
 
 def _norm(value: str) -> str:
     return " ".join(value.lower().split())
+
+
+def _fold(value: str) -> str:
+    value = unicodedata.normalize("NFKC", value)
+    return " ".join(_DASHES.sub("-", _QUOTES.sub("'", value)).casefold().split())
 
 
 _BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "br")
