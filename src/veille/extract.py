@@ -303,19 +303,21 @@ def _read_head(html: str, url: str | None) -> dict:
         if (meta.get("property") or meta.get("name") or "").lower() in ("og:title", "twitter:title"):
             found["og_title"] = _clean(meta.get("content"))
             break
+    # The page's addresses: where it was fetched from and where it says it lives.
+    pages = [u for u in (url, found["canonical"]) if u] or [""]
     h1s = []  # (text, inside <article> or <main>), logos left out
     for h1 in tree.iterfind(".//h1"):
-        text = _heading_text(h1, url)
-        if text and not _links_home(h1, text, url):
+        text = _heading_text(h1, pages)
+        if text and not _links_home(h1, text, pages):
             h1s.append((text, any(a.tag in ("article", "main") for a in h1.iterancestors())))
     in_article = [text for text, inside in h1s if inside]
     if in_article or len(h1s) == 1:
         found["h1"] = (in_article or [h1s[0][0]])[0]
-    found["headings"] = [text for text, _ in h1s] + _self_linked_headings(tree, url, found["canonical"])
+    found["headings"] = [text for text, _ in h1s] + _self_linked_headings(tree, pages)
     return found
 
 
-def _heading_text(heading, url: str | None) -> str | None:
+def _heading_text(heading, pages: list[str]) -> str | None:
     """A heading's text, without a link to another page that ends it (the site's or section's name).
 
     "<h1><span>Anticorrupción decidirá …</span><a href="/mallorca.html">Ultima Hora Mallorca</a></h1>"
@@ -326,55 +328,67 @@ def _heading_text(heading, url: str | None) -> str | None:
     last = children[-1] if children else None
     if text and last is not None and last.tag == "a" and not (last.tail or "").strip():
         link_text = _clean(last.text_content()) or ""
-        target = _address(urljoin(url or "", last.get("href") or ""))
-        if link_text and text.endswith(link_text) and target and target != _address(url or ""):
+        href = (last.get("href") or "").strip()
+        if link_text and text.endswith(link_text) and href and not href.startswith("#") and not _is_self(href, pages):
             return _clean(text[: -len(link_text)]) or text
     return text
 
 
-def _links_home(heading, text: str, url: str | None) -> bool:
+def _links_home(heading, text: str, pages: list[str]) -> bool:
     """A logo: a heading that is only a link to the site's home page, or to the section above the page."""
     for link in heading.iterfind(".//a"):
         if _clean(link.text_content()) != text:
             continue
-        try:
-            target = urlsplit(urljoin(url or "", (link.get("href") or "").strip()))
-            page = urlsplit(url or "")
-        except ValueError:
-            continue
-        if target.hostname and page.hostname and target.hostname != page.hostname:
-            continue
-        path = target.path or "/"
-        if path == "/" or (path.endswith("/") and page.path.startswith(path) and page.path != path):
-            return True
+        for page in pages:
+            try:
+                target = urlsplit(urljoin(page, (link.get("href") or "").strip()))
+                here = urlsplit(page)
+            except ValueError:
+                continue
+            if target.hostname and here.hostname and target.hostname != here.hostname:
+                continue
+            path = target.path or "/"
+            if path == "/" or (path.endswith("/") and here.path.startswith(path) and here.path != path):
+                return True
     return False
 
 
-def _self_linked_headings(tree, url: str | None, canonical: str | None) -> list[str]:
+def _self_linked_headings(tree, pages: list[str]) -> list[str]:
     """Headings that link to the page itself: how blogs write the title of the post on its own page."""
-    selves = {_address(u) for u in (url, canonical) if u}
-    selves.discard(None)
+    pages = [p for p in pages if _host(p)]
     found = []
-    if not selves:
+    if not pages:
         return found
     for heading in tree.xpath("//h1|//h2|//h3"):
         text = _clean(heading.text_content())
         for link in heading.iterfind(".//a"):
-            if text and _clean(link.text_content()) == text and _address(urljoin(url or "", link.get("href") or "")) in selves:
+            if text and _clean(link.text_content()) == text and _is_self(link.get("href") or "", pages):
                 found.append(text)
                 break
     return found
 
 
-def _address(url: str) -> str | None:
-    """Host and path, to compare two links to one page (scheme, query, fragment and final slash aside)."""
+def _is_self(href: str, pages: list[str]) -> bool:
+    """Does `href` lead to this page (scheme, query, fragment and a final slash aside)?"""
+    for page in pages:
+        try:
+            if _address(urljoin(page, href.strip())) == _address(page):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _address(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.hostname or "").removeprefix("www.") + (parts.path.rstrip("/") or "/")
+
+
+def _host(url: str) -> str:
     try:
-        parts = urlsplit(url.strip())
+        return urlsplit(url).hostname or ""
     except ValueError:
-        return None
-    if not parts.hostname:
-        return None
-    return parts.hostname.removeprefix("www.") + (parts.path.rstrip("/") or "/")
+        return ""
 
 
 def _clean(value: str | None) -> str | None:
