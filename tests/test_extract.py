@@ -182,3 +182,20 @@ def test_two_short_titles_one_word_apart_are_not_one_headline():
     assert best_title(h1=None, headings=["Ear Candy allert", "Silver flash, Baby!", "Dezent"], og_title=None,
                       html_title="Ear Candy! | Novalanalove", extracted=None, site_name="Novalanalove",
                       url="https://novalanalove.com/ear-candy/") == "Ear Candy!"
+
+
+def test_a_heading_that_is_the_site_part_of_the_title_is_not_the_title():
+    from veille.extract import best_title
+
+    # prachatai.com's logo <h1> is "ประชาไท", and so begins the site's part of the <title>
+    title = "ผล DNA ยืนยัน ศพลอยแม่น้ำโขงเป็นคนสนิท อ.สุรชัย"
+    assert best_title(h1=None, headings=["ประชาไท"], og_title=None, html_title=f"{title} | ประชาไท Prachatai.com",
+                      extracted=None, site_name=None, url="https://prachatai.com/journal/2019/01/80642") == title
+
+
+@pytest.mark.parametrize("url", ["https://prachatai.com/journal/2019/01/80642", SERVED])
+def test_a_site_name_that_is_the_twitter_title_is_no_site_name(url):
+    # no og:site_name; trafilatura takes the last twitter:* tag, twitter:title, for the site's name
+    result = extract((TITLES / "logo_h1_twitter_title_prachatai.html").read_text(encoding="utf-8"), url)
+    assert result.title == "ผล DNA ยืนยัน ศพลอยแม่น้ำโขงเป็นคนสนิท อ.สุรชัย"
+    assert result.site_name is None

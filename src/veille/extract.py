@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -88,6 +88,9 @@ def _extract(html: str, url: str | None) -> Extracted:
     if not text:
         raise ExtractError("no article text found in the page")
     site_name = _clean(data.get("sitename"))
+    if site_name and not head["site_declared"] and _fold(site_name) == _fold(head["twitter_title"] or ""):
+        # trafilatura falls back on the page's last twitter:* tag for the site name, often twitter:title
+        site_name = None
     title = best_title(
         h1=head["h1"],
         og_title=head["og_title"],
@@ -142,10 +145,13 @@ def best_title(
     og = og_title if og_title and not _SLUG.fullmatch(og_title) else None
     if usable(h1) and og is None and html_title is None:
         return h1
+    def site_part(part: str) -> bool:
+        return _site_like(part, site_name, url) or _site_section(part, site_name, url)
+
     candidates = [h for h in dict.fromkeys((h1, *headings)) if usable(h)]
     for loose in (False, True):  # the exact wording first, anywhere on the page; then nearly the same words
         for heading in candidates:
-            if _confirmed(heading, og, html_title, loose):
+            if _confirmed(heading, og, html_title, loose, site_part):
                 return heading
     for candidate in (og_title, html_title, extracted):
         if candidate and not _SLUG.fullmatch(candidate):
@@ -155,26 +161,31 @@ def best_title(
     return h1 if usable(h1) else (extracted or html_title or h1)
 
 
-def _confirmed(heading: str, og_title: str | None, html_title: str | None, loose: bool) -> bool:
+def _confirmed(heading: str, og_title: str | None, html_title: str | None, loose: bool,
+               site_part: Callable[[str], bool]) -> bool:
     """Does og:title or the <title> say this heading is the article's headline?"""
-    if og_title and _echoes(og_title, heading, loose):
+    if og_title and _echoes(og_title, heading, loose, site_part):
         return True
-    if not html_title or not _echoes(html_title, heading, loose):
+    if not html_title or not _echoes(html_title, heading, loose, site_part):
         return False
     # "Blog: Post" in <title> with "Post" in og:title: the heading is the blog's name.
     rest = _fold(html_title).removeprefix(_fold(heading))
     return not (og_title and rest != _fold(html_title) and _fold(og_title) in rest)
 
 
-def _echoes(head_title: str, heading: str, loose: bool) -> bool:
-    """The heading is the head title, its start, or one of its parts; `loose`: or nearly its words."""
+def _echoes(head_title: str, heading: str, loose: bool, site_part: Callable[[str], bool]) -> bool:
+    """The heading is the head title, its start, or one of its parts; `loose`: or nearly its words.
+
+    The parts that are the site's name confirm nothing: a logo <h1> "ประชาไท" is not the
+    headline of "ผล DNA … | ประชาไท Prachatai.com".
+    """
     whole, mine = _fold(head_title), _fold(heading)
     if whole == mine or (whole.startswith(mine) and not whole[len(mine)].isalnum()):
         return True
-    parts = [_fold(p) for p in _TITLE_SEPARATORS.split(head_title)]
+    parts = [_fold(p) for p in _TITLE_SEPARATORS.split(head_title) if not site_part(p)]
     if mine in parts:
         return True
-    return loose and any(_same_words(mine, p) for p in (*parts, whole))
+    return loose and any(_same_words(mine, p) for p in (*parts, " ".join(parts)))
 
 
 def _same_words(a: str, b: str) -> bool:
@@ -276,7 +287,7 @@ def _without_leading_title(text: str, title: str | None) -> str:
 
 def _read_head(html: str, url: str | None) -> dict:
     found: dict = {"lang": None, "canonical": None, "alternates": {}, "title": None, "og_title": None, "h1": None,
-                   "headings": []}
+                   "headings": [], "twitter_title": None, "site_declared": False}
     try:
         tree = lxml.html.document_fromstring(html.encode("utf-8", errors="replace"))
     except (etree.ParserError, ValueError):
@@ -300,9 +311,12 @@ def _read_head(html: str, url: str | None) -> dict:
     if title is not None:
         found["title"] = _clean(title.text_content())
     for meta in tree.iterfind(".//meta"):
-        if (meta.get("property") or meta.get("name") or "").lower() in ("og:title", "twitter:title"):
+        key = (meta.get("property") or meta.get("name") or "").lower()
+        if key in ("og:title", "twitter:title") and found["og_title"] is None:
             found["og_title"] = _clean(meta.get("content"))
-            break
+        if key == "twitter:title" and found["twitter_title"] is None:
+            found["twitter_title"] = _clean(meta.get("content"))
+        found["site_declared"] |= key in ("og:site_name", "application-name", "article:publisher", "publisher")
     # The page's addresses: where it was fetched from and where it says it lives.
     pages = [u for u in (url, found["canonical"]) if u] or [""]
     h1s = []  # (text, inside <article> or <main>), logos left out
