@@ -3,9 +3,10 @@
 trafilatura finds the main text and the metadata; reader comments are left
 out (trafilatura keeps them unless told). What trafilatura does not do, this
 module does: it reads `<html lang>`, the canonical link and the hreflang
-alternates from the head, takes the title as the article gives it (the `<h1>`,
-or the `<title>` without the site name and section trail that pages append),
-and repairs broken encodings in every string.
+alternates from the head, takes the title as a reader sees it above the
+article (the page heading that og:title or `<title>` confirms, logos left
+out; else the head title without the site name and section trail that pages
+append), and repairs broken encodings in every string.
 
 One parse at a time: trafilatura and htmldate parse with module-level lxml
 parsers, and two worker threads parsing binary junk at once made libxml2
@@ -145,6 +146,7 @@ def best_title(
     og = og_title if og_title and not _SLUG.fullmatch(og_title) else None
     if usable(h1) and og is None and html_title is None:
         return h1
+
     def site_part(part: str) -> bool:
         return _site_like(part, site_name, url) or _site_section(part, site_name, url)
 
