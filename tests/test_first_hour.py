@@ -79,3 +79,23 @@ def test_search_exits_like_grep_and_filters_name_what_the_archive_holds(cli):
     assert no_lang.exit_code == 2 and "unknown language 'xx'" in _one_line(no_lang) and "fr 3" in no_lang.stderr
     assert "unknown language" in cli("list", "--lang", "x-y", ok=False).stderr
     assert cli("search", "palantir", "--lang", "de", ok=False).exit_code == 1  # a language, with no articles yet
+
+
+def test_import_imports_what_exists_and_reports_the_rest(cli, tmp_path):
+    result = cli("import", str(SEEDS), str(tmp_path / "saved-page.html"), ok=False)
+
+    assert result.exit_code == 1
+    assert "5 new" in result.stdout and "saved-page.html: does not exist; check the path" in result.stderr
+    assert len(cli.json_lines("list")) == 5
+
+
+def test_the_readme_digest_example_works_with_the_shipped_feeds_file(cli, tmp_path):
+    from conftest import ROOT
+    cli.config.write_text((ROOT / "feeds.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    cli("import", str(SEEDS))
+
+    written = cli("digest", "weekly", "--dry-run", "--out", str(tmp_path / "w.eml"))
+    assert "(dry run, nothing sent)" in written.stdout and (tmp_path / "w.eml").stat().st_size > 1000
+
+    preview = cli("digest", "weekly", "--dry-run")  # without --out: the message on screen
+    assert "new stories from 5 articles" in preview.stdout and "== " in preview.stdout

@@ -32,7 +32,7 @@ from .models import Article
 from .store import Archive
 
 out = Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
 
 STORY_FIELDS = ("story_id", "relation", "original_id")
 JSON_FIELDS = (
@@ -189,6 +189,11 @@ def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -
 
     Example: veille import seeds/ saved-page.html
     """
+    missing = [path for path in paths if not path.exists() and not path.is_symlink()]
+    if missing and len(missing) < len(paths):  # import what exists, report the rest (all missing: one line, exit 2)
+        paths = tuple(path for path in paths if path not in missing)
+    else:
+        missing = []
     archive = state.writer("import")
     started = time.monotonic()
     with _progress(quiet or as_json, "importing") as progress:
@@ -197,7 +202,11 @@ def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -
         report = pipeline.import_paths(paths, archive, taggers=taggers, progress=progress,
                                        stories=config.dedupe if config else None,
                                        max_bytes=config.settings.max_body if config else pipeline.MAX_IMPORT_BYTES)
+    for path in missing:
+        report.fail(pipeline.IMPORT_SOURCE, str(path), "does not exist; check the path")
     _print_summary("import", report, time.monotonic() - started, as_json)
+    if missing:
+        raise click.exceptions.Exit(1)
 
 
 @main.command()
@@ -292,10 +301,10 @@ def status(state: State, as_json: bool) -> None:
             line += " · [red]refused: " + escape(", ".join(f"{k} ({v})" for k, v in refused.items())) + \
                 "[/red]; check these addresses in feeds.yaml"
         if row.get("status") == "sending":
-            line = (f"digest [bold]{escape(row['digest'])}[/bold]: [yellow]a send was interrupted[/yellow] "
-                    f"{_short_time(row['sent_at'])} UTC, after the message went to the server; it may have been "
-                    f"delivered (Message-ID {escape(row['message_id'])}); `veille digest {escape(row['digest'])} "
-                    "--send --force` sends it again")
+            line = (f"digest [bold]{escape(row['digest'])}[/bold]: [yellow]a send started "
+                    f"{_short_time(row['sent_at'])} UTC was not completed[/yellow] (under way, or interrupted after "
+                    f"the message went to the server; Message-ID {escape(row['message_id'])}); if nobody got it, "
+                    f"`veille digest {escape(row['digest'])} --send --force` sends it again")
         out.print(line)
     total = archive.count_articles()
     langs = ", ".join(f"{lang} {n}" for lang, n in by_lang.items()) or "none"
@@ -1136,6 +1145,9 @@ def digest(state: State, name: str, dry_run: bool, send_it: bool, force: bool, o
     matching = digest_module.matching_ids(archive, chosen)
     issue, message, sent, said = digest_module.run(archive, chosen, config.smtp, matching_ids=matching,
                                                    now=now, send_it=send_it, force=force)
+    if message is not None and dry_run and not (out_path or html_path):  # a preview on screen
+        out.print(escape(message.get_body(("plain",)).get_content().rstrip()), highlight=False)
+        out.print()
     if message is not None and (out_path or html_path):
         html = message.get_body(("html",)).get_content()
         if out_path:

@@ -365,9 +365,10 @@ def run(archive: Archive, digest: Digest, smtp: SMTP | None, *, matching_ids, no
 
 def _already_sent(digest: Digest, last: dict | None, now: datetime) -> str:
     if last and last.get("status") == "sending":
-        return (f"digest {digest.name}: a send of this period was interrupted after the message went to the "
-                f"server (Message-ID {last['message_id']}, {last['sent_at']}); it may have been delivered: "
-                "check an inbox, and --force sends it again")
+        return (f"digest {digest.name}: a send of this period started {last['sent_at']} was not completed "
+                f"(Message-ID {last['message_id']}): another veille is sending it now, or it was interrupted "
+                "after the message went to the server; it may have been delivered: check an inbox, and --force "
+                "sends it again")
     return (f"digest {digest.name}: already sent for this period "
             f"(since {period_start(digest, now):%Y-%m-%d %H:%M} UTC); --force sends it again")
 

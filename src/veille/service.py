@@ -155,6 +155,9 @@ class Service:
         from apscheduler.triggers.cron import CronTrigger
 
         wanted = {f"digest:{d.name}": d for d in config.digests}
+        if wanted and config.smtp is None:  # the shipped feeds.yaml has a digest and no server to send it
+            logger.info("digests not scheduled: no smtp: section in feeds.yaml", extra={"digests": len(wanted)})
+            wanted = {}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("digest:") and job.id not in wanted:
                 job.remove()
