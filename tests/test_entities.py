@@ -98,3 +98,26 @@ def test_french_falls_back_to_the_small_model_when_the_medium_one_is_missing(mon
     assert "fr_core_news_sm" in tagger.describe("fr")
     assert "using fr_core_news_sm instead" in tagger.problems["fr"]
     assert {"Marseille", "Paris"} <= {e.text for e in found}
+
+
+def test_a_longer_name_the_model_reads_keeps_the_place_inside_it(tagger):
+    (french,) = tagger.tag([("Elle enseigne à l'Université de Paris, pas à Paris même, "
+                             "et travaille pour France Stratégie.", "fr")])
+    found = [(e.text, e.label) for e in french]
+    assert ("Université de Paris", "ORG") in found
+    assert ("France Stratégie", "ORG") in found
+    assert ("Paris", "LOC") in found, "the city named on its own is still the gazetteer's place"
+    assert ("France", "LOC") not in found
+
+
+def test_the_gazetteer_still_wins_over_a_model_span_that_is_not_one_name(tagger):
+    (french,) = tagger.tag([("Selon la France et la Ligue des droits de l'Homme, rien ne change.", "fr")])
+    assert [(e.text, e.label) for e in french] == [("France", "LOC"), ("Ligue des droits de l'Homme", "ORG")]
+
+
+def test_a_leading_the_is_dropped_unless_it_belongs_to_the_name(tagger):
+    (english,) = tagger.tag([("The court in The Hague ruled. The University of Cambridge said "
+                              "the University of Oxford agreed.", "en")])
+    texts = [e.text for e in english]
+    assert "The Hague" in texts
+    assert "University of Cambridge" in texts and "University of Oxford" in texts

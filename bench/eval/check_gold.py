@@ -26,6 +26,7 @@ def check(path: Path) -> int:
     paragraphs: Counter = Counter()
     with_entities: Counter = Counter()
     labels: Counter = Counter()
+    by_split: Counter = Counter()
     sources: dict[str, set[str]] = {"en": set(), "fr": set()}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -58,6 +59,7 @@ def check(path: Path) -> int:
             elif len(span) > 3 and span[3] != surface:
                 errors.append(f"{where}: {span} but text has {surface!r}")
             labels[(item["lang"], label)] += 1
+            by_split[(item["lang"], item["split"], label)] += 1
         for (s1, e1, *_), (s2, e2, *_) in zip(spans, spans[1:]):
             if s2 < e1:
                 errors.append(f"{where}: overlapping spans {text[s1:e1]!r} / {text[s2:e2]!r}")
@@ -79,6 +81,11 @@ def check(path: Path) -> int:
         print(f"| {lang} | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
     row = [labels[("en", label)] + labels[("fr", label)] for label in LABELS]
     print("| all | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
+    print("\n| lang | split | " + " | ".join(LABELS) + " | all |")
+    print("|---|---|" + "---:|" * (len(LABELS) + 1))
+    for lang, split in sorted({(lang, split) for lang, split, _ in by_split}):
+        row = [by_split[(lang, split, label)] for label in LABELS]
+        print(f"| {lang} | {split} | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
     print(f"\n{len(ids)} paragraphs; non-seed pages: en {len(sources['en'])}, fr {len(sources['fr'])}")
     return 1 if errors else 0
 

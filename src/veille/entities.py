@@ -169,8 +169,8 @@ class EntityTagger:
 
     def _entities(self, doc, nlp: spacy.Language, offset: int) -> list[Entity]:
         found = self._gazetteer_entities(doc, nlp, offset)
-        taken = [(e.start, e.end) for e in found]
         doc_text = doc.text  # a property that rebuilds the string each time: read it once
+        stop_words = nlp.Defaults.stop_words
         for ent in doc.ents:
             label = LABEL_MAP.get(ent.label_)
             text = ent.text
@@ -181,10 +181,17 @@ class EntityTagger:
                 # lower case in the same text is a common word, not a name.
                 continue
             start, end = ent.start_char + offset, ent.end_char + offset
-            if len(ent) > 1 and ent[0].lower_ == "the":  # "the University of Cambridge": the name starts after
+            if len(ent) > 1 and _leading_article(ent):  # "the University of Cambridge": the name starts after
                 text, start = text[len(ent[0].text_with_ws):], start + len(ent[0].text_with_ws)
-            if any(s < end and start < e for s, e in taken):
-                continue  # the gazetteer's reading of these characters wins
+                ent = ent[1:]
+            clashes = [e for e in found if e.start < end and start < e.end]
+            if clashes:
+                # The gazetteer's reading of these characters wins, unless the model read a
+                # longer name around it: "Université de Paris", "France Stratégie", "US News".
+                inside = all(start <= e.start and e.end <= end and (e.start, e.end) != (start, end) for e in clashes)
+                if not (inside and _reads_as_one_name(ent, stop_words)):
+                    continue
+                found = [e for e in found if e not in clashes]
             found.append(Entity(text, label, start, end, self.aliases.key(text), "model"))
         return sorted(found, key=lambda e: (e.start, e.end))
 
@@ -240,6 +247,33 @@ def _load_model(name: str) -> spacy.Language:
 
 def _appears_in_lower_case(word: str, text: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(word.lower()) + r"(?!\w)", text) is not None
+
+
+def _leading_article(ent) -> bool:
+    """"the" before a name, or "The" opening a sentence; "The Hague" and “The Irishman” keep theirs."""
+    first = ent[0]
+    if first.text == "the":
+        return True
+    if first.text != "The":
+        return False
+    before = ent.doc[ent.start - 1] if ent.start > 0 else None
+    return before is None or before.is_space or before.text in {".", "!", "?", "…", ":", "—"}
+
+
+_ELISION = re.compile(r"^[cdjlmnst][’']$")
+
+
+def _reads_as_one_name(span, stop_words) -> bool:
+    """A model span that may replace the gazetteer names inside it: 2 to 6 words, each capitalised or a
+    connector ("de", "of", "l’"), neither end a connector, no comma. "la France", "procureur de Toulouse",
+    "Paris 10ème", "Ligue des Droits de l’Homme, la FCPE" and "Selon Amnesty International" do not."""
+    words = [t for t in span if not (t.is_punct and t.text in "-.’'")]
+    if not 2 <= len(words) <= 6:
+        return False
+    connector = [t.lower_ in stop_words or _ELISION.match(t.lower_) is not None for t in words]
+    if connector[0] or connector[-1]:
+        return False
+    return all(c or (t.text[:1].isupper() and not t.is_punct) for t, c in zip(words, connector))
 
 
 def _looks_like_a_name(text: str) -> bool:
