@@ -99,3 +99,18 @@ def test_the_readme_digest_example_works_with_the_shipped_feeds_file(cli, tmp_pa
 
     preview = cli("digest", "weekly", "--dry-run")  # without --out: the message on screen
     assert "new stories from 5 articles" in preview.stdout and "== " in preview.stdout
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import click
+    from veille.cli import main
+
+    def commands(group, path):
+        for name, command in group.commands.items():
+            yield f"{path} {name}", command
+            if isinstance(command, click.Group):
+                yield from commands(command, f"{path} {name}")
+
+    silent = [f"{path} {param.opts[0]}" for path, command in commands(main, "veille") for param in command.params
+              if isinstance(param, click.Option) and not param.help]
+    assert not silent

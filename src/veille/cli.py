@@ -479,9 +479,11 @@ def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
 @click.option("--source", help="Only articles of this source.")
 @click.option("--since", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD).")
 @click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY-MM-DD).")
-@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True,
+              help="Best matches first, or newest first.")
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Stories per page.")
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Which page of --limit stories to show (the last line says when there is a next one).")
 @click.option("--all-versions", is_flag=True, help="Every matching article, not one line per story.")
 @click.option("--count", "count_only", is_flag=True, help="Only the number of matching stories and articles.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: one story (or article) per line.")
@@ -866,7 +868,8 @@ class _progress:
 
 
 @main.command()
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning"]), default="info", show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning"]), default="info", show_default=True,
+              help="How much the log says, on stderr and in the archive's logs/veille.log.")
 @click.pass_obj
 def run(state: State, log_level: str) -> None:
     """Run unattended: fetch every enabled source on its own schedule until stopped.
@@ -1165,7 +1168,8 @@ def digest(state: State, name: str, dry_run: bool, send_it: bool, force: bool, o
 @main.command(name="export")
 @click.argument("query", required=False, default="")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet", "spacy"]), default="jsonl",
-              show_default=True)
+              show_default=True, help="JSON Lines, a CSV pair (articles and entities), Parquet with nested "
+              "entities, or spaCy DocBins for training.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
               help="The data file; the dataset card (datapackage.json, README.md) goes beside it.")
 @click.option("--lang", help="Only articles in this language.")
