@@ -114,3 +114,13 @@ def test_every_option_of_every_command_says_what_it_does():
     silent = [f"{path} {param.opts[0]}" for path, command in commands(main, "veille") for param in command.params
               if isinstance(param, click.Option) and not param.help]
     assert not silent
+
+
+@pytest.mark.parametrize("args", [["status"], ["list"], ["search", "palantir"], ["entities"], ["searches", "list"],
+                                  ["story", "abcd"], ["reindex"], ["dedupe"]])
+def test_a_mistyped_archive_is_said_and_never_created(cli, tmp_path, args):
+    missing = tmp_path / "nonexistent" / "x"
+    result = cli.runner.invoke(__import__("veille.cli", fromlist=["main"]).main,
+                               ["--archive", str(missing), "--config", str(cli.config), *args])
+    assert result.exit_code == 2 and f"no archive at {missing}" in _one_line(result)
+    assert not missing.exists() and not missing.parent.exists()

@@ -26,10 +26,10 @@ from rich.table import Table
 
 from . import __version__, health, pipeline
 from .config import Config, Settings, load_config
-from .errors import STORAGE_ERRNOS, ArchiveError, VeilleError
+from .errors import STORAGE_ERRNOS, ArchiveError, NoArchiveError, VeilleError
 from .lock import WriterLock, try_writer
 from .models import Article
-from .store import Archive
+from .store import DB_NAME, Archive
 
 out = Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
@@ -116,9 +116,15 @@ def _storage_advice(problem: str) -> str:
 class State(dict):
     """What the global options give every command."""
 
-    def archive(self) -> Archive:
+    def archive(self, create: bool = False) -> Archive:
+        """The archive; only the commands that fill it (`create`: fetch, import, run) may make a new one,
+        so a mistyped --archive is said, not answered with an empty archive made on the spot."""
         if "_archive" not in self:
-            self["_archive"] = Archive(self["archive_path"])
+            folder = Path(self["archive_path"])
+            if not create and not (folder / DB_NAME).exists():
+                raise NoArchiveError(f"no archive at {folder} (create one with `veille import PATH` or "
+                                     "`veille fetch`; or give the right --archive)")
+            self["_archive"] = Archive(folder)
         return self["_archive"]
 
     def config(self) -> Config:
@@ -126,11 +132,13 @@ class State(dict):
             self["_config"] = load_config(self["config_path"])
         return self["_config"]
 
-    def writer(self, command: str) -> Archive:
+    def writer(self, command: str, create: bool = False) -> Archive:
         """The archive, for a command that writes it in bulk: one such command at a time."""
         if "_lock" not in self:
+            if not create:
+                self.archive()  # says so if there is none, before the lock makes its folder
             self["_lock"] = WriterLock(self["archive_path"], command).acquire()
-        return self.archive()
+        return self.archive(create)
 
     def close(self) -> None:
         if "_archive" in self:
@@ -172,7 +180,7 @@ def fetch(state: State, sources: tuple[str, ...], quiet: bool, as_json: bool) ->
     Example: veille fetch --source "La Quadrature du Net"
     """
     config = state.config()
-    archive = state.writer("fetch")
+    archive = state.writer("fetch", create=True)
     started = time.monotonic()
     with _progress(quiet or as_json, "fetching") as progress:
         report = pipeline.fetch_sources(config, archive, names=sources or None, progress=progress)
@@ -194,7 +202,7 @@ def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -
         paths = tuple(path for path in paths if path not in missing)
     else:
         missing = []
-    archive = state.writer("import")
+    archive = state.writer("import", create=True)
     started = time.monotonic()
     with _progress(quiet or as_json, "importing") as progress:
         config = _optional_config(state)
@@ -880,7 +888,7 @@ def run(state: State, log_level: str) -> None:
     """
     from .service import Service, setup_logging
 
-    archive = state.writer("run")
+    archive = state.writer("run", create=True)
     log_path = setup_logging(archive.folder, getattr(logging, log_level.upper()))
     service = Service(state["config_path"], archive)
     err.print(f"veille run: {_n(len(service.config.enabled_sources), 'source')}; log in {log_path}; Ctrl-C stops",

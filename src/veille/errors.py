@@ -3,6 +3,7 @@
     VeilleError                 anything veille reports to a user as one line
     ├── ConfigError             feeds.yaml is missing or invalid (exit status 2)
     ├── ArchiveError            the archive cannot be opened or is from a newer veille
+    │   └── NoArchiveError      there is no archive where a reader was pointed (exit status 2)
     ├── FetchError              a URL could not be fetched (kept on the item, never fatal)
     │   ├── BlockedURLError     the URL is not allowed (scheme, ...) and was not requested
     │   └── DeferredError       not requested now on purpose (Retry-After, robots.txt unavailable)
@@ -31,6 +32,12 @@ class ConfigError(VeilleError):
 
 class ArchiveError(VeilleError):
     exit_code = 1
+
+
+class NoArchiveError(ArchiveError):
+    """A reader was pointed at a folder that holds no archive (a typo, most likely)."""
+
+    exit_code = 2
 
 
 class FetchError(VeilleError):
