@@ -25,6 +25,8 @@ def test_the_readme_opens_with_the_two_commands():
 
 
 def test_an_unknown_article_is_one_line_not_a_traceback(cli):
+    from veille.store import Archive
+    Archive(cli.archive).close()  # an archive that exists (a missing one is another error: no archive at PATH)
     result = cli("show", "deadbeef", ok=False)
     assert result.exit_code == 1
     assert result.stderr.strip().count("\n") == 0

@@ -121,3 +121,17 @@ def test_a_leading_the_is_dropped_unless_it_belongs_to_the_name(tagger):
     texts = [e.text for e in english]
     assert "The Hague" in texts
     assert "University of Cambridge" in texts and "University of Oxford" in texts
+
+
+def test_spans_end_at_names_not_at_elisions_or_function_words_and_known_misreadings_are_fixed(tagger):
+    (fr, en) = tagger.tag([
+        ("Le collectif dénonce les caméras de la promenade des Anglais à Nice, où Azur Vision Systèmes n’a pas "
+         "répondu. L’Université d’Été des Mouvements Sociaux aura lieu à Bobigny. Le site Transiscope recense "
+         "les alternatives.", "fr"),
+        ("As demonstrated by Mijente, a Latinx community hub, tech companies distribute personal data.", "en"),
+    ])
+    names = {e.text: e.label for e in fr}
+    assert all(not e.text.endswith(("’", "'", " des", " de", " du")) for e in fr), names
+    assert "Anglais" not in names and names.get("promenade des Anglais") == "LOC"
+    assert names.get("Transiscope") == "ORG"
+    assert {e.text: e.label for e in en}.get("Latinx") == "MISC"

@@ -317,6 +317,8 @@ def test_check_json_reports_a_good_feed_and_an_html_page_and_exits_1(cli, server
 
 
 def test_check_stores_nothing_in_the_archive(cli, server):
+    from veille.store import Archive
+    Archive(cli.archive).close()  # an empty archive, for status to read (a missing one: "no archive at PATH")
     serve_good_feed_and_html_page(cli, server)
 
     check_records(cli)

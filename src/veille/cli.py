@@ -225,8 +225,8 @@ def status(state: State, as_json: bool) -> None:
 
     Example: veille status
     """
+    config = _optional_config(state)  # a broken feeds.yaml is said first, archive or not
     archive = state.archive()
-    config = _optional_config(state)
     rows = {row["name"]: dict(row) for row in archive.source_rows()}
     counts = archive.counts_by_source()
     failures = archive.count_failures_by_source()

@@ -180,10 +180,12 @@ class EntityTagger:
                 # "Rejoignez" at the start of a sentence: a word that also appears in
                 # lower case in the same text is a common word, not a name.
                 continue
-            start, end = ent.start_char + offset, ent.end_char + offset
             if len(ent) > 1 and _leading_article(ent):  # "the University of Cambridge": the name starts after
-                text, start = text[len(ent[0].text_with_ws):], start + len(ent[0].text_with_ws)
                 ent = ent[1:]
+            ent = _without_dangling_words(ent, stop_words)  # "Université d’Été des", "Azur Vision Systèmes n’"
+            if ent is None or not _looks_like_a_name(ent.text):
+                continue
+            text, start, end = ent.text, ent.start_char + offset, ent.end_char + offset
             clashes = [e for e in found if e.start < end and start < e.end]
             if clashes:
                 # The gazetteer's reading of these characters wins, unless the model read a
@@ -260,7 +262,25 @@ def _leading_article(ent) -> bool:
     return before is None or before.is_space or before.text in {".", "!", "?", "…", ":", "—"}
 
 
-_ELISION = re.compile(r"^[cdjlmnst][’']$")
+_ELISION = re.compile(r"^(?:[cdjlmnst]|qu)[’']$")
+
+
+def _connector(token, stop_words) -> bool:
+    """A function word or an elided article ("des", "of", "n’", "l’"), as written in lower case."""
+    return token.text.islower() and (token.lower_ in stop_words or _ELISION.match(token.lower_) is not None)
+
+
+def _without_dangling_words(span, stop_words):
+    """The span without the function words, elisions and punctuation a model leaves at its ends:
+    "Université d’Été des" -> "Université d’Été", "Azur Vision Systèmes n’" -> "Azur Vision Systèmes".
+    None when nothing is left. The stop words are those of the article's language in spaCy."""
+    start, end = span.start, span.end
+    doc = span.doc
+    while start < end and (_connector(doc[start], stop_words) or doc[start].is_punct):
+        start += 1
+    while end > start and (_connector(doc[end - 1], stop_words) or doc[end - 1].is_punct and doc[end - 1].text != "."):
+        end -= 1
+    return doc[start:end] if end > start else None
 
 
 def _reads_as_one_name(span, stop_words) -> bool:
