@@ -301,3 +301,30 @@ def test_topic_terms_match_in_every_script():
         for name in (first, second):
             default.tag("\n".join(read_page(name)[1]), "xx")  # the shipped lexicon: no crash
 
+
+
+def test_an_index_written_before_cjk_pairs_is_rebuilt_by_the_writer(tmp_path, monkeypatch):
+    """Its CJK terms are whole runs, which no query finds any more: the writer rebuilds it from the archive."""
+    from veille.index import IndexDamagedError
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ArticleAnalyzer, "__getstate__", lambda self: {})  # what layout 1 pickled
+        SearchIndex(tmp_path).add(cjk_articles(), cursor="1")
+    with pytest.raises(IndexDamagedError, match="older layout"):
+        SearchIndex(tmp_path)
+    rebuilt = SearchIndex(tmp_path, repair=True)
+    assert rebuilt.rebuilt == "in an older layout" and rebuilt.doc_count() == 0
+    rebuilt.add(cjk_articles(), cursor="1")
+    assert SearchIndex(tmp_path).search("传输层").hits
+
+
+def test_indic_words_keep_their_vowel_signs_in_the_index(tmp_path):
+    # the title of gnome-user-docs' Hindi net-email-virus page
+    text = "क्या मुझे मेरी ईमेल मे वायरस जांच करने की आवश्यकता हैं?"
+    terms = ArticleAnalyzer().terms("\x00hi\x00" + text)
+    assert "ईमेल" in terms and "वायरस" in terms and "झ" not in terms  # not cut at every vowel sign
+    index = SearchIndex(tmp_path)
+    index.add([(Article(id="h".ljust(16, "0"), url="", source="s", title=None, text=text, lang="hi"), None, [], [])],
+              cursor="1")
+    assert [h.id for h in index.search("वायरस").hits] == ["h".ljust(16, "0")]
+    assert index.search("यरस").hits == []  # a piece of a word is not a word

@@ -66,8 +66,8 @@ EXTRA_STOPWORDS = {"fr": {"les", "des", "aux", "du", "au"}, "en": {"its"}, "es":
 FILTER_FIELDS = ("lang", "source", "published", "story")
 # A word: letters, digits and combining marks (which \w alone leaves out: Devanagari vowel signs).
 _WORD = re.compile(f"{WORD}+(?:\\.?{WORD}+)*")
-_HAS_CJK = re.compile(f"[{CJK}]")
 _CJK_SPLIT = re.compile(f"[{CJK}]+|[^{CJK}]+")
+CJK_WORD = "\x01"  # not a term: the word holds CJK characters (see ArticleAnalyzer.terms)
 # The analyzer's layout, kept in the index's schema: an index written by another layout is rebuilt.
 # 2: CJK characters and pairs (1 indexed a run of them as one word), marks inside words, й kept.
 LAYOUT = 2
@@ -109,21 +109,34 @@ class _Language:
         self.stops = {fold_word(w) for w in stops | EXTRA_STOPWORDS.get(lang or "", set())}
         algorithm = STEMMERS.get(lang or "")
         self.stem = snowballstemmer.stemmer(algorithm).stemWord if algorithm else None
-        self.terms: dict[str, str] = {}
+        self.terms: dict[str, str] = {}  # query words and CJK pieces
+        self.words: dict[str, str] = {}  # words of indexed text, CJK_WORD for a word with CJK in it
 
     def term(self, word: str) -> str:
         """The index term of one word as it appears in text ("" for a stop word)."""
         found = self.terms.get(word)
         if found is None:
-            folded = fold_word(word)
-            if folded and is_cjk(folded[0]):
-                found = folded  # a CJK character or pair (see _cjk_terms): no stop list, no stemmer
-            else:
-                found = "" if folded in self.stops else self.stem(folded) if self.stem else folded
+            found = self._term(word)
             if len(self.terms) > _CACHE_LIMIT:
                 self.terms.clear()
             self.terms[word] = found
         return found
+
+    def word(self, word: str) -> str:
+        """`term(word)`, or CJK_WORD if the word holds CJK characters, for an article's words."""
+        found = self.words.get(word)
+        if found is None:
+            found = CJK_WORD if has_cjk(word) else self._term(word)
+            if len(self.words) > _CACHE_LIMIT:
+                self.words.clear()
+            self.words[word] = found
+        return found
+
+    def _term(self, word: str) -> str:
+        folded = fold_word(word)
+        if folded and is_cjk(folded[0]):
+            return folded  # a CJK character or pair (see _cjk_terms): no stop list, no stemmer
+        return "" if folded in self.stops else self.stem(folded) if self.stem else folded
 
 
 @lru_cache(maxsize=None)
@@ -203,9 +216,11 @@ class ArticleAnalyzer(Tokenizer):
             return self._terms
         end = value.index(_MARK, 1)
         table = language(value[1:end] or None)
-        if _HAS_CJK.search(value, end + 1) is None:
-            known, term = table.terms.get, table.term
-            found = [known(word) or term(word) for word in _WORD.findall(value, end + 1)]
+        known, term = table.words.get, table.word
+        found = [known(word) or term(word) for word in _WORD.findall(value, end + 1)]
+        # A word with CJK characters in it says that the text needs cutting into characters: found
+        # among the cached words, at no cost for the texts that have none.
+        if CJK_WORD not in found:
             self._terms_value, self._terms, self._positions = value, [t for t in found if t], None
         else:
             placed = _cjk_terms(value[end + 1:], 0, table, index=True)
