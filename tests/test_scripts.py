@@ -99,6 +99,7 @@ def test_a_key_keeps_the_letters_of_every_script():
 def test_accents_are_folded_but_letters_are_not():
     assert fold("Sécurité") == "securite" and normalise("l’ICE") == "ice" and fold("Straße") == "strasse"
     assert fold("Αστυνομία") == fold("ΑΣΤΥΝΟΜΙΑ") == "αστυνομια"  # tonos and case
+    assert fold("ΨΗΦΙΑΚΗΣ Διακυβέρνησης") == fold("ψηφιακης διακυβερνησης") == "ψηφιακης-διακυβερνησης"  # final sigma
     assert fold("Ёлка") == fold("елка")  # ё is written е as often as not
     assert fold("мой") != fold("мои")  # й is a letter of its own
     assert fold("مُحَمَّد") == fold("محمد")  # Arabic vowel marks are optional, like accents

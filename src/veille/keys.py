@@ -38,7 +38,9 @@ KEYS_VERSION = 2
 @lru_cache(maxsize=200_000)
 def fold(text: str) -> str:
     """Lower case, no accents; words of letters and digits of any script, joined by hyphens."""
-    return "-".join(split_non_words(strip_accents(text.casefold())))
+    words = split_non_words(strip_accents(text.casefold()))
+    # casefold writes every Greek sigma "σ"; a word's last one is "ς", as people write it
+    return "-".join(w[:-1] + "ς" if w.endswith("σ") else w for w in words)
 
 
 def normalise(name: str) -> str:
