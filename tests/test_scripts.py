@@ -106,6 +106,7 @@ def test_accents_are_folded_but_letters_are_not():
     assert fold("ガス") != fold("カス")  # the voicing mark makes another kana
     assert fold("हिंदी") == "हिंदी"  # Devanagari vowel signs are the word's letters
     assert fold("Ｐａｌａｎｔｉｒ") == "palantir"  # full-width letters are compatibility forms
+    assert fold("نرم\u200cافزار") == fold("نرمافزار") and fold("\u200c") == ""  # joiners: some copies lack them
 
 
 # -- text repair keeps the author's characters --------------------------------------------------------
@@ -196,6 +197,7 @@ def test_a_cjk_word_is_highlighted_in_the_snippet(imported):
     cli, rows = imported
     hits = cli.json_lines("search", "パスワード", "--limit", "5")
     assert hits and "[パスワード]" in hits[0]["snippet"], hits[0]["snippet"] if hits else hits
+    assert len(hits[0]["snippet"]) < 140  # CJK characters are twice as wide on a terminal
 
 
 def test_a_single_character_and_a_phrase_are_found_in_chinese(imported):

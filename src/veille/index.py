@@ -642,10 +642,15 @@ class Highlighter:
             return _first_words(text)
         first = spans[0][0]
         start = max(0, text.rfind(" ", 0, max(0, first - 80)) + 1)
-        if has_cjk(text[start:first]):  # no spaces to cut at: about 40 characters of what comes before
-            start = max(start, first - 40)
-        end = min(len(text), start + width + 80)
-        end = max(end, text.find(" ", end) if text.find(" ", end) != -1 else len(text))
+        if has_cjk(text[max(0, first - 40):first + 40]):
+            # Characters twice as wide, and no spaces to cut at: half as many, 20 of them before the word.
+            start = max(start, first - 20)
+            end = min(len(text), start + (width + 80) // 2)
+            space = text.find(" ", end, end + 10)
+            end = space if space != -1 else end
+        else:
+            end = min(len(text), start + width + 80)
+            end = max(end, text.find(" ", end) if text.find(" ", end) != -1 else len(text))
         pieces, cursor = [], start
         for begin, finish in spans:
             if begin >= end:

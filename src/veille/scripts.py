@@ -140,7 +140,7 @@ def strip_accents(text: str) -> str:
     if text.isascii():
         return text
     text = _INVISIBLE.sub("", text)
-    if max(text) >= "\u0591":  # only then can Hebrew or Arabic points be there
+    if text and max(text) >= "\u0591":  # only then can Hebrew or Arabic points be there
         text = _HEBREW_POINTS.sub("", _ARABIC_OPTIONAL.sub("", text))
     decomposed = unicodedata.normalize("NFKD", text)
     kept, base = [], " "
