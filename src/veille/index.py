@@ -8,7 +8,12 @@ in C, with a per-language cache), stop words of that language dropped. So
 A query word is folded the same way and stemmed once per language the index
 holds (usually one to three distinct stems), so each word is one or a few
 terms in one field, which lets whoosh skip whole posting blocks that cannot
-reach the top results. Language, source, date and story are filters (sets of
+reach the top results. Chinese and Japanese put no spaces between words,
+and Korean glues particles onto them: their characters are indexed one by one
+and in overlapping pairs (bigrams, as Lucene's CJK analyzer does), and a query
+word of two or more such characters is the phrase of its pairs ("传输层" ->
+"传输 输层"), so a word of any length is found without a dictionary.
+Language, source, date and story are filters (sets of
 documents, cached per open index), not scored terms; entity keys and topic
 tags are fields of their own (`entity:palantir`, `tag:facial-recognition`).
 
@@ -193,6 +198,8 @@ class ArticleAnalyzer(Tokenizer):
     """Index time: "\x00fr\x00text" -> French terms. Query time (no mark): folded words, to be stemmed
     per language by `SearchIndex.parse`. Chinese, Japanese and Korean characters: see `_cjk_terms`."""
 
+    layout = LAYOUT  # what this code writes; an open index's analyzer says what wrote it
+
     def __init__(self) -> None:
         self._terms_value = None
         self._terms: list[str] = []
@@ -204,8 +211,6 @@ class ArticleAnalyzer(Tokenizer):
     def __setstate__(self, state) -> None:
         self.__init__()
         self.layout = state.get("layout", 1)  # indexes written before CJK bigrams pickled no state
-
-    layout = LAYOUT
 
     def terms(self, value: str) -> list[str]:
         """The index terms of a marked text ("\x00fr\x00..."), in order, stop words left out.
