@@ -7,7 +7,8 @@ and the pipeline wires them. Three kinds of link, strongest first:
   article (a copy), `<link rel=alternate hreflang>` between two pages (a
   translation), a "Source: X" credit line (syndication);
 - **same text** (`duplicate`) and **near copies** (`copy`): the text hash,
-  and MinHash over word 5-shingles (Jaccard estimated from 128
+  and MinHash over word 5-shingles, where each Chinese, Japanese or Korean
+  character counts as a word (Jaccard estimated from 128
   permutations; candidates found through 32 LSH bands kept in the database);
 - **translations**: language-neutral anchors shared across languages
   (entity keys, numbers, hashtags, handles, domains, acronyms and code-like
@@ -27,6 +28,7 @@ import numpy as np
 from datasketch import MinHash
 
 from .keys import fold
+from .scripts import words as split_words
 from .models import Article
 
 NUM_PERM = 128
@@ -35,7 +37,6 @@ ROWS = NUM_PERM // BANDS
 SHINGLE = 5
 SEED = 1
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+(?:[.,]\d+)?(?![\w])|(?<![\w.,])\d+(?:[.,]\d+)?(?![\w])")
 _HASHTAG = re.compile(r"(?<!\w)#(\w{2,})")
 _HANDLE = re.compile(r"(?<![\w@])@(\w{2,})")
@@ -88,7 +89,8 @@ class Link:
 
 
 def fingerprint(article: Article) -> Fingerprint:
-    words = [fold(w) for w in _WORD.findall(article.text)]
+    # Word 5-grams; in Chinese and Japanese, written without spaces, character 5-grams (scripts.words).
+    words = [fold(w) for w in split_words(article.text)]
     shingles = {" ".join(words[i:i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
     minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
     minhash.update_batch([s.encode("utf-8") for s in shingles if s])

@@ -121,8 +121,11 @@ def _codec(label: str) -> codecs.CodecInfo:
 
 def repair(text: str) -> str:
     """Fix mojibake and the lost-quote damage; leave sound text unchanged."""
-    # uncurl_quotes=False: typographic quotes are the author's, not damage.
-    text = ftfy.fix_text(text, normalization="NFC", unescape_html=False, uncurl_quotes=False)
+    # uncurl_quotes=False: typographic quotes are the author's, not damage; so is full-width
+    # punctuation in Chinese and Japanese ("，" "。" "（" "："), which fix_character_width would
+    # turn into ASCII (search and keys fold those forms themselves).
+    text = ftfy.fix_text(text, normalization="NFC", unescape_html=False, uncurl_quotes=False,
+                         fix_character_width=False)
     if _BETA in text:
         text = _restore_quotes(text)
     return text

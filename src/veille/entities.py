@@ -27,10 +27,12 @@ from typing import Iterable
 import spacy
 import yaml
 from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
 from spacy.util import get_lang_class
 
-from .keys import DATA, Aliases, load_aliases
+from .keys import DATA, KEYS_VERSION, Aliases, load_aliases
 from .models import Entity
+from .scripts import CJK, has_cjk
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +77,8 @@ def load_gazetteer(path: Path = DATA / "gazetteer.yaml") -> list[dict]:
     return valid
 
 
-def data_fingerprint(*paths: Path) -> str:
-    digest = hashlib.sha256()
+def data_fingerprint(*paths: Path, salt: str = "") -> str:
+    digest = hashlib.sha256(salt.encode("utf-8"))
     for path in paths:
         if path.exists():
             digest.update(path.read_bytes())
@@ -100,7 +102,9 @@ class EntityTagger:
         self.aliases = aliases or load_aliases(self.gazetteer)
         self.known_names = list(known_names)
         self.batch_size = batch_size
-        self.fingerprint = data_fingerprint(DATA / "gazetteer.yaml", DATA / "aliases.yaml")
+        # The key rules count as data: when they change, `veille retag` redoes every article's keys.
+        self.fingerprint = data_fingerprint(DATA / "gazetteer.yaml", DATA / "aliases.yaml",
+                                            salt=f"keys {KEYS_VERSION}")
         self._pipelines: dict[str, tuple[spacy.Language, str]] = {}
         self._fallbacks: set[int] = set()  # ids of the blank pipelines, which also match archive names
         self._matchers: dict[int, tuple[PhraseMatcher, PhraseMatcher, dict[str, tuple[str, str, str]]]] = {}
@@ -140,9 +144,11 @@ class EntityTagger:
         if name:
             self._missing(lang, name, failure, "using the gazetteer fallback")
         try:
-            nlp = spacy.blank(lang if _has_language(lang) else "xx")
-        except Exception:  # spaCy may know a code but miss its optional dependencies
+            # Chinese: spaCy's "zh" cuts Latin names into letters too; the wrapper below cuts only Han.
+            nlp = spacy.blank(lang if _has_language(lang) and lang != "zh" else "xx")
+        except Exception:  # spaCy may know a code but miss its optional dependencies (ja, ko, th...)
             nlp = spacy.blank("xx")
+        nlp.tokenizer = CJKTokenizer(nlp.tokenizer, nlp.vocab)
         missing = f", {name} is not installed" if name else ""
         self._fallbacks.add(id(nlp))
         return nlp, f"fallback {nlp.lang} (gazetteer only{missing})"
@@ -235,6 +241,35 @@ class EntityTagger:
             return self._matchers[id(nlp)]
 
 
+class CJKTokenizer:
+    """A fallback pipeline's tokenizer, with every Chinese, Japanese or Korean character a token.
+
+    Text without spaces between words comes out of spaCy's multilingual tokenizer as one token
+    per sentence, in which no gazetteer name can be found; cut into characters (and the names
+    too, by the same tokenizer), "ファーウェイ" is found inside "ファーウェイとPalantirの製品".
+    Text without those characters is tokenized as before.
+    """
+
+    def __init__(self, inner, vocab) -> None:
+        self.inner, self.vocab = inner, vocab
+
+    def __call__(self, text: str) -> Doc:
+        doc = self.inner(text)
+        if not has_cjk(text):
+            return doc
+        words, spaces = [], []
+        for token in doc:
+            pieces = _CJK_PIECES.findall(token.text) if has_cjk(token.text) else [token.text]
+            words += pieces
+            spaces += [False] * (len(pieces) - 1) + [bool(token.whitespace_)]
+        return Doc(self.vocab, words=words, spaces=spaces)
+
+    def pipe(self, texts: Iterable[str], batch_size: int = 1000):
+        for text in texts:
+            yield self(text)
+
+
+_CJK_PIECES = re.compile(f"[{CJK}]|[^{CJK}]+")
 _MODEL_CACHE: dict[str, spacy.Language] = {}
 _MODEL_LOCK = threading.Lock()
 

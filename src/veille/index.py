@@ -8,7 +8,12 @@ in C, with a per-language cache), stop words of that language dropped. So
 A query word is folded the same way and stemmed once per language the index
 holds (usually one to three distinct stems), so each word is one or a few
 terms in one field, which lets whoosh skip whole posting blocks that cannot
-reach the top results. Language, source, date and story are filters (sets of
+reach the top results. Chinese and Japanese put no spaces between words,
+and Korean glues particles onto them: their characters are indexed one by one
+and in overlapping pairs (bigrams, as Lucene's CJK analyzer does), and a query
+word of two or more such characters is the phrase of its pairs ("传输层" ->
+"传输 输层"), so a word of any length is found without a dictionary.
+Language, source, date and story are filters (sets of
 documents, cached per open index), not scored terms; entity keys and topic
 tags are fields of their own (`entity:palantir`, `tag:facial-recognition`).
 
@@ -49,6 +54,7 @@ from . import fastpath
 from .errors import VeilleError
 from .keys import normalise
 from .models import Article
+from .scripts import CJK, WORD, has_cjk, is_cjk, strip_accents
 
 INDEX_DIR = "index"
 # ISO 639-1 -> Snowball algorithm (PyStemmer). Other languages are indexed folded but not stemmed.
@@ -63,7 +69,13 @@ STEMMERS = {
 # Words whoosh's stop lists lack (its French list has no "les").
 EXTRA_STOPWORDS = {"fr": {"les", "des", "aux", "du", "au"}, "en": {"its"}, "es": {"los", "las"}}
 FILTER_FIELDS = ("lang", "source", "published", "story")
-_WORD = re.compile(r"\w+(?:\.?\w+)*")
+# A word: letters, digits and combining marks (which \w alone leaves out: Devanagari vowel signs).
+_WORD = re.compile(f"{WORD}+(?:\\.?{WORD}+)*")
+_CJK_SPLIT = re.compile(f"[{CJK}]+|[^{CJK}]+")
+CJK_WORD = "\x01"  # not a term: the word holds CJK characters (see ArticleAnalyzer.terms)
+# The analyzer's layout, kept in the index's schema: an index written by another layout is rebuilt.
+# 2: CJK characters and pairs (1 indexed a run of them as one word), marks inside words, й kept.
+LAYOUT = 2
 _MARK = "\x00"  # text handed to the analyzer starts with "\x00fr\x00": the language to stem it in
 _CACHE_LIMIT = 300_000
 # Bulk loads (`veille reindex`) commit this many articles at a time, in two processes. whoosh
@@ -83,12 +95,14 @@ class IndexDamagedError(VeilleError):
 
 
 def fold_word(word: str) -> str:
-    """Lower-cased word without accents: 'Sécurité' -> 'securite', 'Straße' -> 'strasse'."""
+    """Lower-cased word without accents: 'Sécurité' -> 'securite', 'Straße' -> 'strasse', 'Ёлка' -> 'елка'.
+
+    Accents only: the letters of every script stay (see `scripts.strip_accents`)."""
     word = word.lower()
     if word.isascii():
         return word
     word = word.replace("ß", "ss").replace("œ", "oe").replace("æ", "ae").replace("ø", "o").replace("ł", "l")
-    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    return strip_accents(word)
 
 
 class _Language:
@@ -100,18 +114,34 @@ class _Language:
         self.stops = {fold_word(w) for w in stops | EXTRA_STOPWORDS.get(lang or "", set())}
         algorithm = STEMMERS.get(lang or "")
         self.stem = snowballstemmer.stemmer(algorithm).stemWord if algorithm else None
-        self.terms: dict[str, str] = {}
+        self.terms: dict[str, str] = {}  # query words and CJK pieces
+        self.words: dict[str, str] = {}  # words of indexed text, CJK_WORD for a word with CJK in it
 
     def term(self, word: str) -> str:
         """The index term of one word as it appears in text ("" for a stop word)."""
         found = self.terms.get(word)
         if found is None:
-            folded = fold_word(word)
-            found = "" if folded in self.stops else self.stem(folded) if self.stem else folded
+            found = self._term(word)
             if len(self.terms) > _CACHE_LIMIT:
                 self.terms.clear()
             self.terms[word] = found
         return found
+
+    def word(self, word: str) -> str:
+        """`term(word)`, or CJK_WORD if the word holds CJK characters, for an article's words."""
+        found = self.words.get(word)
+        if found is None:
+            found = CJK_WORD if has_cjk(word) else self._term(word)
+            if len(self.words) > _CACHE_LIMIT:
+                self.words.clear()
+            self.words[word] = found
+        return found
+
+    def _term(self, word: str) -> str:
+        folded = fold_word(word)
+        if folded and is_cjk(folded[0]):
+            return folded  # a CJK character or pair (see _cjk_terms): no stop list, no stemmer
+        return "" if folded in self.stops else self.stem(folded) if self.stem else folded
 
 
 @lru_cache(maxsize=None)
@@ -119,19 +149,68 @@ def language(lang: str | None) -> _Language:
     return _Language(lang if lang in STEMMERS or (lang and has_stopwords(lang)) else None)
 
 
+def _cjk_terms(text: str, offset: int, table: _Language | None, index: bool, position: int = 0
+               ) -> list[tuple[str, int, int, int]]:
+    """(term, position, start, end) of every index term of a text that holds CJK characters.
+
+    Words are words, as in any text; a run of Chinese, Japanese or Korean characters gives each
+    character (a unigram) and each pair of neighbours (a bigram) at the character's position, so
+    a query word of two or more characters is a phrase of its pairs and one character is itself.
+    At query time (`index` False) a run gives only its pairs, and its last character too when more
+    words follow in the same phrase: that character's position is what the next word follows.
+    """
+    found: list[tuple[str, int, int, int]] = []
+    trailing = False  # the last entry is a run's closing unigram (query time)
+    for match in _WORD.finditer(text):
+        word, start = match.group(), match.start()
+        for piece in _CJK_SPLIT.finditer(word) if has_cjk(word) else (match,):
+            part = piece.group()
+            begin = offset + start + (piece.start() if piece is not match else 0)
+            finish = begin + len(part)
+            if not is_cjk(part[0]):
+                part = part.strip(".")
+                term = (table.term(part) if table is not None else fold_word(part)) if part else ""
+                if term:
+                    found.append((term, position, begin, finish))
+                    position += 1
+                    trailing = False
+                continue
+            chars = unicodedata.normalize("NFKC", part)
+            exact = len(chars) == len(part)
+            spans = [(begin + i, begin + i + 1, begin + i + 2) for i in range(len(chars))] if exact else \
+                [(begin, finish, finish)] * len(chars)
+            last = len(chars) - 1
+            for i, (first, one, two) in enumerate(spans):
+                if index or last == 0:
+                    found.append((chars[i], position + i, first, one))
+                if i < last:
+                    found.append((chars[i:i + 2], position + i, first, min(two, finish)))
+            if not index and last > 0:
+                found.append((chars[last], position + last, spans[last][0], spans[last][1]))
+            trailing = not index and last > 0
+            position += len(chars)
+    if trailing:
+        found.pop()  # nothing follows the last run: its pairs say it all
+    return found
+
+
 class ArticleAnalyzer(Tokenizer):
     """Index time: "\x00fr\x00text" -> French terms. Query time (no mark): folded words, to be stemmed
-    per language by `SearchIndex.parse`."""
+    per language by `SearchIndex.parse`. Chinese, Japanese and Korean characters: see `_cjk_terms`."""
+
+    layout = LAYOUT  # what this code writes; an open index's analyzer says what wrote it
 
     def __init__(self) -> None:
         self._terms_value = None
         self._terms: list[str] = []
+        self._positions: list[int] | None = None
 
     def __getstate__(self):  # the last text's terms are per process; they never travel with the schema
-        return {}
+        return {"layout": LAYOUT}
 
     def __setstate__(self, state) -> None:
         self.__init__()
+        self.layout = state.get("layout", 1)  # indexes written before CJK bigrams pickled no state
 
     def terms(self, value: str) -> list[str]:
         """The index terms of a marked text ("\x00fr\x00..."), in order, stop words left out.
@@ -142,10 +221,22 @@ class ArticleAnalyzer(Tokenizer):
             return self._terms
         end = value.index(_MARK, 1)
         table = language(value[1:end] or None)
-        known, term = table.terms.get, table.term
+        known, term = table.words.get, table.word
         found = [known(word) or term(word) for word in _WORD.findall(value, end + 1)]
-        self._terms_value, self._terms = value, [t for t in found if t]
+        # A word with CJK characters in it says that the text needs cutting into characters: found
+        # among the cached words, at no cost for the texts that have none.
+        if CJK_WORD not in found:
+            self._terms_value, self._terms, self._positions = value, [t for t in found if t], None
+        else:
+            placed = _cjk_terms(value[end + 1:], 0, table, index=True)
+            self._terms_value = value
+            self._terms, self._positions = [t[0] for t in placed], [t[1] for t in placed]
         return self._terms
+
+    def positions(self, value: str) -> list[int] | range:
+        """The position of each of `terms(value)`: one after the other, except CJK pairs, which share."""
+        terms = self.terms(value)
+        return range(len(terms)) if self._positions is None else self._positions
 
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
@@ -163,6 +254,19 @@ class ArticleAnalyzer(Tokenizer):
             if chars:
                 token.startchar, token.endchar = start_char, start_char + len(value)
             yield token
+            return
+        if has_cjk(value):
+            for text, position, start, end in _cjk_terms(value, start_char, table, index=table is not None,
+                                                           position=start_pos):
+                token.text = text
+                token.boost, token.stopped = 1.0, False
+                if keeporiginal:
+                    token.original = value[start - start_char:end - start_char]
+                if positions:
+                    token.pos = position
+                if chars:
+                    token.startchar, token.endchar = start, end
+                yield token
             return
         position = start_pos
         for match in _WORD.finditer(value):
@@ -205,7 +309,8 @@ class CountedPositions(formats.Positions):
             yield from super().word_values(value, analyzer, **kwargs)
             return
         places: dict[str, list[int]] = {}
-        for position, word in enumerate(analyzer.terms(value)):
+        terms = analyzer.terms(value)
+        for position, word in zip(analyzer.positions(value), terms):
             found = places.get(word)
             if found is None:
                 places[word] = [position]
@@ -290,8 +395,9 @@ class SearchIndex:
         else:
             try:
                 self.ix = whoosh_index.open_dir(self.folder)
-                if "phrases" not in self.ix.schema or not isinstance(
-                        self.ix.schema["text"].analyzer, ArticleAnalyzer):
+                analyzer = self.ix.schema["text"].analyzer if "text" in self.ix.schema else None
+                if "phrases" not in self.ix.schema or not isinstance(analyzer, ArticleAnalyzer) or \
+                        analyzer.layout != LAYOUT:
                     problem = "in an older layout"
                 else:  # open every segment's files and read a term: the searcher is then kept for queries
                     self._searcher = self.ix.searcher()
@@ -404,7 +510,7 @@ class SearchIndex:
         """Check and parse the query; split the filters off; stem each word in each candidate language."""
         check_syntax(query)
         text = f"({query}) {filters}" if query.strip() and filters else query if query.strip() else filters
-        parser = QueryParser("text", schema=self.ix.schema)
+        parser = _QueryParser("text", schema=self.ix.schema)
         parser.add_plugin(DateParserPlugin(free=False))
         try:
             parsed = parser.parse(_normalise_filters(text)) if text.strip() else Q.Every()
@@ -519,6 +625,16 @@ class SearchIndex:
         return Highlighter(terms)
 
 
+class _QueryParser(QueryParser):
+    """whoosh's parser, except that a word the analyzer cuts into CJK pairs ("传输层" -> 传输 输层)
+    is the phrase of those pairs, in order, rather than an AND of them anywhere in the text."""
+
+    def multitoken_query(self, spec, texts, fieldname, termclass, boost):
+        if any(has_cjk(text) for text in texts):
+            return self.phraseclass(fieldname, texts, boost=boost)
+        return super().multitoken_query(spec, texts, fieldname, termclass, boost)
+
+
 class Highlighter:
     """The passage of an article where the query's words are, with those words in [brackets]."""
 
@@ -526,23 +642,44 @@ class Highlighter:
         self.terms = terms
 
     def snippet(self, text: str, lang: str | None, width: int = 160) -> str:
-        table = language(lang)
-        words = [m for m in _WORD.finditer(text) if table.term(m.group()) in self.terms] if self.terms else []
-        if not words:
+        spans = self._spans(text, language(lang)) if self.terms else []
+        if not spans:
             return _first_words(text)
-        first = words[0].start()
+        first = spans[0][0]
         start = max(0, text.rfind(" ", 0, max(0, first - 80)) + 1)
-        end = min(len(text), start + width + 80)
-        end = max(end, text.find(" ", end) if text.find(" ", end) != -1 else len(text))
+        if has_cjk(text[max(0, first - 40):first + 40]):
+            # Characters twice as wide, and no spaces to cut at: half as many, 20 of them before the word.
+            start = max(start, first - 20)
+            end = min(len(text), start + (width + 80) // 2)
+            space = text.find(" ", end, end + 10)
+            end = space if space != -1 else end
+        else:
+            end = min(len(text), start + width + 80)
+            end = max(end, text.find(" ", end) if text.find(" ", end) != -1 else len(text))
         pieces, cursor = [], start
-        for match in words:
-            if match.start() >= end:
+        for begin, finish in spans:
+            if begin >= end:
                 break
-            pieces += [text[cursor:match.start()], f"[{match.group()}]"]
-            cursor = match.end()
+            pieces += [text[cursor:begin], f"[{text[begin:finish]}]"]
+            cursor = finish
         pieces.append(text[cursor:end])
         piece = " ".join("".join(pieces).split())
         return ("…" if start else "") + piece + ("…" if end < len(text) else "")
+
+    def _spans(self, text: str, table: _Language) -> list[tuple[int, int]]:
+        """Where the query's terms are in `text`: (start, end) of each word, or of each run of CJK
+        characters whose pairs (or single characters) the query holds."""
+        if not has_cjk(text):
+            return [match.span() for match in _WORD.finditer(text) if table.term(match.group()) in self.terms]
+        spans: list[tuple[int, int]] = []
+        for term, _, start, end in _cjk_terms(text, 0, table, index=True):
+            if term not in self.terms:
+                continue
+            if spans and start <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+            else:
+                spans.append((start, end))
+        return spans
 
 
 def _is_filter(item) -> bool:

@@ -6,15 +6,21 @@ A key is the name with case and accents folded, leading articles and
 elisions dropped, punctuation turned into hyphens; then looked up in the
 alias table, built from the gazetteer and `data/aliases.yaml`, which joins
 names that share no letters ("AWS" and "Amazon Web Services").
+
+Keys keep the letters of every script: "Роскомнадзор" -> "роскомнадзор",
+"Υπουργείο Ψηφιακής" -> "υπουργειο-ψηφιακης", "华为" -> "华为". Only accents are
+folded (see `scripts.strip_accents` for which marks are accents).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
+
+from .scripts import split_non_words, strip_accents
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -24,14 +30,17 @@ _ARTICLES = {
 }
 _ELISION = re.compile(r"^(?:l|d)['’]\s*", re.I)
 _POSSESSIVE = re.compile(r"['’]s$", re.I)
-_NON_WORD = re.compile(r"[^0-9a-z]+")
+# Bumped whenever a key of some name changes, so that `veille retag` tags old articles again
+# (2: the letters of every script are kept, where 1 kept ASCII letters only).
+KEYS_VERSION = 2
 
 
+@lru_cache(maxsize=200_000)
 def fold(text: str) -> str:
-    """Lower case, no accents, only ASCII letters, digits and hyphens."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _NON_WORD.sub("-", stripped.casefold()).strip("-")
+    """Lower case, no accents; words of letters and digits of any script, joined by hyphens."""
+    words = split_non_words(strip_accents(text.casefold()))
+    # casefold writes every Greek sigma "σ"; a word's last one is "ς", as people write it
+    return "-".join(w[:-1] + "ς" if w.endswith("σ") else w for w in words)
 
 
 def normalise(name: str) -> str:

@@ -7,12 +7,14 @@ that "reconnaissances faciales" matches "reconnaissance faciale" and
 "facial-recognition systems" matches "facial recognition". Each language's
 terms are matched together with the English ones, which travel as loanwords
 ("smart city", "safe city"). German and Dutch compounds also match inside
-longer words ("Gesichtserkennungssoftware").
+longer words ("Gesichtserkennungssoftware"). Languages written without
+spaces (Chinese, Japanese) are compared character by character, so "人脸识别"
+matches inside "使用人脸识别技术"; languages with no Snowball stemmer are
+compared on folded words.
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import snowballstemmer
 import yaml
 
 from .keys import DATA, fold
+from .scripts import words as split_words
 
 STEMMERS = {
     "en": "english", "fr": "french", "es": "spanish", "de": "german", "it": "italian",
@@ -27,7 +30,6 @@ STEMMERS = {
     "fi": "finnish", "ro": "romanian", "hu": "hungarian", "ru": "russian", "tr": "turkish",
 }
 COMPOUND_LANGS = ("de", "nl", "sv", "da", "no")
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 def load_lexicon(path: Path = DATA / "topics.yaml") -> dict[str, dict[str, list[str]]]:
@@ -43,18 +45,19 @@ class TopicTagger:
 
     def tag(self, text: str, lang: str) -> list[str]:
         """Sorted topic slugs whose terms occur in `text`."""
-        if lang not in STEMMERS:
-            # No stemmer: try every language's terms, each with its own stemmer.
+        lang = (lang or "").split("-")[0]  # "zh-cn": the lexicon's "zh"
+        if lang not in STEMMERS and lang not in self._lexicon_langs():
+            # A language the lexicon does not know: try every language's terms, each with its own stemmer.
             return sorted({t for code in self._lexicon_langs() for t in self._tag(text, code)})
         return sorted(self._tag(text, lang))
 
     def _lexicon_langs(self) -> list[str]:
-        return sorted({lang for terms in self.lexicon.values() for lang in terms if lang in STEMMERS})
+        return sorted({lang for terms in self.lexicon.values() for lang in terms})
 
     def _tag(self, text: str, lang: str) -> set[str]:
         phrases, compounds = self._compile(lang)
         stem = _stemmer(lang)
-        words = [_fold_word(w) for w in _WORD.findall(text)]
+        words = [_fold_word(w) for w in split_words(text)]
         stems = [stem(w) for w in words]
         found: set[str] = set()
         for i, first in enumerate(stems):
@@ -76,7 +79,7 @@ class TopicTagger:
             for slug, by_lang in self.lexicon.items():
                 terms = set(by_lang.get(lang, [])) | set(by_lang.get("en", []))
                 for term in terms:
-                    words = [fold(w) for w in _WORD.findall(term)]
+                    words = [fold(w) for w in split_words(term)]
                     if not words:
                         continue
                     sequence = tuple(stem(w) for w in words)
@@ -94,5 +97,11 @@ def _fold_word(word: str) -> str:
 
 @lru_cache(maxsize=None)
 def _stemmer(lang: str):
+    if lang not in STEMMERS:
+        return _same
     algorithm = snowballstemmer.stemmer(STEMMERS[lang])
     return lru_cache(maxsize=200_000)(algorithm.stemWord)
+
+
+def _same(word: str) -> str:
+    return word
