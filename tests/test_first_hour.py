@@ -124,3 +124,16 @@ def test_a_mistyped_archive_is_said_and_never_created(cli, tmp_path, args):
                                ["--archive", str(missing), "--config", str(cli.config), *args])
     assert result.exit_code == 2 and f"no archive at {missing}" in _one_line(result)
     assert not missing.exists() and not missing.parent.exists()
+
+
+@pytest.mark.parametrize("query", ["the palantir", "palantir the ice", "les palantir", "palantir and ice"])
+def test_common_words_never_empty_a_search_and_the_user_is_told(cli, query):
+    cli("import", str(SEEDS))
+    plain = cli("search", "palantir", "--count").stdout
+
+    result = cli("search", query, "--count")
+
+    assert result.stdout == plain  # the same stories: the common word was left out, in every language
+    assert "common words left out of the query" in result.stderr
+    if " and " in query:
+        assert "write AND, OR, NOT for operators" in result.stderr

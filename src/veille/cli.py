@@ -527,6 +527,7 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
         raise ArchiveError(f"no articles yet in {archive.folder}; add some with `veille import PATH` or `veille fetch`")
     index = SearchIndex(archive.folder, reader=True)
     filters = filter_text(lang, source, since, until)
+    _say_how_it_was_read(index.parse(query, lang, filters).ignored)
     if count_only or facets:
         ids, story_count = index.count(query, lang=lang, filters=filters)
         if count_only:
@@ -554,6 +555,17 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
         err.print("no match; try fewer words, a prefix* or --cross-lingual" if page == 1 else
                   f"no page {page}: the results end before it")
     _exit_if_nothing(len(results.groups))
+
+
+def _say_how_it_was_read(ignored: tuple[str, ...]) -> None:
+    """When the query searched is not what was typed, say so on stderr (stdout stays the answer)."""
+    if not ignored:
+        return
+    note = f"common words left out of the query: {', '.join(ignored)}"
+    operators = [w for w in ignored if w in ("and", "or", "not")]
+    if operators:
+        note += f" (lower-case {', '.join(operators)} is a word; write AND, OR, NOT for operators)"
+    err.print(f"[dim]{escape(note)}[/dim]")
 
 
 def _n(count: int, word: str) -> str:

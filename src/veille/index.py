@@ -370,6 +370,7 @@ class Plan:
     """A parsed query: what scores (None: everything), what only filters, and the terms to highlight."""
     scored: object | None
     filters: list
+    ignored: tuple[str, ...] = ()  # common words left out of the query ("the", "les", lower-case "and")
 
 
 class SearchIndex:
@@ -522,12 +523,13 @@ class SearchIndex:
         asked = {p.text for p in filters_found if isinstance(p, Q.Term) and p.fieldname == "lang"}
         langs = [lang] if lang else sorted(asked) if asked else self.languages() or [None]
         tables = list({language(code).lang: language(code) for code in langs}.values())
-        rewritten = [_stem_query(p, tables) for p in scored]
+        ignored: list[str] = []
+        rewritten = [_stem_query(p, tables, ignored) for p in scored]
         rewritten = [p for p in (q.normalize() for q in rewritten) if p is not Q.NullQuery]
         if scored and not rewritten:
             rewritten = [Q.NullQuery]  # only stop words: nothing matches
         body = None if not rewritten else rewritten[0] if len(rewritten) == 1 else Q.And(rewritten)
-        return Plan(scored=body, filters=filters_found)
+        return Plan(scored=body, filters=filters_found, ignored=tuple(dict.fromkeys(ignored)))
 
     def _allowed(self, filters: list) -> np.ndarray | None:
         """The documents every filter lets through (a mask over docnums); each filter cached per searcher."""
@@ -687,10 +689,18 @@ def _is_filter(item) -> bool:
     return fieldname in FILTER_FIELDS and not isinstance(item, (Q.CompoundQuery, Q.WrappingQuery, Q.BinaryQuery))
 
 
-def _stem_query(item, tables: list[_Language]):
-    """Turn folded query words into the index terms of each candidate language."""
+def _stem_query(item, tables: list[_Language], ignored: list[str]):
+    """Turn folded query words into the index terms of each candidate language.
+
+    A word that is a stop word in any of those languages is left out, as the index left it out of
+    that language's articles: kept for the others, "the palantir" would require a French "the"
+    and find nothing (`ignored` collects such words, for the user to be told)."""
     if isinstance(item, Q.Term) and item.fieldname in ("text", "title"):
-        terms = list(dict.fromkeys(t for t in (table.term(item.text) for table in tables) if t))
+        stems = [table.term(item.text) for table in tables]
+        terms = list(dict.fromkeys(t for t in stems if t))
+        if not all(stems):
+            ignored.append(item.text)
+            return Q.NullQuery
         if not terms:
             return Q.NullQuery
         made = [Q.Term(item.fieldname, t, boost=item.boost) for t in terms]
@@ -708,7 +718,7 @@ def _stem_query(item, tables: list[_Language]):
                 Q.Phrase(positional, list(v), slop=item.slop, boost=item.boost) for v in variants]
         return made[0] if len(made) == 1 else Q.Or(made)
     if isinstance(item, (Q.CompoundQuery, Q.WrappingQuery, Q.BinaryQuery)):
-        return item.apply(lambda sub: _stem_query(sub, tables))
+        return item.apply(lambda sub: _stem_query(sub, tables, ignored))
     return item
 
 
