@@ -58,6 +58,10 @@ class Language:
     code: str  # ISO 639-1 where one exists (langdetect's "zh-cn" style kept), or "und"
     confidence: float  # 0..1, as reported by the detector (after hints)
     reason: str  # a short sentence a person can read
+    # Each language's fraction of the text's letters, judged paragraph by paragraph, largest
+    # first: (("es", 0.52), ("en", 0.48)) is a Spanish page left half in English. One entry
+    # for a text in one language; empty when the code is "und".
+    shares: tuple[tuple[str, float], ...] = ()
 
 
 def normalise_hint(hint: str | None) -> str | None:
@@ -84,15 +88,17 @@ def detect(text: str, *, html_lang: str | None = None, source_lang: str | None =
     top_code = _short_code(top.lang)
     if top.prob >= CONFIDENT:
         agree = " (agrees with hint)" if top_code in hints else ""
-        return Language(top_code, round(top.prob, 3), f"detected from {letters} letters{agree}")
+        return Language(top_code, round(top.prob, 3), f"detected from {letters} letters{agree}", ((top_code, 1.0),))
     for hint in hints:
         for candidate in candidates:
             if _short_code(candidate.lang) == hint and top.prob - candidate.prob <= CLOSE_CALL:
                 confidence = round(min(1.0, candidate.prob + (1 - top.prob) / 2), 3)
-                return Language(hint, confidence, f"close call settled by hint {hint} ({_describe(candidates)})")
+                return Language(hint, confidence, f"close call settled by hint {hint} ({_describe(candidates)})",
+                                ((hint, 1.0),))
     if top.prob < UNSURE:
         return Language(UNDETERMINED, round(top.prob, 3), f"no clear language ({_describe(candidates)})")
-    return Language(top_code, round(top.prob, 3), f"best guess from {letters} letters ({_describe(candidates)})")
+    return Language(top_code, round(top.prob, 3), f"best guess from {letters} letters ({_describe(candidates)})",
+                    ((top_code, 1.0),))
 
 
 def _spread_sample(text: str, pieces: int = 5) -> str:
