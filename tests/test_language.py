@@ -42,16 +42,15 @@ def test_detection_from_many_threads_at_once_is_right_from_the_first_call(monkey
 
     from veille import language
 
-    monkeypatch.setattr(language, "_factory", None)  # as in a fresh process
+    monkeypatch.setattr(language, "_identifier", None)  # as in a fresh process
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(lambda text: detect(text).code, [FR, EN, DE] * 8))
     assert codes == ["fr", "en", "de"] * 8
 
 
 def test_a_mixture_with_no_clear_winner_is_undetermined_not_a_wild_guess(monkeypatch):
-    from langdetect.language import Language as Candidate
-
     from veille import language
+    from veille.language import Candidate
 
     # What langdetect said of a page of Chinese lyrics interleaved with pinyin.
     monkeypatch.setattr(language, "_candidates", lambda text: [Candidate("sw", 0.43), Candidate("tl", 0.29),
