@@ -1,3 +1,6 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from veille.language import detect
 
 FR = ("La municipalité a signé un contrat de vidéosurveillance algorithmique avec une entreprise "
@@ -111,3 +114,100 @@ def test_show_json_gives_the_shares_of_an_imported_file(cli, tmp_path):
     (row,) = cli.json_lines("list")
     assert row["lang_shares"] == {"fr": 1.0}
     assert cli.json_lines("show", row["id"])[0]["lang_shares"] == {"fr": 1.0}
+
+
+ES_PARAGRAPHS = [
+    "El ayuntamiento firmó un contrato de videovigilancia con reconocimiento facial sin debate previo en el pleno.",
+    "Las organizaciones de derechos digitales denuncian que el sistema se instaló sin evaluación de impacto.",
+    "Según los documentos obtenidos, la empresa proveedora conservará las imágenes durante treinta días.",
+    "La policía local afirma que las cámaras solo se usarán para buscar personas desaparecidas.",
+]
+EN_PARAGRAPHS = [
+    "The council signed a facial recognition contract without any debate in the full municipal assembly.",
+    "Digital rights groups say the system was installed without an assessment of its impact on privacy.",
+    "According to the documents obtained, the supplier will keep the images for thirty days on its servers.",
+    "Local police say the cameras will only be used to look for missing people, but will not put it in writing.",
+]
+
+
+def test_a_spanish_page_left_half_in_english_has_both_shares_largest_first():
+    text = "\n".join(ES_PARAGRAPHS[:2] + EN_PARAGRAPHS[2:] + ES_PARAGRAPHS[2:])  # a third left in English
+    result = detect(text)
+    assert result.code == "es"
+    (first, first_share), (second, second_share) = result.shares
+    assert (first, second) == ("es", "en")
+    assert 0.25 <= second_share <= 0.42 and abs(first_share + second_share - 1) < 0.01
+
+
+def test_shares_follow_the_paragraphs_not_the_order():
+    interleaved = "\n".join(p for pair in zip(ES_PARAGRAPHS, EN_PARAGRAPHS) for p in pair)
+    shares = dict(detect(interleaved).shares)
+    assert set(shares) == {"es", "en"} and all(0.4 <= s <= 0.6 for s in shares.values())
+
+
+def test_a_text_in_three_languages_is_mixed_not_undetermined():
+    text = "\n".join(ES_PARAGRAPHS[:2] + EN_PARAGRAPHS[:2] + [FR, DE])
+    result = detect(text)
+    assert result.code in {"es", "en", "fr", "de"}
+    assert {code for code, share in result.shares if share >= 0.1} >= {"es", "en", "fr"}
+    assert result.reason.startswith(("mixed languages", "best guess"))
+
+
+def test_one_odd_paragraph_is_noise_counted_in_the_main_language():
+    text = "\n".join([FR] * 12 + ["Thanks to everyone who wrote in about this story."])
+    assert detect(text).shares == (("fr", 1.0),)
+
+
+# Pages of CJK prose carrying many Latin command and package names (issue 14: langdetect called
+# such pages English, Norwegian or Vietnamese).
+ZH_COMMANDS = ("使用 apt-get install python3-pip 安装软件包，然后运行 pip install --user numpy scipy 命令。\n"
+               "如果 systemctl status nginx.service 显示 failed，请查看 journalctl -u nginx -b 的输出。\n"
+               "配置文件位于 /etc/nginx/sites-available/default，修改后执行 nginx -t && systemctl reload nginx。")
+JA_COMMANDS = ("apt-get install python3-pip でパッケージをインストールし、pip install --user numpy を実行します。\n"
+               "systemctl status nginx.service が failed を表示したら、journalctl -u nginx -b の出力を確認してください。")
+
+
+def test_chinese_prose_among_command_names_is_chinese():
+    result = detect(ZH_COMMANDS)
+    assert result.code == "zh" and result.shares == (("zh", 1.0),)
+
+
+def test_japanese_prose_among_command_names_is_japanese():
+    assert detect(JA_COMMANDS).code == "ja"
+
+
+def test_a_chinese_page_with_an_english_paragraph_counts_characters_not_just_letters():
+    # A Han character carries about a word: the English copyright line does not outweigh the page.
+    text = ZH_COMMANDS + "\nCopyright 2024 Free Software Foundation, Inc. License GPLv3+: GNU GPL version 3 or later."
+    result = detect(text)
+    assert result.code == "zh" and result.shares[0][0] == "zh"
+
+
+def test_cantonese_and_egyptian_labels_fold_into_their_macrolanguage(monkeypatch):
+    from veille import language
+
+    class Model:
+        def rank(self, text):
+            return [("yue", 0.40), ("zh", 0.35), ("wuu", 0.15), ("ja", 0.10)]
+
+    monkeypatch.setattr(language, "_model", lambda: Model())
+    result = detect("這是一段足夠長的中文文字，用來測試語言偵測是否把粵語和吳語的標籤歸入中文。")
+    assert result.code == "zh" and result.confidence == 0.9
+
+
+def test_a_short_sentence_is_enough_when_it_is_clear():
+    result = detect("Le conseil municipal a voté hier soir")  # 31 letters
+    assert result.code == "fr"
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from([FR, EN, DE, *ES_PARAGRAPHS, ZH_COMMANDS, "12 345", "", "Nice, 2019"]), max_size=12))
+def test_shares_are_a_partition_largest_first_and_name_the_code(paragraphs):
+    result = detect("\n".join(paragraphs))
+    if result.code == "und":
+        assert result.shares == ()
+        return
+    values = [share for _, share in result.shares]
+    assert abs(sum(values) - 1) < 0.01 and values == sorted(values, reverse=True)
+    assert len({code for code, _ in result.shares}) == len(result.shares)
+    assert result.code in {code for code, _ in result.shares}

@@ -132,7 +132,16 @@ def detect(text: str, *, html_lang: str | None = None, source_lang: str | None =
                 found = Language(hint, confidence, f"close call settled by hint {hint} ({_describe(candidates)})")
                 return _with_shares(found, judged)
     if top.prob < UNSURE:
-        return Language(UNDETERMINED, round(top.prob, 3), f"no clear language ({_describe(candidates)})")
+        clear = sum(w for c, w in judged if c[0].prob >= BLOCK_UNSURE)
+        if clear < 0.5 * sum(w for _, w in judged):
+            return Language(UNDETERMINED, round(top.prob, 3), f"no clear language ({_describe(candidates)})")
+        # Each part is clear, the whole is not: a text in two languages (half left untranslated).
+        mixed = _with_shares(Language(top.lang, round(top.prob, 3), ""), judged)
+        lang = mixed.shares[0][0]
+        shares = ", ".join(f"{code} {share:.2f}" for code, share in mixed.shares[:3])
+        return Language(lang, round(next(c.prob for c in candidates if c.lang == lang), 3),
+                        f"mixed languages, largest share {lang} ({shares} of {letters} letters)",
+                        _with_shares(Language(lang, 0.0, ""), judged).shares)
     found = Language(top.lang, round(top.prob, 3), f"best guess from {letters} letters ({_describe(candidates)})")
     return _with_shares(found, judged)
 
