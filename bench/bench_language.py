@@ -151,6 +151,21 @@ class Veille(Candidate):
         return self.language.detect(text).code
 
 
+class Baseline(Veille):
+    """veille's detect() from another version's language.py (--baseline FILE), e.g. before issue 14."""
+    name = "veille detect() before"
+    path = ""
+
+    def load(self):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("veille_language_before", self.path)
+        self.language = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = self.language  # its dataclasses look their module up
+        spec.loader.exec_module(self.language)
+        self.language.detect("Ceci est un texte assez long pour que le détecteur se charge maintenant.")
+
+
 CANDIDATES = {"langdetect": Langdetect, "py3langid": Py3langid, "fasttext": FastLangdetect, "lingua": Lingua,
               "lingua-low": LinguaLow, "veille": Veille}
 
@@ -160,6 +175,7 @@ def load_cost(key: str) -> tuple[float, float]:
     code = (f"import os, sys, time; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
             "import bench_language as b; b.forbid_network(); "
             "rss = lambda: int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20; "
+            "b.Baseline.path = os.environ.get('BENCH_LANGUAGE_BASELINE', ''); b.CANDIDATES['before'] = b.Baseline; "
             f"c = b.CANDIDATES[{key!r}](); r0 = rss(); t0 = time.perf_counter(); c.load(); "
             "print(time.perf_counter() - t0, rss() - r0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
@@ -168,6 +184,21 @@ def load_cost(key: str) -> tuple[float, float]:
         raise SystemExit(f"bench_language: {key} failed to load: {done.stderr.strip()[-400:]}")
     seconds, mib = done.stdout.split()
     return float(seconds), float(mib)
+
+
+RESULTS = corpus.CACHE / "language" / "results"
+
+
+def _fingerprint(key: str, texts_by_split) -> str:
+    """What a candidate's cached results depend on: the texts, and for veille the code that judged them."""
+    digest = hashlib.sha256(json.dumps(texts_by_split, sort_keys=True).encode())
+    if key == "veille":
+        from veille import language
+
+        digest.update(Path(language.__file__).read_bytes())
+    if key == "before":
+        digest.update(Path(Baseline.path).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 # -- samples -------------------------------------------------------------------------------------
@@ -324,20 +355,35 @@ def report_mixed(docs) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="*", choices=sorted(CANDIDATES), help="candidates to run (default: all)")
+    parser.add_argument("--only", nargs="*", choices=sorted([*CANDIDATES, "before"]),
+                        help="candidates to run (default: all; before needs --baseline)")
     parser.add_argument("--per-lang", type=int, default=60, help="texts per language, length and split")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the labelled corpus from the packages")
     parser.add_argument("--no-mixed", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="measure every candidate again, cached results or not")
+    parser.add_argument("--baseline", metavar="FILE",
+                        help="also run detect() from this language.py, e.g. `git show 29c49bb:src/veille/language.py`")
     args = parser.parse_args()
     forbid_network()
+    if args.baseline:
+        Baseline.path = os.path.abspath(args.baseline)
+        os.environ["BENCH_LANGUAGE_BASELINE"] = Baseline.path
+        CANDIDATES["before"] = Baseline
     docs = corpus.load(rebuild=args.rebuild)
     texts_by_split = samples(docs, args.per_lang)
     splits = ("dev", "held-out")
-    keys = args.only or list(CANDIDATES)
+    keys = args.only or [k for k in CANDIDATES if k != "veille"] + ["veille"]
     results, names = {}, []
     for key in keys:
-        cost = load_cost(key)
         candidate = CANDIDATES[key]()
+        cached = RESULTS / f"{key}-{_fingerprint(key, texts_by_split)}.json"
+        if cached.exists() and not args.fresh:
+            name, found = json.loads(cached.read_text(encoding="utf-8"))
+            found["languages"] = set(found["languages"]) if found["languages"] is not None else None
+            results[name] = found
+            names.append(name)
+            continue
+        cost = load_cost(key)
         candidate.load()
         results[candidate.name] = {"languages": candidate.languages}
         names.append(candidate.name)
@@ -345,6 +391,10 @@ def main() -> None:
             right, times = run(candidate, texts_by_split[split])
             results[candidate.name][split] = (right, times, cost)
             print(f"{candidate.name} {split}: {sum(right)}/{len(right)} right", file=sys.stderr)
+        found = dict(results[candidate.name])
+        found["languages"] = sorted(candidate.languages) if candidate.languages is not None else None
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps([candidate.name, found]), encoding="utf-8")
     everyone = [results[n]["languages"] for n in names if results[n]["languages"] is not None]
     all_langs = {l for s in splits for _, l, _ in texts_by_split[s]}
     common = set.intersection(all_langs, *everyone) if everyone else all_langs

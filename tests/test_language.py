@@ -211,3 +211,18 @@ def test_shares_are_a_partition_largest_first_and_name_the_code(paragraphs):
     assert abs(sum(values) - 1) < 0.01 and values == sorted(values, reverse=True)
     assert len({code for code, _ in result.shares}) == len(result.shares)
     assert result.code in {code for code, _ in result.shares}
+
+
+def test_show_says_how_much_of_a_half_translated_file_is_in_each_language(cli, tmp_path):
+    path = tmp_path / "nota.txt"
+    path.write_text("\n\n".join(ES_PARAGRAPHS + EN_PARAGRAPHS[:2]) + "\n", encoding="utf-8")
+    cli("import", str(path))
+    (row,) = cli.json_lines("list")
+    assert list(row["lang_shares"]) == ["es", "en"] and row["lang"] == "es"
+    shown = cli("show", row["id"]).stdout
+    assert "by paragraph es " in shown and ", en " in shown
+
+
+def test_a_short_chinese_sentence_is_enough_a_character_carrying_a_word():
+    assert detect("市议会昨晚批准了人脸识别合同。").code == "zh"  # 14 characters
+    assert detect("中文").code == "und"

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 UNDETERMINED = "und"
 MIN_LETTERS = 20  # below this, the answers are noise (at 20-40 letters the model abstains, UNSURE, more than it errs)
+# (letters weighed as for shares: a Han, kana or Hangul character counts for DENSE_WEIGHT)
 CONFIDENT = 0.90  # a top candidate at or above this needs no hint
 CLOSE_CALL = 0.20  # a hinted candidate within this of the top wins
 UNSURE = 0.50  # a top candidate below this, with no hint to back it, is no answer
@@ -55,9 +56,10 @@ class Language:
     code: str  # ISO 639-1 where one exists ("zh", "ar": see FOLD), ISO 639-3 otherwise, or "und"
     confidence: float  # 0..1, the model's probability for the code (after hints)
     reason: str  # a short sentence a person can read
-    # Each language's fraction of the text's letters, judged paragraph by paragraph, largest
-    # first: (("es", 0.52), ("en", 0.48)) is a Spanish page left half in English. One entry
-    # for a text in one language; empty when the code is "und".
+    # Each language's fraction of the text's letters (a Han, kana or Hangul character counting
+    # for DENSE_WEIGHT), judged paragraph by paragraph, largest first: (("es", 0.52), ("en",
+    # 0.48)) is a Spanish page left half in English. One entry for a text in one language;
+    # empty when the code is "und".
     shares: tuple[tuple[str, float], ...] = ()
 
 
@@ -110,15 +112,14 @@ def detect(text: str, *, html_lang: str | None = None, source_lang: str | None =
     The text is judged block by block (lines joined into blocks of BLOCK_LETTERS letters or
     more); the blocks' probabilities, weighted by their letters, make the text's candidates.
     """
-    cleaned = _URL_OR_HANDLE.sub(" ", text)
-    blocks = _blocks(cleaned)
-    sizes = [len(_LETTER.findall(block)) for block in blocks]
-    letters = sum(sizes)
+    blocks = _blocks(_URL_OR_HANDLE.sub(" ", text))
+    letters = sum(len(_LETTER.findall(block)) for block in blocks)
     hints = [h for h in (normalise_hint(html_lang), normalise_hint(source_lang)) if h]
-    if letters < MIN_LETTERS:
+    weights = [_script_weights(block) for block in blocks]
+    if sum(sum(w.values()) for w in weights) < MIN_LETTERS:  # ten Han characters are a sentence
         hinted = f"; hint was {hints[0]}" if hints else ""
         return Language(UNDETERMINED, 0.0, f"too little text to tell ({letters} letters){hinted}")
-    judged = [_judge(block) for block in blocks]
+    judged = [_judge(block, weight) for block, weight in zip(blocks, weights)]
     candidates = _pooled(judged)
     top = candidates[0]
     if top.prob >= CONFIDENT:
@@ -139,17 +140,16 @@ def detect(text: str, *, html_lang: str | None = None, source_lang: str | None =
         mixed = _with_shares(Language(top.lang, round(top.prob, 3), ""), judged)
         lang = mixed.shares[0][0]
         shares = ", ".join(f"{code} {share:.2f}" for code, share in mixed.shares[:3])
-        return Language(lang, round(next(c.prob for c in candidates if c.lang == lang), 3),
+        return Language(lang, round(next((c.prob for c in candidates if c.lang == lang), 0.0), 3),
                         f"mixed languages, largest share {lang} ({shares} of {letters} letters)",
                         _with_shares(Language(lang, 0.0, ""), judged).shares)
     found = Language(top.lang, round(top.prob, 3), f"best guess from {letters} letters ({_describe(candidates)})")
     return _with_shares(found, judged)
 
 
-def _judge(block: str) -> tuple[list[Candidate], int]:
+def _judge(block: str, weights: dict[str, int]) -> tuple[list[Candidate], int]:
     """The block's candidates, and its weight: its letters, a Han, kana or Hangul character
     counting for DENSE_WEIGHT (it carries about a word)."""
-    weights = _script_weights(block)
     return _candidates(_prose(block, weights)), sum(weights.values())
 
 
