@@ -40,7 +40,8 @@ FIELDS: list[tuple[str, str, str]] = [
     ("fetched", "string", "when veille fetched or imported it (ISO 8601, UTC)"),
     ("lang", "string", "ISO 639-1 language code detected from the text (`und`: undetermined)"),
     ("lang_confidence", "number", "the language detector's probability for `lang`, 0 to 1"),
-    ("lang_shares", "object", "each language's fraction of the text's letters, judged paragraph by paragraph, "
+    ("lang_shares", "object", "each language's fraction of the text's letters (a Han, kana or Hangul character "
+                              "counting as three), judged paragraph by paragraph, "
                               "largest first ({\"es\": 0.52, \"en\": 0.48}: half left in English); {} when "
                               "undetermined or archived before veille measured it"),
     ("story_id", "string", "the story the article belongs to (copies and translations share it)"),

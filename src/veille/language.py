@@ -53,7 +53,7 @@ _NOT_LATIN = re.compile(r"[^\W\d_\u0000-\u024f]")
 
 @dataclass(frozen=True)
 class Language:
-    code: str  # ISO 639-1 where one exists ("zh", "ar": see FOLD), ISO 639-3 otherwise, or "und"
+    code: str  # ISO 639-1 ("zh", "ar": see FOLD; the model's other labels are left out), or "und"
     confidence: float  # 0..1, the model's probability for the code (after hints)
     reason: str  # a short sentence a person can read
     # Each language's fraction of the text's letters (a Han, kana or Hangul character counting
