@@ -107,7 +107,7 @@ def main() -> int:
             responses = timed("fetch (1 connection)", len(urls), lambda: [fetcher.get(u) for u in urls], rows)
         htmls = [(r.text(), r.url) for r in responses]
         extracted = timed("extract (trafilatura)", len(htmls), lambda: [extract(h, u) for h, u in htmls], rows)
-        langs = timed("language (langdetect)", len(extracted), lambda: [detect(e.text) for e in extracted], rows)
+        langs = timed("language (py3langid)", len(extracted), lambda: [detect(e.text) for e in extracted], rows)
         taggers = pipeline.Taggers()
         taggers.tag([Article(id="warm", url="", source="", text=e.text, lang=l.code)
                      for e, l in list(zip(extracted, langs))[:2]])  # load the models outside the timing

@@ -400,7 +400,9 @@ def show(state: State, article_id: str, as_json: bool) -> None:
         ("id", article.id), ("url", article.url), ("source", article.source),
         ("site", article.site_name), ("author", article.author), ("published", article.published),
         ("fetched", article.fetched),
-        ("language", f"{article.lang} ({article.lang_confidence:.2f}; {article.lang_reason})"),
+        ("language", f"{article.lang} ({article.lang_confidence:.2f}; {article.lang_reason})"
+                     + (f"; by paragraph {', '.join(f'{c} {s:.0%}' for c, s in article.lang_shares)}"
+                        if len(article.lang_shares) > 1 else "")),
         ("note", article.note), ("revision", str(article.revision) if article.revision > 1 else None),
         ("story", f"{membership['story_id']} ({membership['relation']}"
                   + (f" of {membership['original_id'][:10]}" if membership['relation'] != 'original' else "")
@@ -725,6 +727,7 @@ def reindex(state: State, quiet: bool) -> None:
 
 def _article_json(article: Article, archive: Archive | None = None) -> dict:
     data = {key: getattr(article, key) for key in JSON_FIELDS}
+    data["lang_shares"] = dict(article.lang_shares)  # {"es": 0.52, "en": 0.48}, largest first
     if archive is not None:
         membership = archive.story_membership(article.id) or {}
         data.update({key: membership.get(key) for key in STORY_FIELDS})
