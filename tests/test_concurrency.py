@@ -1,15 +1,16 @@
 """Concurrent use of one archive: readers while `veille run` writes, a second writer, a read-only
 archive, a full disk.
 
-`veille run` polls two feeds that grow at every request (interval 1s), with
-slow pages, while other processes run `veille search`, `veille export` and
-`veille status` round after round: every call must exit 0 with output that
-parses, counts must never go down, and exported rows must be internally
-consistent. A `veille fetch` started meanwhile must be refused (status 2,
-naming the run's pid) while the run still holds the archive, not wait for it
-to end, and work again once the run is stopped with SIGTERM. A read-only archive and a full disk must each give one clear
-line and leave the archive as it was. Last, two writer passes in the same
-second (a frozen clock, in-process) must both reach the search index.
+`veille run` polls two feeds (interval 1s) that grow after every round of
+readers, with slow pages, while other processes run `veille search`,
+`veille export` and `veille status` round after round: every call must exit
+0 with output that parses, counts must never go down, and exported rows must
+be internally consistent. A `veille fetch` started meanwhile must be refused
+(status 2, naming the run's pid) while the run still holds the archive, not
+wait for it to end, and work again once the run is stopped with SIGTERM. A
+read-only archive and a full disk must each give one clear line and leave
+the archive as it was. Last, two writer passes in the same second (a frozen
+clock, in-process) must both reach the search index.
 
 About 65 s on 2 shared cores. `pytest -s` prints what the readers saw and
 the one-line messages of the refused writer, the read-only archive and the
@@ -41,20 +42,20 @@ from veille.store import text_hash
 DEADLINE = 240.0
 
 PER_SOURCE = 32
-STEP = 2  # entries a feed adds at each request: the run keeps writing through most reader rounds
 ROUNDS = 8  # of search + export + status, run at once; the second writer joins round SECOND
+# Entries a feed adds after each round of readers: the run has new pages to write during every round,
+# however fast or slow the machine (a feed growing on its own clock was all written in 2 slow rounds)
+STEP = PER_SOURCE // ROUNDS
 SECOND = 2
 SOURCES = {"north": 0, "south": 100}  # name -> offset of its pages' texts
 
 
-def growing_site(server: FixtureServer) -> str:
-    """Two feeds that show STEP more entries at each request, up to PER_SOURCE; slow pages."""
+def growing_site(server: FixtureServer, released: dict[str, int]) -> str:
+    """Two feeds that show released["n"] entries (the test raises it), up to PER_SOURCE; slow pages."""
     for name, offset in SOURCES.items():
-        asked = {"n": 0}
 
-        def feed(handler, name=name, asked=asked):
-            asked["n"] += 1
-            shown = min(PER_SOURCE, STEP * asked["n"])
+        def feed(handler, name=name):
+            shown = min(PER_SOURCE, released["n"])
             items = "".join(f"<item><title>{name} {n}</title><link>{server.url}/{name}/{n}.html</link>"
                             f"<guid>{name}-{n}</guid></item>" for n in range(shown))
             body = f"<rss version='2.0'><channel><title>{name}</title>{items}</channel></rss>".encode()
@@ -83,8 +84,9 @@ def clean(done: subprocess.CompletedProcess, what: str) -> None:
 
 def test_readers_while_run_writes_then_a_second_writer_is_refused(tmp_path):
     archive, config, log = tmp_path / "archive", tmp_path / "feeds.yaml", tmp_path / "run.txt"
+    released = {"n": STEP}
     with FixtureServer() as server:
-        config.write_text(growing_site(server), encoding="utf-8")
+        config.write_text(growing_site(server, released), encoding="utf-8")
         urls = growing_urls(server)
         with log.open("w") as errors:
             run = subprocess.Popen(command(archive, config, "run"), stderr=errors)
@@ -163,11 +165,13 @@ def test_readers_while_run_writes_then_a_second_writer_is_refused(tmp_path):
                 last = now
                 totals.append(total)
                 assert run.poll() is None, log.read_text()[-3000:]
+                released["n"] += STEP  # more for the run to write during the next round
             assert len(set(totals)) >= 3, f"the readers did not overlap the writing: totals {totals}"
             print(f"\nreaders: {len(totals)} rounds of search/export/status while `veille run` wrote "
                   f"(archive totals seen: {totals}) in {time.monotonic() - began_rounds:.1f}s")
 
             # let the run finish the feeds and make one more pass (with its index sync), then stop it
+            released["n"] = PER_SOURCE
             deadline = time.monotonic() + DEADLINE
             while count_articles(archive) < len(urls) and time.monotonic() < deadline:
                 assert run.poll() is None, log.read_text()[-3000:]
