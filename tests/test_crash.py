@@ -58,8 +58,9 @@ def test_a_killed_fetch_keeps_every_stored_article_and_the_next_run_completes(tm
         archive = tmp_path / "archive"
         command = [sys.executable, "-m", "veille", "--archive", str(archive), "--config", str(config)]
         process = subprocess.Popen(command + ["fetch", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # kill it once a few articles are in
+        # kill it once a few articles are in: waits for that event, with a deadline no busy machine reaches
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.2)
             try:
                 with sqlite3.connect(archive / "veille.db") as db:
@@ -68,14 +69,14 @@ def test_a_killed_fetch_keeps_every_stored_article_and_the_next_run_completes(tm
             except sqlite3.Error:
                 continue
         process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
+        process.wait(timeout=180)
 
         with sqlite3.connect(archive / "veille.db") as db:
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             kept = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         assert 5 <= kept < 40
 
-        finished = subprocess.run(command + ["fetch", "--json"], capture_output=True, text=True, timeout=120)
+        finished = subprocess.run(command + ["fetch", "--json"], capture_output=True, text=True, timeout=240)
         assert finished.returncode == 0, finished.stderr
         with sqlite3.connect(archive / "veille.db") as db:
             assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 40

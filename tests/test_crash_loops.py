@@ -13,7 +13,8 @@ matches the archive.
 
 Kill points exercised: 12 rounds of `veille fetch` and 11 of `veille run` (23 SIGKILLs
 on the seeded RNG, each delivered to a live process; a round whose process ended by
-itself before its kill does not count, and each test asserts a minimum), plus 4 kills
+itself before its kill does not count, and each test asserts a minimum; every round
+runs, however slow the machine: no time budget), plus 4 kills
 at chosen moments (the process SIGKILLs itself on entering `link_story`,
 `Archive.write_story`, `Archive.mark_entry`, `SearchIndex.save_cursor`): 27 in all.
 Measured on 2 shared cores: the file runs in about 95 s. `pytest -s` prints one
@@ -46,7 +47,10 @@ PAGES = 60
 COPIES = {56: 0, 57: 1, 58: 2, 59: 3}  # page -> the page whose text it repeats word for word
 WORD = "harbour"  # in every page
 SEED = 20261123
-ROUNDS = {"fetch": 12, "run": 11}  # kill rounds per test (fewer if a test runs out of its time budget)
+ROUNDS = {"fetch": 12, "run": 11}  # kill rounds per test, all of them whatever the machine's speed
+# Waits are for events (articles stored, a process exiting, a log line), each with a deadline far beyond
+# what it takes on 2 busy cores: a hang still fails, a slow machine does not.
+DEADLINE = 240.0
 
 SUBJECTS = ["The city council", "A regional court", "The interior ministry", "Local police", "The transport authority",
             "A parliamentary committee", "The data protection authority", "Port officials", "The mayor's office",
@@ -114,7 +118,7 @@ def command(archive: Path, config: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "veille", "--archive", str(archive), "--config", str(config), *args]
 
 
-def veille(archive: Path, config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def veille(archive: Path, config: Path, *args: str, timeout: float = DEADLINE) -> subprocess.CompletedProcess:
     return subprocess.run(command(archive, config, *args), capture_output=True, text=True, timeout=timeout)
 
 
@@ -279,6 +283,7 @@ class Killer:
             if before < len(self.urls) and choice < 0.65:  # after 1-4 more articles, plus 0-60 ms
                 wanted = before + self.rng.randint(1, 4)
                 extra = self.rng.uniform(0, 0.06)
+                # not a limit that fails the test: on a slow machine the kill only lands earlier
                 deadline = time.monotonic() + 40
                 while process.poll() is None and time.monotonic() < deadline and count_articles(self.archive) < wanted:
                     time.sleep(0.01)
@@ -292,7 +297,7 @@ class Killer:
                 moment = f"at {delay:.2f}s"
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
-                assert process.wait(timeout=10) == -signal.SIGKILL
+                assert process.wait(timeout=DEADLINE) == -signal.SIGKILL
                 self.kills += 1
                 self.moments.append(moment)
             else:
@@ -319,7 +324,6 @@ class Killer:
 
 
 def test_fetch_killed_again_and_again_loses_nothing_and_stores_nothing_twice(tmp_path):
-    started = time.monotonic()
     rng = random.Random(SEED)
     archive, config, log = tmp_path / "archive", tmp_path / "feeds.yaml", tmp_path / "stderr.txt"
     with FixtureServer() as server:
@@ -327,8 +331,6 @@ def test_fetch_killed_again_and_again_loses_nothing_and_stores_nothing_twice(tmp
         urls = page_urls(server)
         killer = Killer(archive, config, ["fetch", "--quiet"], urls, rng, log)
         for _ in range(ROUNDS["fetch"]):
-            if time.monotonic() - started > 40:  # the time budget: a slow machine gets fewer rounds
-                break
             killer.round()
         assert killer.kills >= 9, (killer.kills, killer.moments)
 
@@ -343,7 +345,6 @@ def test_fetch_killed_again_and_again_loses_nothing_and_stores_nothing_twice(tmp
 
 
 def test_run_killed_again_and_again_then_stopped_cleanly_keeps_the_archive_whole(tmp_path):
-    started = time.monotonic()
     rng = random.Random(SEED + 1)
     archive, config, log = tmp_path / "archive", tmp_path / "feeds.yaml", tmp_path / "stderr.txt"
     with FixtureServer() as server:
@@ -351,8 +352,6 @@ def test_run_killed_again_and_again_then_stopped_cleanly_keeps_the_archive_whole
         urls = page_urls(server)
         killer = Killer(archive, config, ["run"], urls, rng, log)
         for _ in range(ROUNDS["run"]):
-            if time.monotonic() - started > 40:
-                break
             killer.round()
         assert killer.kills >= 8, (killer.kills, killer.moments)
         assert killer.ended_alone == 0, "veille run stopped by itself"
@@ -362,7 +361,7 @@ def test_run_killed_again_and_again_then_stopped_cleanly_keeps_the_archive_whole
         with final_log.open("w") as errors:
             process = subprocess.Popen(command(archive, config, "run"), stderr=errors)
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + DEADLINE
             while count_articles(archive) < PAGES and time.monotonic() < deadline and process.poll() is None:
                 time.sleep(0.1)
             passes = final_log.read_text().count("pass done")
@@ -371,7 +370,7 @@ def test_run_killed_again_and_again_then_stopped_cleanly_keeps_the_archive_whole
                 time.sleep(0.1)
         finally:
             process.send_signal(signal.SIGTERM)
-            code = process.wait(timeout=30)
+            code = process.wait(timeout=DEADLINE)
         text = final_log.read_text()
         assert code == 0, text[-3000:]
         assert "Traceback" not in text and "veille run stopped" in text, text[-3000:]
@@ -424,7 +423,7 @@ def test_kills_at_the_riskiest_moments_leave_nothing_half_done_after_the_next_ru
         urls = page_urls(server, 12)
         for where, call in MOMENTS:
             killed = subprocess.run([sys.executable, str(script), "--archive", str(archive), "--config", str(config),
-                                     "fetch", "--quiet"], capture_output=True, text=True, timeout=120,
+                                     "fetch", "--quiet"], capture_output=True, text=True, timeout=DEADLINE,
                                     env=dict(os.environ, VEILLE_TEST_KILL_AT=where, VEILLE_TEST_KILL_ON_CALL=str(call)))
             assert killed.returncode == -signal.SIGKILL, (where, killed.returncode, killed.stderr[-2000:])
             problems = archive_problems(archive, urls, final=False)
