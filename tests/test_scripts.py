@@ -34,7 +34,7 @@ CASES = {
     "ja": ("ja-security-of-authentication", "ja-backup-and-recovery", "パスワード", "バックアップ"),
     "ko": ("ko-user-admin-explain", "ko-disk-repair", "관리자", "복원"),
 }
-DETECTED = {"ru": "ru", "el": "el", "ar": "ar", "fa": "fa", "zh": "zh-cn", "ja": "ja", "ko": "ko"}
+DETECTED = {"ru": "ru", "el": "el", "ar": "ar", "fa": "fa", "zh": "zh", "ja": "ja", "ko": "ko"}
 CHROME = ("GNOME Help", "Contents", "Previous", "Next", "Search", "From gnome-user-docs", "From debian")
 
 
