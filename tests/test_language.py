@@ -42,16 +42,15 @@ def test_detection_from_many_threads_at_once_is_right_from_the_first_call(monkey
 
     from veille import language
 
-    monkeypatch.setattr(language, "_factory", None)  # as in a fresh process
+    monkeypatch.setattr(language, "_identifier", None)  # as in a fresh process
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(lambda text: detect(text).code, [FR, EN, DE] * 8))
     assert codes == ["fr", "en", "de"] * 8
 
 
 def test_a_mixture_with_no_clear_winner_is_undetermined_not_a_wild_guess(monkeypatch):
-    from langdetect.language import Language as Candidate
-
     from veille import language
+    from veille.language import Candidate
 
     # What langdetect said of a page of Chinese lyrics interleaved with pinyin.
     monkeypatch.setattr(language, "_candidates", lambda text: [Candidate("sw", 0.43), Candidate("tl", 0.29),
@@ -66,3 +65,49 @@ def test_a_long_text_is_judged_by_all_of_it_not_its_start():
     text = (EN + " ") * 8 + "\n" + (FR + " ") * 40  # an untranslated English opening, then French
     assert len(text) > 5000
     assert detect(text).code == "fr"
+
+
+# --------------------------------------------------------------------------
+# shares: each language's part of the text, kept on the article
+# --------------------------------------------------------------------------
+
+def test_a_text_in_one_language_has_one_share_and_und_has_none():
+    assert detect(FR).shares == (("fr", 1.0),)
+    assert detect("Nice, 2019").shares == ()
+
+
+def test_shares_are_stored_on_the_article_and_read_back_in_order(archive):
+    from veille.models import Article
+
+    shares = (("es", 0.52), ("en", 0.48))
+    archive.save_article(Article(id="a1", url="https://x.example/a", source="s", text=FR, lang="es",
+                                 lang_shares=shares), "2026-01-01T00:00:00Z")
+    assert archive.get_article("a1").lang_shares == shares
+    assert archive.list_articles()[0].lang_shares == shares
+
+
+def test_an_archive_from_before_shares_upgrades_and_says_it_did_not_measure_them(tmp_path):
+    import sqlite3
+
+    from veille.models import Article
+    from veille.store import MIGRATIONS, Archive
+
+    folder = tmp_path / "archive"
+    with Archive(folder) as archive:
+        archive.save_article(Article(id="a1", url="https://x.example/a", source="s", text=FR, lang="fr"), "t1")
+    db = sqlite3.connect(folder / "veille.db")
+    db.executescript("ALTER TABLE articles DROP COLUMN lang_shares; PRAGMA user_version = 7;")
+    db.close()
+    with Archive(folder) as archive:
+        assert archive.schema_version == len(MIGRATIONS)
+        article = archive.get_article("a1")
+        assert article.lang == "fr" and article.lang_shares == ()
+
+
+def test_show_json_gives_the_shares_of_an_imported_file(cli, tmp_path):
+    path = tmp_path / "note.txt"
+    path.write_text(f"{FR}\n\n{FR}\n", encoding="utf-8")
+    cli("import", str(path))
+    (row,) = cli.json_lines("list")
+    assert row["lang_shares"] == {"fr": 1.0}
+    assert cli.json_lines("show", row["id"])[0]["lang_shares"] == {"fr": 1.0}

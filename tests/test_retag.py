@@ -48,7 +48,8 @@ def test_an_archive_from_before_tagging_upgrades_and_can_be_tagged(tmp_path):
                      "DROP TRIGGER articles_changed_delete; DROP TRIGGER story_members_changed_delete; "
                      "DROP TABLE article_changes; "
                      "DROP TABLE entities; DROP TABLE tags; ALTER TABLE articles DROP COLUMN tagger; "
-                     "ALTER TABLE articles DROP COLUMN tagged_at; DROP TABLE fingerprints; DROP TABLE lsh; "
+                     "ALTER TABLE articles DROP COLUMN tagged_at; ALTER TABLE articles DROP COLUMN lang_shares; "
+                     "DROP TABLE fingerprints; DROP TABLE lsh; "
                      "DROP TABLE anchors; DROP TABLE alternate_links; DROP TABLE stories; "
                      "DROP TABLE story_members; DROP TABLE dedupe_state; DROP TABLE saved_searches; DROP TABLE digest_sends; " +
                      "".join(f"ALTER TABLE sources DROP COLUMN {c}; " for c in (

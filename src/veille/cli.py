@@ -604,6 +604,7 @@ def reindex(state: State, quiet: bool) -> None:
 
 def _article_json(article: Article, archive: Archive | None = None) -> dict:
     data = {key: getattr(article, key) for key in JSON_FIELDS}
+    data["lang_shares"] = dict(article.lang_shares)  # {"es": 0.52, "en": 0.48}, largest first
     if archive is not None:
         membership = archive.story_membership(article.id) or {}
         data.update({key: membership.get(key) for key in STORY_FIELDS})

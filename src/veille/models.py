@@ -71,6 +71,10 @@ class Article:
     lang: str = "und"
     lang_confidence: float = 0.0
     lang_reason: str = ""
+    # Each language's fraction of the text's letters, largest first (language.Language.shares):
+    # (("es", 0.52), ("en", 0.48)) is a Spanish page left half in English. Empty when the text
+    # is "und", or when the article was archived before veille measured shares (schema 8).
+    lang_shares: tuple[tuple[str, float], ...] = ()
     site_name: str | None = None
     description: str | None = None
     html_lang: str | None = None

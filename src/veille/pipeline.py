@@ -556,6 +556,7 @@ def _assemble(
         lang=lang.code,
         lang_confidence=lang.confidence,
         lang_reason=lang.reason,
+        lang_shares=lang.shares,
         site_name=extracted.site_name,
         description=extracted.description,
         html_lang=extracted.html_lang,

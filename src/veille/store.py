@@ -237,13 +237,18 @@ MIGRATIONS: list[str] = [
             VALUES (OLD.article_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM article_changes));
     END
     """,
+    # 8: each language's share of an article's letters (JSON [["es", 0.52], ["en", 0.48]]); "[]" for
+    # articles archived before it was measured
+    """
+    ALTER TABLE articles ADD COLUMN lang_shares TEXT NOT NULL DEFAULT '[]'
+    """,
 ]
 
 ARTICLE_COLUMNS = (
     "id", "url", "canonical_url", "source", "title", "author", "published", "fetched",
     "lang", "lang_confidence", "lang_reason", "site_name", "description", "html_lang",
     "origin", "note", "text", "text_hash", "raw", "raw_type", "extractor", "alternates",
-    "revision", "first_seen", "updated", "tagger", "tagged_at",
+    "revision", "first_seen", "updated", "tagger", "tagged_at", "lang_shares",
 )
 LIST_COLUMNS = tuple(c for c in ARTICLE_COLUMNS if c not in ("text", "raw"))
 
@@ -251,6 +256,15 @@ LIST_COLUMNS = tuple(c for c in ARTICLE_COLUMNS if c not in ("text", "raw"))
 def text_hash(text: str) -> str:
     """Hash of the text with whitespace normalised: the same words give the same hash."""
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+def encode_shares(shares) -> str:
+    """(("es", 0.52), ("en", 0.48)) -> '[["es", 0.52], ["en", 0.48]]', the stored form."""
+    return json.dumps([[code, share] for code, share in shares])
+
+
+def decode_shares(stored: str | None) -> tuple[tuple[str, float], ...]:
+    return tuple((code, float(share)) for code, share in json.loads(stored or "[]"))
 
 
 def compress(raw: bytes | None) -> bytes | None:
@@ -570,10 +584,11 @@ class Archive:
         return [dict(r) for r in rows]
 
     def _article_values(self, article: Article, at: str) -> dict:
-        values = {c: getattr(article, c) for c in ARTICLE_COLUMNS if c not in ("raw", "alternates")}
+        values = {c: getattr(article, c) for c in ARTICLE_COLUMNS if c not in ("raw", "alternates", "lang_shares")}
         values["tagged_at"] = at if article.tagger else None
         values["raw"] = compress(article.raw)
         values["alternates"] = json.dumps(article.alternates, sort_keys=True)
+        values["lang_shares"] = encode_shares(article.lang_shares)
         values["fetched"] = article.fetched or at
         values["updated"] = at
         return values
@@ -991,5 +1006,7 @@ def _row_to_article(row: sqlite3.Row) -> Article:
         values["raw"] = decompress(values["raw"])
     if "alternates" in values:
         values["alternates"] = json.loads(values["alternates"] or "{}")
+    if "lang_shares" in values:
+        values["lang_shares"] = decode_shares(values["lang_shares"])
     values.setdefault("text", "")
     return Article(**values)
