@@ -120,9 +120,11 @@ def script_of(path: Path) -> str:
             word = name.split()[0] if name else "?"
             counts["Han" if word == "CJK" else "Kana" if word in ("HIRAGANA", "KATAKANA") else
                    word.title()] += 1
-    if counts["Kana"] and counts["Kana"] + counts["Han"] > counts["Latin"]:
+    letters = sum(counts.values())
+    if counts["Kana"] >= 0.05 * letters:  # Japanese pages carry many Latin command names: by Kana
         return "Japanese (Kana+Han)"
-    return counts.most_common(1)[0][0] if counts else "?"
+    other = [(n, script) for script, n in counts.items() if script != "Latin" and n >= 0.2 * letters]
+    return max(other)[1] if other else "Latin" if counts else "?"
 
 
 def language_accuracy(claimed: dict[str, str], detected: dict[str, str], scripts: dict[str, str]) -> None:

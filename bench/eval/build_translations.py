@@ -89,7 +89,7 @@ SECTION_MIN = 1800  # characters of English text for a section to be a unit
 SECTION_CHARS = 3000  # cut after this much English text (same blocks in every language)
 MAX_UNTRANSLATED = 0.5  # a "translation" more than half left in English is no translation: left out
 
-_CJK = "\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+_CJK = "\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"  # not Hangul: Korean is spaced
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
 _EN_WORDS = re.compile(r"\b(the|of|is|are|and|to|by|which|with|this|that|be|from|on|you|for)\b", re.I)
 

@@ -242,6 +242,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE articles ADD COLUMN lang_shares TEXT NOT NULL DEFAULT '[]'
     """,
+    # 9: translation candidates whatever their anchors' frequency (LSH bands over each article's
+    # anchor set) and a length measure alike in every script (dedupe.text_size); NULL for
+    # fingerprints made before (`veille dedupe --rebuild` fills both in)
+    """
+    CREATE TABLE anchor_lsh (band INTEGER NOT NULL, hash INTEGER NOT NULL, article_id TEXT NOT NULL);
+    CREATE INDEX anchor_lsh_band ON anchor_lsh(band, hash);
+    CREATE INDEX anchor_lsh_article ON anchor_lsh(article_id);
+    ALTER TABLE fingerprints ADD COLUMN size REAL
+    """,
 ]
 
 ARTICLE_COLUMNS = (
@@ -713,10 +722,13 @@ class Archive:
             self.db.execute("DELETE FROM lsh WHERE article_id = ?", (fp.article_id,))
             self.db.execute("DELETE FROM anchors WHERE article_id = ?", (fp.article_id,))
             self.db.execute("DELETE FROM alternate_links WHERE article_id = ?", (fp.article_id,))
-            self.db.execute("INSERT OR REPLACE INTO fingerprints (article_id, minhash, credit) VALUES (?, ?, ?)",
-                            (fp.article_id, fp.minhash.tobytes(), fp.credit))
+            self.db.execute("DELETE FROM anchor_lsh WHERE article_id = ?", (fp.article_id,))
+            self.db.execute("INSERT OR REPLACE INTO fingerprints (article_id, minhash, credit, size) VALUES (?, ?, ?, ?)",
+                            (fp.article_id, fp.minhash.tobytes(), fp.credit, fp.size))
             self.db.executemany("INSERT INTO lsh (band, hash, article_id) VALUES (?, ?, ?)",
                                 [(band, value, fp.article_id) for band, value in enumerate(fp.bands)])
+            self.db.executemany("INSERT INTO anchor_lsh (band, hash, article_id) VALUES (?, ?, ?)",
+                                [(band, value, fp.article_id) for band, value in enumerate(fp.anchor_bands)])
             self.db.executemany("INSERT OR IGNORE INTO anchors (anchor, article_id) VALUES (?, ?)",
                                 [(anchor, fp.article_id) for anchor in fp.anchors])
             self.db.executemany("INSERT INTO alternate_links (url, article_id) VALUES (?, ?)",
@@ -729,7 +741,7 @@ class Archive:
         params = [v for pair in bands for v in pair]
         return self.db.execute(
             f"""
-            SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash
+            SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, f.size, a.lang_shares
             FROM articles a JOIN fingerprints f ON f.article_id = a.id
             WHERE a.id != ? AND (a.text_hash = ? OR a.id IN (SELECT article_id FROM lsh WHERE {placeholders}))
             LIMIT ?
@@ -767,11 +779,31 @@ class Archive:
         ).fetchall()
         return [r["article_id"] for r in rows]
 
+    def translation_candidates_by_bands(self, fp, lang: str | None, since: str, until: str,
+                                        limit: int = 30) -> list[str]:
+        """Articles in other languages than `lang` (any language if None), in the date window, whose
+        anchor set shares an LSH band with `fp`'s, most bands first: one index look-up per band,
+        however common the anchors are."""
+        bands = list(enumerate(fp.anchor_bands))
+        if not bands:
+            return []
+        placeholders = " OR ".join("(l.band = ? AND l.hash = ?)" for _ in bands)
+        rows = self.db.execute(
+            f"""
+            SELECT l.article_id, COUNT(*) AS shared FROM anchor_lsh l JOIN articles a ON a.id = l.article_id
+            WHERE ({placeholders}) AND l.article_id != ? AND a.lang != 'und' AND a.lang != ?
+              AND COALESCE(a.published, a.fetched) BETWEEN ? AND ?
+            GROUP BY l.article_id ORDER BY shared DESC, l.article_id LIMIT ?
+            """,
+            [*(v for pair in bands for v in pair), fp.article_id, lang or "", since, until, limit],
+        ).fetchall()
+        return [r["article_id"] for r in rows]
+
     def fingerprint_rows(self, ids: list[str]) -> list[sqlite3.Row]:
         if not ids:
             return []
         return self.db.execute(
-            f"SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, f.credit "
+            f"SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, f.credit, f.size, a.lang_shares "
             f"FROM articles a JOIN fingerprints f ON f.article_id = a.id WHERE a.id IN ({', '.join('?' * len(ids))})",
             ids).fetchall()
 
@@ -826,7 +858,8 @@ class Archive:
     def story_members(self, story_id: str) -> list[dict]:
         rows = self.db.execute(
             """
-            SELECT m.*, a.lang, a.text_hash, a.published, a.fetched, a.first_seen, length(a.text) AS length, a.title,
+            SELECT m.*, a.lang, a.lang_shares, a.text_hash, a.published, a.fetched, a.first_seen,
+                   length(a.text) AS length, a.title,
                    substr(a.text, 1, 200) AS opening, a.source, a.url, a.site_name, s.original_id, f.credit
             FROM story_members m JOIN articles a ON a.id = m.article_id JOIN stories s ON s.id = m.story_id
             LEFT JOIN fingerprints f ON f.article_id = m.article_id
