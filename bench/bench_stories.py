@@ -6,8 +6,10 @@ Scores each pairs set on its own (default: bench/eval/pairs, then the dev and
 held-out splits of bench/eval/translations; see their READMEs). For each set,
 imports every document (DIR/docs) into a fresh archive with `veille import`,
 then reads the stories it formed. A pair counts as found when both documents
-are in one story; a same-story pair is a predicted copy when the two are in
-the same detected language and a predicted translation when they are not.
+are in one story; a same-story pair is a predicted translation when the two
+are in different languages (detected, or a substantial share of one text in a
+language the other hardly has: veille's own rule, dedupe.differ) and a
+predicted copy when not.
 Precision is over every same-story pair the archive made among the set's
 documents (a pair it joined that the labels call different, or do not list,
 is a false merge); recall is over the labelled pairs. "same story" scores the
@@ -30,6 +32,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+from veille.dedupe import Settings, differ
 from veille.pipeline import Taggers, import_paths
 from veille.store import Archive
 
@@ -60,15 +63,16 @@ def score(folder: Path, show: int) -> None:
         started = time.perf_counter()
         import_paths([folder / "docs"], archive, taggers=Taggers())
         seconds = time.perf_counter() - started
-        story, lang = {}, {}
+        story, lang, shares = {}, {}, {}
         for article in archive.list_articles(limit=None):
             name = "docs/" + article.url.rsplit("/", 1)[1]
             membership = archive.story_membership(article.id)
-            story[name], lang[name] = membership["story_id"], article.lang
+            story[name], lang[name], shares[name] = membership["story_id"], article.lang, article.lang_shares
     predicted = {}
     for a, b in itertools.combinations(sorted(story), 2):
         if story[a] == story[b]:
-            predicted[frozenset((a, b))] = "copy" if lang[a] == lang[b] else "translation"
+            translated = differ(lang[a], shares[a], lang[b], shares[b], Settings().second_language)
+            predicted[frozenset((a, b))] = "translation" if translated else "copy"
     name = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
     print(f"## {name}: {len(story)} documents imported in {seconds:.0f} s, {len(labelled)} labelled pairs "
           f"({dict(Counter(p['relation'] for p in labelled))})\n")

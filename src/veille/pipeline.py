@@ -851,7 +851,9 @@ def _translation_links(
     # common each anchor is, so two versions sharing only GNU, GPL and a year are compared too).
     rare = sorted(a for a in fp.anchors if frequency.get(a, 1) <= max(20, total // 50))
     candidates = archive.translation_candidates(fp, rare, article.lang, since, until, settings.min_shared_anchors)
-    for other in archive.translation_candidates_by_bands(fp, article.lang, since, until):
+    # A text largely in a second language may be a translation of one in its main language.
+    mixed = any(code != article.lang and share >= settings.second_language for code, share in fp.shares)
+    for other in archive.translation_candidates_by_bands(fp, None if mixed else article.lang, since, until):
         if other not in candidates:
             candidates.append(other)
     anchors = archive.anchors_of(candidates)
@@ -899,6 +901,16 @@ def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, 
     if story_id is None:
         story_id = f"s{article.id}"
     members = {m["article_id"]: m for m in archive.story_members(story_id)}
+    # The article is a version of texts in other stories too: they were one story all along (the
+    # English page and its Chinese translation were placed before the Japanese one that links
+    # both), so those stories join this one.
+    # A link that is only just enough to place an article is not enough to join two stories: the
+    # pages of one family (chown and chgrp) share most of their options.
+    merged = sorted({other for other in (archive.story_of(l.other_id) for l in links
+                                         if l is not best and l.strength >= settings.merge_overlap)
+                     if other and other != story_id})
+    for other in merged:
+        members.update({m["article_id"]: m for m in archive.story_members(other)})
     evidence = best.evidence if best else "first of its story"
     if fp.credit:
         evidence += f"; credits “{fp.credit}” as its source"
@@ -920,7 +932,7 @@ def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, 
                                  f"{tie['evidence'].split(' of ', 1)[0]} of it: {tie['evidence'].split(': ', 1)[-1]}")
     stored = [{key: r.get(key) for key in ("article_id", "relation", "linked_to", "score", "evidence", "explicit")}
               | {"relation": relations[r["article_id"]]} for r in rows]
-    archive.write_story(story_id, original["article_id"], stored)
+    archive.write_story(story_id, original["article_id"], stored, merged)
     return {"story_id": story_id, "relation": relations[article.id], "original_id": original["article_id"],
             "evidence": evidence}
 

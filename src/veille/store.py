@@ -867,9 +867,12 @@ class Archive:
             """, (story_id,)).fetchall()
         return [dict(r) for r in rows]
 
-    def write_story(self, story_id: str, original_id: str, members: list[dict]) -> None:
-        """Replace a story's original and membership in one transaction."""
+    def write_story(self, story_id: str, original_id: str, members: list[dict], merged: list[str] = ()) -> None:
+        """Replace a story's original and membership in one transaction; the stories in `merged`,
+        whose members are now this story's, are deleted in it."""
         with self._transaction():
+            for other in merged:
+                self.db.execute("DELETE FROM stories WHERE id = ?", (other,))
             self.db.execute("INSERT OR REPLACE INTO stories (id, original_id) VALUES (?, ?)", (story_id, original_id))
             self.db.execute("DELETE FROM story_members WHERE story_id = ?", (story_id,))
             self.db.executemany(
