@@ -42,14 +42,15 @@ def fill(archive: Archive, count: int, rng: random.Random) -> None:
     start = date(2024, 1, 1)
     batch = 5_000
     for offset in range(0, count, batch):
-        articles, fingerprints, bands, postings, anchor_bands = [], [], [], [], []
+        articles, fingerprints, bands, postings, anchor_bands, sizes = [], [], [], [], [], []
         for n in range(offset, min(count, offset + batch)):
             article_id = f"{n:016x}"
             day = (start + timedelta(days=rng.randrange(730))).isoformat()
             articles.append((article_id, f"https://bench.example/{n}", "bench", "x" * rng.randrange(1500, 6000),
                              rng.choice(LANGS), f"{rng.getrandbits(128):032x}", day))
             signature = np.array([rng.getrandbits(32) for _ in range(dedupe.NUM_PERM)], dtype=np.uint32)
-            fingerprints.append((article_id, signature.tobytes(), rng.randrange(250, 1000)))
+            fingerprints.append((article_id, signature.tobytes()))
+            sizes.append((article_id, rng.randrange(250, 1000)))
             bands += [(b, h, article_id) for b, h in enumerate(dedupe.band_hashes(signature))]
             # Anchor popularity falls off like words do: a few common, most rare.
             anchors = {f"e:{int(vocabulary ** rng.random())}" for _ in range(25)}
@@ -61,7 +62,8 @@ def fill(archive: Archive, count: int, rng: random.Random) -> None:
                 "text_hash, extractor, fetched, published, first_seen, updated) "
                 "VALUES (?, ?, ?, ?, ?, 1, 'bench', 'page', ?, 'bench', ?, NULL, ?, ?)",
                 [(i, u, s, t, l, h, d, d, d) for i, u, s, t, l, h, d in articles])
-            archive.db.executemany("INSERT INTO fingerprints (article_id, minhash, size) VALUES (?, ?, ?)", fingerprints)
+            archive.db.executemany("INSERT INTO fingerprints (article_id, minhash) VALUES (?, ?)", fingerprints)
+            archive.db.executemany("INSERT INTO text_sizes (article_id, size) VALUES (?, ?)", sizes)
             archive.db.executemany("INSERT INTO anchor_lsh (band, hash, article_id) VALUES (?, ?, ?)", anchor_bands)
             archive.db.executemany("INSERT INTO lsh (band, hash, article_id) VALUES (?, ?, ?)", bands)
             archive.db.executemany("INSERT OR IGNORE INTO anchors (anchor, article_id) VALUES (?, ?)", postings)

@@ -243,13 +243,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE articles ADD COLUMN lang_shares TEXT NOT NULL DEFAULT '[]'
     """,
     # 9: translation candidates whatever their anchors' frequency (LSH bands over each article's
-    # anchor set) and a length measure alike in every script (dedupe.text_size); NULL for
+    # anchor set) and a length measure alike in every script (dedupe.text_size); missing for
     # fingerprints made before (`veille dedupe --rebuild` fills both in)
     """
-    CREATE TABLE anchor_lsh (band INTEGER NOT NULL, hash INTEGER NOT NULL, article_id TEXT NOT NULL);
-    CREATE INDEX anchor_lsh_band ON anchor_lsh(band, hash);
-    CREATE INDEX anchor_lsh_article ON anchor_lsh(article_id);
-    ALTER TABLE fingerprints ADD COLUMN size REAL
+    CREATE TABLE IF NOT EXISTS anchor_lsh (band INTEGER NOT NULL, hash INTEGER NOT NULL, article_id TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS anchor_lsh_band ON anchor_lsh(band, hash);
+    CREATE INDEX IF NOT EXISTS anchor_lsh_article ON anchor_lsh(article_id);
+    CREATE TABLE IF NOT EXISTS text_sizes (article_id TEXT PRIMARY KEY, size REAL NOT NULL) WITHOUT ROWID
     """,
 ]
 
@@ -723,8 +723,10 @@ class Archive:
             self.db.execute("DELETE FROM anchors WHERE article_id = ?", (fp.article_id,))
             self.db.execute("DELETE FROM alternate_links WHERE article_id = ?", (fp.article_id,))
             self.db.execute("DELETE FROM anchor_lsh WHERE article_id = ?", (fp.article_id,))
-            self.db.execute("INSERT OR REPLACE INTO fingerprints (article_id, minhash, credit, size) VALUES (?, ?, ?, ?)",
-                            (fp.article_id, fp.minhash.tobytes(), fp.credit, fp.size))
+            self.db.execute("INSERT OR REPLACE INTO fingerprints (article_id, minhash, credit) VALUES (?, ?, ?)",
+                            (fp.article_id, fp.minhash.tobytes(), fp.credit))
+            self.db.execute("INSERT OR REPLACE INTO text_sizes (article_id, size) VALUES (?, ?)",
+                            (fp.article_id, fp.size))
             self.db.executemany("INSERT INTO lsh (band, hash, article_id) VALUES (?, ?, ?)",
                                 [(band, value, fp.article_id) for band, value in enumerate(fp.bands)])
             self.db.executemany("INSERT INTO anchor_lsh (band, hash, article_id) VALUES (?, ?, ?)",
@@ -741,8 +743,8 @@ class Archive:
         params = [v for pair in bands for v in pair]
         return self.db.execute(
             f"""
-            SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, f.size, a.lang_shares
-            FROM articles a JOIN fingerprints f ON f.article_id = a.id
+            SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, t.size, a.lang_shares
+            FROM articles a JOIN fingerprints f ON f.article_id = a.id LEFT JOIN text_sizes t ON t.article_id = a.id
             WHERE a.id != ? AND (a.text_hash = ? OR a.id IN (SELECT article_id FROM lsh WHERE {placeholders}))
             LIMIT ?
             """,
@@ -803,8 +805,9 @@ class Archive:
         if not ids:
             return []
         return self.db.execute(
-            f"SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, f.credit, f.size, a.lang_shares "
-            f"FROM articles a JOIN fingerprints f ON f.article_id = a.id WHERE a.id IN ({', '.join('?' * len(ids))})",
+            f"SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, f.credit, t.size, a.lang_shares "
+            f"FROM articles a JOIN fingerprints f ON f.article_id = a.id LEFT JOIN text_sizes t ON t.article_id = a.id "
+            f"WHERE a.id IN ({', '.join('?' * len(ids))})",
             ids).fetchall()
 
     def anchors_of(self, ids: list[str]) -> dict[str, set[str]]:
