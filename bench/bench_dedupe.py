@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_dedupe.py [--articles 100000] [--new 300]
 
 Fills an archive with N background articles whose fingerprints (MinHash
-signatures, LSH bands, anchor postings with a Zipf-like spread) are random
-but shaped like real ones, then measures `link_story` for real articles (the
+signatures, LSH bands, anchor postings with a Zipf-like spread and the LSH
+bands of each anchor set) are random but shaped like real ones, then measures `link_story` for real articles (the
 seeds and the fixture site, tagged) arriving one by one: milliseconds per
 article (median, 95th percentile) and the process's peak RSS. Candidates come
 from the indexes in the database; nothing scans the archive or holds its
@@ -42,7 +42,7 @@ def fill(archive: Archive, count: int, rng: random.Random) -> None:
     start = date(2024, 1, 1)
     batch = 5_000
     for offset in range(0, count, batch):
-        articles, fingerprints, bands, postings = [], [], [], []
+        articles, fingerprints, bands, postings, anchor_bands, sizes = [], [], [], [], [], []
         for n in range(offset, min(count, offset + batch)):
             article_id = f"{n:016x}"
             day = (start + timedelta(days=rng.randrange(730))).isoformat()
@@ -50,10 +50,12 @@ def fill(archive: Archive, count: int, rng: random.Random) -> None:
                              rng.choice(LANGS), f"{rng.getrandbits(128):032x}", day))
             signature = np.array([rng.getrandbits(32) for _ in range(dedupe.NUM_PERM)], dtype=np.uint32)
             fingerprints.append((article_id, signature.tobytes()))
+            sizes.append((article_id, rng.randrange(250, 1000)))
             bands += [(b, h, article_id) for b, h in enumerate(dedupe.band_hashes(signature))]
             # Anchor popularity falls off like words do: a few common, most rare.
             anchors = {f"e:{int(vocabulary ** rng.random())}" for _ in range(25)}
             postings += [(a, article_id) for a in anchors]
+            anchor_bands += [(b, h, article_id) for b, h in enumerate(dedupe.anchor_band_hashes(anchors))]
         with archive._transaction():
             archive.db.executemany(
                 "INSERT INTO articles (id, url, source, text, lang, lang_confidence, lang_reason, origin, "
@@ -61,6 +63,8 @@ def fill(archive: Archive, count: int, rng: random.Random) -> None:
                 "VALUES (?, ?, ?, ?, ?, 1, 'bench', 'page', ?, 'bench', ?, NULL, ?, ?)",
                 [(i, u, s, t, l, h, d, d, d) for i, u, s, t, l, h, d in articles])
             archive.db.executemany("INSERT INTO fingerprints (article_id, minhash) VALUES (?, ?)", fingerprints)
+            archive.db.executemany("INSERT INTO text_sizes (article_id, size) VALUES (?, ?)", sizes)
+            archive.db.executemany("INSERT INTO anchor_lsh (band, hash, article_id) VALUES (?, ?, ?)", anchor_bands)
             archive.db.executemany("INSERT INTO lsh (band, hash, article_id) VALUES (?, ?, ?)", bands)
             archive.db.executemany("INSERT OR IGNORE INTO anchors (anchor, article_id) VALUES (?, ?)", postings)
             archive.db.executemany("INSERT INTO story_members (article_id, story_id, relation, evidence) "

@@ -41,7 +41,7 @@ from .errors import (BlockedURLError, DeferredError, ExtractError, FeedError, Fe
 from .fetch import ANY, Fetcher, Response, allowance, check_url
 from .models import Article, Entry, Extracted, ParsedFeed
 from .keys import DATA, fold
-from .store import Archive, SourceState
+from .store import Archive, SourceState, decode_shares
 from .topics import TopicTagger
 from .urls import article_id_for_content, article_id_for_url, canonical_url
 
@@ -835,7 +835,7 @@ def link_story(archive: Archive, article: Article, settings: DedupeSettings | No
     links += _copy_links(archive, fp, settings)
     if not any(link.kind in ("duplicate", "copy") for link in links):
         links += _translation_links(archive, article, fp, settings)
-    return _place_in_story(archive, article, fp, links)
+    return _place_in_story(archive, article, fp, links, settings)
 
 
 def _explicit_links(archive: Archive, article: Article, alternates: list[str], own_urls: list[str]) -> list[Link]:
@@ -857,12 +857,19 @@ def _explicit_links(archive: Archive, article: Article, alternates: list[str], o
 def _copy_links(archive: Archive, fp: dedupe.Fingerprint, settings: DedupeSettings) -> list[Link]:
     links = []
     for row in archive.copy_candidates(fp):
-        other = dedupe.Fingerprint(row["id"], row["lang"], row["length"], row["text_hash"],
-                                   np.frombuffer(row["minhash"], dtype=np.uint32), set())
-        link = dedupe.compare_copy(fp, other, settings)
+        link = dedupe.compare_copy(fp, _fingerprint(row, set()), settings)
         if link is not None:
             links.append(link)
     return links
+
+
+def _fingerprint(row, anchors: set[str]) -> dedupe.Fingerprint:
+    """A stored article's fingerprint, as the candidate queries return it."""
+    keys = row.keys()
+    return dedupe.Fingerprint(row["id"], row["lang"], row["length"], row["text_hash"],
+                              np.frombuffer(row["minhash"], dtype=np.uint32), anchors,
+                              credit=row["credit"] if "credit" in keys else None,
+                              size=row["size"] or 0.0, shares=decode_shares(row["lang_shares"]))
 
 
 def _translation_links(
@@ -872,18 +879,23 @@ def _translation_links(
         return []
     frequency = archive.anchor_frequencies(fp.anchors)
     total = archive.approximate_count()
-    # Only anchors rare enough to be evidence are used to find candidates.
-    rare = sorted(a for a in fp.anchors if frequency.get(a, 1) <= max(20, total // 50))
     when = (article.published or article.fetched or "")[:10] or "2000-01-01"
     since, until = _window(when, settings.window_days)
+    # Candidates: articles sharing enough rare anchors (the postings of a rare anchor are short),
+    # and articles whose anchor set is much like this one's (LSH bands: bounded, and blind to how
+    # common each anchor is, so two versions sharing only GNU, GPL and a year are compared too).
+    rare = sorted(a for a in fp.anchors if frequency.get(a, 1) <= max(20, total // 50))
     candidates = archive.translation_candidates(fp, rare, article.lang, since, until, settings.min_shared_anchors)
+    # A text largely in a second language may be a translation of one in its main language.
+    mixed = any(code != article.lang and share >= settings.second_language for code, share in fp.shares)
+    for other in archive.translation_candidates_by_bands(fp, None if mixed else article.lang, since, until):
+        if other not in candidates:
+            candidates.append(other)
     anchors = archive.anchors_of(candidates)
     names = archive.entity_names(sorted(a[2:] for a in fp.anchors if a.startswith("e:")))
     links = []
     for row in archive.fingerprint_rows(candidates):
-        other = dedupe.Fingerprint(row["id"], row["lang"], row["length"], row["text_hash"],
-                                   np.frombuffer(row["minhash"], dtype=np.uint32), anchors[row["id"]])
-        link = dedupe.compare_translation(fp, other, settings, frequency, total, names)
+        link = dedupe.compare_translation(fp, _fingerprint(row, anchors[row["id"]]), settings, frequency, total, names)
         if link is not None:
             links.append(link)
     return links
@@ -897,8 +909,25 @@ def _window(day: str, days: int) -> tuple[str, str]:
     return (moment - timedelta(days=days)).strftime("%Y-%m-%d"), (moment + timedelta(days=days + 1)).strftime("%Y-%m-%d")
 
 
-def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, links: list[Link]) -> dict:
-    best = max(links, key=lambda l: (l.explicit, _KIND_ORDER[l.kind], l.score, l.other_id), default=None)
+def _best_link(archive: Archive, links: list[Link]) -> Link | None:
+    """The link that places an article: explicit evidence first, then the strongest kind; among
+    translations, one into the story most versions point to (ten language versions of a page are
+    one story, not one per version that happened to be compared first), then the best score."""
+    if not links:
+        return None
+    top = max((l.explicit, _KIND_ORDER[l.kind]) for l in links)
+    chosen = [l for l in links if (l.explicit, _KIND_ORDER[l.kind]) == top]
+    votes: dict[str | None, float] = {}
+    story_of = {l.other_id: archive.story_of(l.other_id) for l in chosen}
+    for link in chosen:
+        key = story_of[link.other_id] or link.other_id
+        votes[key] = votes.get(key, 0.0) + link.score
+    return max(chosen, key=lambda l: (votes[story_of[l.other_id] or l.other_id], l.score, l.other_id))
+
+
+def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, links: list[Link],
+                    settings: DedupeSettings) -> dict:
+    best = _best_link(archive, links)
     current = archive.story_of(article.id)
     story_id = current or (archive.story_of(best.other_id) if best else None)
     if story_id is None and best is not None:  # the other article predates stories: give it its own first
@@ -907,18 +936,29 @@ def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, 
     if story_id is None:
         story_id = f"s{article.id}"
     members = {m["article_id"]: m for m in archive.story_members(story_id)}
+    # The article is a version of texts in other stories too: they were one story all along (the
+    # English page and its Chinese translation were placed before the Japanese one that links
+    # both), so those stories join this one.
+    # A link that is only just enough to place an article is not enough to join two stories: the
+    # pages of one family (chown and chgrp) share most of their options.
+    merged = sorted({other for other in (archive.story_of(l.other_id) for l in links
+                                         if l is not best and l.strength >= settings.merge_overlap)
+                     if other and other != story_id})
+    for other in merged:
+        members.update({m["article_id"]: m for m in archive.story_members(other)})
     evidence = best.evidence if best else "first of its story"
     if fp.credit:
         evidence += f"; credits “{fp.credit}” as its source"
     explicit = 2 if best and best.other_is_original else 1 if best and best.explicit else 0
     mine = _membership(article.id, best.other_id if best else None, best.score if best else None, evidence, explicit)
     rows = [m for key, m in members.items() if key != article.id] + [
-        {**mine, "lang": article.lang, "text_hash": article.text_hash, "published": article.published,
+        {**mine, "lang": article.lang, "lang_shares": tuple(article.lang_shares), "text_hash": article.text_hash, "published": article.published,
          "fetched": article.fetched or "", "length": len(article.text), "title": article.title,
          "opening": article.text[:200], "credit": fp.credit, "site_name": article.site_name,
          "source": article.source}]
     original = _original_of(rows)
-    relations = {r["article_id"]: dedupe.relation(_member(r, rows), _member(original, rows)) for r in rows}
+    relations = {r["article_id"]: dedupe.relation(_member(r, rows), _member(original, rows), settings.second_language)
+                 for r in rows}
     for row in rows:  # a first member that became a copy or translation: say which link tied it
         if row["evidence"].startswith("first of its story") and row["article_id"] != original["article_id"]:
             tie = next((r for r in rows if r.get("linked_to") == row["article_id"]), None)
@@ -927,7 +967,7 @@ def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, 
                                  f"{tie['evidence'].split(' of ', 1)[0]} of it: {tie['evidence'].split(': ', 1)[-1]}")
     stored = [{key: r.get(key) for key in ("article_id", "relation", "linked_to", "score", "evidence", "explicit")}
               | {"relation": relations[r["article_id"]]} for r in rows]
-    archive.write_story(story_id, original["article_id"], stored)
+    archive.write_story(story_id, original["article_id"], stored, merged)
     return {"story_id": story_id, "relation": relations[article.id], "original_id": original["article_id"],
             "evidence": evidence}
 
@@ -951,12 +991,16 @@ def _member(row: dict, rows: list[dict]) -> dedupe.Member:
     others = [r for r in rows if r["article_id"] != row["article_id"]]
     return dedupe.Member(
         article_id=row["article_id"], lang=row["lang"], text_hash=row["text_hash"], published=row["published"],
-        fetched=row["fetched"] or "", length=row["length"],
+        fetched=row["fetched"] or "", length=row["length"], shares=_shares(row.get("lang_shares")),
         explicit_original=any(r.get("explicit") == 2 and r.get("linked_to") == row["article_id"] for r in rows)
         or any(_credits(r.get("credit"), row) for r in others),
         explicit_copy=row.get("explicit") == 2 or any(_credits(row.get("credit"), r) for r in others),
         titled=bool(title) and not (row.get("opening") or "").startswith(title[:60]),
     )
+
+
+def _shares(stored) -> tuple[tuple[str, float], ...]:
+    return decode_shares(stored) if isinstance(stored, str) or stored is None else tuple(stored)
 
 
 def _original_of(rows: list[dict]) -> dict:

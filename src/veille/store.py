@@ -251,6 +251,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE digest_sends ADD COLUMN status TEXT NOT NULL DEFAULT 'sent'
     """,
+    # 10: translation candidates whatever their anchors' frequency (LSH bands over each article's
+    # anchor set) and a length measure alike in every script (dedupe.text_size); missing for
+    # fingerprints made before (`veille dedupe --rebuild` fills both in)
+    """
+    CREATE TABLE IF NOT EXISTS anchor_lsh (band INTEGER NOT NULL, hash INTEGER NOT NULL, article_id TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS anchor_lsh_band ON anchor_lsh(band, hash);
+    CREATE INDEX IF NOT EXISTS anchor_lsh_article ON anchor_lsh(article_id);
+    CREATE TABLE IF NOT EXISTS text_sizes (article_id TEXT PRIMARY KEY, size REAL NOT NULL) WITHOUT ROWID
+    """,
 ]
 
 ARTICLE_COLUMNS = (
@@ -731,10 +740,15 @@ class Archive:
             self.db.execute("DELETE FROM lsh WHERE article_id = ?", (fp.article_id,))
             self.db.execute("DELETE FROM anchors WHERE article_id = ?", (fp.article_id,))
             self.db.execute("DELETE FROM alternate_links WHERE article_id = ?", (fp.article_id,))
+            self.db.execute("DELETE FROM anchor_lsh WHERE article_id = ?", (fp.article_id,))
             self.db.execute("INSERT OR REPLACE INTO fingerprints (article_id, minhash, credit) VALUES (?, ?, ?)",
                             (fp.article_id, fp.minhash.tobytes(), fp.credit))
+            self.db.execute("INSERT OR REPLACE INTO text_sizes (article_id, size) VALUES (?, ?)",
+                            (fp.article_id, fp.size))
             self.db.executemany("INSERT INTO lsh (band, hash, article_id) VALUES (?, ?, ?)",
                                 [(band, value, fp.article_id) for band, value in enumerate(fp.bands)])
+            self.db.executemany("INSERT INTO anchor_lsh (band, hash, article_id) VALUES (?, ?, ?)",
+                                [(band, value, fp.article_id) for band, value in enumerate(fp.anchor_bands)])
             self.db.executemany("INSERT OR IGNORE INTO anchors (anchor, article_id) VALUES (?, ?)",
                                 [(anchor, fp.article_id) for anchor in fp.anchors])
             self.db.executemany("INSERT INTO alternate_links (url, article_id) VALUES (?, ?)",
@@ -747,8 +761,8 @@ class Archive:
         params = [v for pair in bands for v in pair]
         return self.db.execute(
             f"""
-            SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash
-            FROM articles a JOIN fingerprints f ON f.article_id = a.id
+            SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, t.size, a.lang_shares
+            FROM articles a JOIN fingerprints f ON f.article_id = a.id LEFT JOIN text_sizes t ON t.article_id = a.id
             WHERE a.id != ? AND (a.text_hash = ? OR a.id IN (SELECT article_id FROM lsh WHERE {placeholders}))
             LIMIT ?
             """,
@@ -785,12 +799,33 @@ class Archive:
         ).fetchall()
         return [r["article_id"] for r in rows]
 
+    def translation_candidates_by_bands(self, fp, lang: str | None, since: str, until: str,
+                                        limit: int = 30) -> list[str]:
+        """Articles in other languages than `lang` (any language if None), in the date window, whose
+        anchor set shares an LSH band with `fp`'s, most bands first: one index look-up per band,
+        however common the anchors are."""
+        bands = list(enumerate(fp.anchor_bands))
+        if not bands:
+            return []
+        placeholders = " OR ".join("(l.band = ? AND l.hash = ?)" for _ in bands)
+        rows = self.db.execute(
+            f"""
+            SELECT l.article_id, COUNT(*) AS shared FROM anchor_lsh l JOIN articles a ON a.id = l.article_id
+            WHERE ({placeholders}) AND l.article_id != ? AND a.lang != 'und' AND a.lang != ?
+              AND COALESCE(a.published, a.fetched) BETWEEN ? AND ?
+            GROUP BY l.article_id ORDER BY shared DESC, l.article_id LIMIT ?
+            """,
+            [*(v for pair in bands for v in pair), fp.article_id, lang or "", since, until, limit],
+        ).fetchall()
+        return [r["article_id"] for r in rows]
+
     def fingerprint_rows(self, ids: list[str]) -> list[sqlite3.Row]:
         if not ids:
             return []
         return self.db.execute(
-            f"SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, f.credit "
-            f"FROM articles a JOIN fingerprints f ON f.article_id = a.id WHERE a.id IN ({', '.join('?' * len(ids))})",
+            f"SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, f.credit, t.size, a.lang_shares "
+            f"FROM articles a JOIN fingerprints f ON f.article_id = a.id LEFT JOIN text_sizes t ON t.article_id = a.id "
+            f"WHERE a.id IN ({', '.join('?' * len(ids))})",
             ids).fetchall()
 
     def anchors_of(self, ids: list[str]) -> dict[str, set[str]]:
@@ -844,7 +879,8 @@ class Archive:
     def story_members(self, story_id: str) -> list[dict]:
         rows = self.db.execute(
             """
-            SELECT m.*, a.lang, a.text_hash, a.published, a.fetched, a.first_seen, length(a.text) AS length, a.title,
+            SELECT m.*, a.lang, a.lang_shares, a.text_hash, a.published, a.fetched, a.first_seen,
+                   length(a.text) AS length, a.title,
                    substr(a.text, 1, 200) AS opening, a.source, a.url, a.site_name, s.original_id, f.credit
             FROM story_members m JOIN articles a ON a.id = m.article_id JOIN stories s ON s.id = m.story_id
             LEFT JOIN fingerprints f ON f.article_id = m.article_id
@@ -852,9 +888,12 @@ class Archive:
             """, (story_id,)).fetchall()
         return [dict(r) for r in rows]
 
-    def write_story(self, story_id: str, original_id: str, members: list[dict]) -> None:
-        """Replace a story's original and membership in one transaction."""
+    def write_story(self, story_id: str, original_id: str, members: list[dict], merged: list[str] = ()) -> None:
+        """Replace a story's original and membership in one transaction; the stories in `merged`,
+        whose members are now this story's, are deleted in it."""
         with self._transaction():
+            for other in merged:
+                self.db.execute("DELETE FROM stories WHERE id = ?", (other,))
             self.db.execute("INSERT OR REPLACE INTO stories (id, original_id) VALUES (?, ?)", (story_id, original_id))
             self.db.execute("DELETE FROM story_members WHERE story_id = ?", (story_id,))
             self.db.executemany(

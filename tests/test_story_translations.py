@@ -1,0 +1,51 @@
+"""Translations in other scripts, pages that only share boilerplate, and pages left half untranslated.
+
+The documents in fixtures/stories are real: Debian's manual pages in their human translations (see
+bench/eval/translations/README.md and bench/eval/pairs/README.md).
+"""
+
+import pytest
+
+from conftest import FIXTURES, Cli
+
+STORIES = FIXTURES / "stories"
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    cli = Cli(tmp_path_factory.mktemp("translations"))
+    cli("import", str(STORIES))
+    rows = {row["url"].rsplit("/", 1)[1].removesuffix(".txt"): row for row in cli.json_lines("list", "--limit", "0")}
+    return cli, rows
+
+
+def test_an_english_page_and_its_chinese_translation_are_one_story_as_a_translation(imported):
+    # The Chinese page has 2.5 times fewer characters than the English one: a length measured in
+    # characters kept them apart.
+    cli, rows = imported
+    english, chinese = rows["man-mkdir.1-en"], rows["man-mkdir.1-zh"]
+    assert chinese["lang"] == "zh"
+    assert chinese["story_id"] == english["story_id"]
+    assert {chinese["relation"], english["relation"]} == {"original", "translation"}
+    story = cli.json_lines("story", english["id"])[0]
+    evidence = " ".join(m["evidence"] for m in story["members"])
+    assert "shared anchors" in evidence and "--parents" in evidence
+
+
+def test_pages_sharing_only_boilerplate_anchors_stay_apart(imported):
+    # GNU coreutils pages in five languages all carry GNU, GPL, a year, gnu.org, --help and
+    # --version: that is no evidence that they are one text.
+    _, rows = imported
+    pages = ["man-df.1-fr", "man-id.1-de", "man-uname.1-zh", "man-cat.1-ru", "man-ls.1-ja", "man-mkdir.1-en"]
+    assert len({rows[page]["story_id"] for page in pages}) == len(pages)
+    assert all(rows[page]["relation"] == "original" for page in pages[:-1])
+
+
+def test_a_spanish_page_left_partly_in_english_is_a_translation_not_a_copy(imported):
+    # putenv.3 in Spanish keeps a third of its paragraphs in English, so that English is its main
+    # language; the Spanish share makes the two versions translations of each other all the same.
+    _, rows = imported
+    english, spanish = rows["man-putenv.3-en"], rows["man-putenv.3-es"]
+    assert spanish["lang"] == "en" and spanish["lang_shares"]["es"] > 0.2
+    assert spanish["story_id"] == english["story_id"]
+    assert {spanish["relation"], english["relation"]} == {"original", "translation"}
