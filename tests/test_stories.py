@@ -133,3 +133,33 @@ def test_a_republication_that_credits_its_source_is_a_copy_of_it_even_when_publi
         rows = {a.url.rsplit("/", 1)[1]: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}
     assert rows["copy.txt"]["story_id"] == rows["original.html"]["story_id"]
     assert rows["original.html"]["relation"] == "original" and rows["copy.txt"]["relation"] in ("copy", "duplicate")
+
+
+def test_two_rebuilds_give_the_same_stories_whatever_fingerprints_were_there(tmp_path):
+    # An archive whose articles lack fingerprints (made before stories, or by an older veille) once
+    # gave different stories on two rebuilds: the first saw only earlier articles as candidates, the
+    # second also the later ones the first had fingerprinted (issue 22).
+    import sqlite3
+
+    from veille.pipeline import Taggers, import_paths, rebuild_stories
+    from veille.store import Archive
+
+    def stories(archive):
+        return sorted(sorted((m["article_id"], m["relation"]) for m in archive.story_members(s))
+                      for s in {archive.story_of(a.id) for a in archive.list_articles(limit=None)})
+
+    with Archive(tmp_path) as archive:
+        import_paths([SEEDS, FIXTURES / "site"], archive, taggers=Taggers())
+        placed_as_they_came = stories(archive)
+    db = sqlite3.connect(tmp_path / "veille.db")
+    for table in ("fingerprints", "lsh", "anchors", "anchor_lsh", "text_sizes", "stories", "story_members"):
+        db.execute(f"DELETE FROM {table}")
+    db.commit()
+    db.close()
+    with Archive(tmp_path) as archive:
+        rebuild_stories(archive)
+        first = stories(archive)
+        rebuild_stories(archive)
+        second = stories(archive)
+    assert first == second
+    assert len(first) == len(placed_as_they_came)

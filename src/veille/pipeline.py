@@ -821,21 +821,33 @@ def retag(
 _KIND_ORDER = {"duplicate": 3, "copy": 2, "translation": 1}
 
 
-def link_story(archive: Archive, article: Article, settings: DedupeSettings | None = None) -> dict:
+def link_story(archive: Archive, article: Article, settings: DedupeSettings | None = None, *,
+               placed_only: bool = False) -> dict:
     """Fingerprint `article`, find what it is a version of, and place it in a story.
 
+    `placed_only` (a rebuild): link only to articles already placed again, not to later ones whose
+    fingerprints an earlier run left, so that the result does not depend on what was there before.
     Returns its membership (story_id, relation, original_id, evidence).
     """
     settings = settings or DedupeSettings()
-    fp = dedupe.fingerprint(article)
+    fp = _save_fingerprint(archive, article)
     own_urls = sorted({article.url, canonical_url(article.url)} | ({article.canonical_url} if article.canonical_url else set()))
     alternates = sorted({canonical_url(u) for u in article.alternates.values()} | set(article.alternates.values()))
-    archive.save_fingerprint(fp, alternates)
     links = _explicit_links(archive, article, alternates, own_urls)
     links += _copy_links(archive, fp, settings)
+    if placed_only:
+        links = [link for link in links if archive.story_of(link.other_id) is not None]
     if not any(link.kind in ("duplicate", "copy") for link in links):
-        links += _translation_links(archive, article, fp, settings)
+        found = _translation_links(archive, article, fp, settings)
+        links += [link for link in found if not placed_only or archive.story_of(link.other_id) is not None]
     return _place_in_story(archive, article, fp, links, settings)
+
+
+def _save_fingerprint(archive: Archive, article: Article) -> dedupe.Fingerprint:
+    fp = dedupe.fingerprint(article)
+    alternates = sorted({canonical_url(u) for u in article.alternates.values()} | set(article.alternates.values()))
+    archive.save_fingerprint(fp, alternates)
+    return fp
 
 
 def _explicit_links(archive: Archive, article: Article, alternates: list[str], own_urls: list[str]) -> list[Link]:
@@ -956,8 +968,9 @@ def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, 
          "fetched": article.fetched or "", "length": len(article.text), "title": article.title,
          "opening": article.text[:200], "credit": fp.credit, "site_name": article.site_name,
          "source": article.source}]
-    original = _original_of(rows)
-    relations = {r["article_id"]: dedupe.relation(_member(r, rows), _member(original, rows), settings.second_language)
+    facts = _StoryFacts(rows)
+    original = _original_of(rows, facts)
+    relations = {r["article_id"]: dedupe.relation(_member(r, facts), _member(original, facts), settings.second_language)
                  for r in rows}
     for row in rows:  # a first member that became a copy or translation: say which link tied it
         if row["evidence"].startswith("first of its story") and row["article_id"] != original["article_id"]:
@@ -986,15 +999,31 @@ def _credits(credit: str | None, row: dict) -> bool:
     return any(name and (fold(name) == wanted or wanted in fold(name)) for name in (row.get("site_name"), row.get("source")))
 
 
-def _member(row: dict, rows: list[dict]) -> dedupe.Member:
+class _StoryFacts:
+    """What members say of each other, gathered once per placement: asked of every member for every
+    member, it made placing an article cost the square of its story's size (a rebuild, the cube)."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.rows = rows
+        self.named_original = {r.get("linked_to") for r in rows if r.get("explicit") == 2}
+        self.credits = [(r["article_id"], r["credit"]) for r in rows if r.get("credit")]
+
+    def credited(self, row: dict) -> bool:
+        """Does another member's "Source: X" name this member?"""
+        return any(other != row["article_id"] and _credits(credit, row) for other, credit in self.credits)
+
+    def credits_another(self, row: dict) -> bool:
+        return bool(row.get("credit")) and any(_credits(row["credit"], r) for r in self.rows
+                                               if r["article_id"] != row["article_id"])
+
+
+def _member(row: dict, facts: _StoryFacts) -> dedupe.Member:
     title = (row.get("title") or "").rstrip("…").strip()
-    others = [r for r in rows if r["article_id"] != row["article_id"]]
     return dedupe.Member(
         article_id=row["article_id"], lang=row["lang"], text_hash=row["text_hash"], published=row["published"],
         fetched=row["fetched"] or "", length=row["length"], shares=_shares(row.get("lang_shares")),
-        explicit_original=any(r.get("explicit") == 2 and r.get("linked_to") == row["article_id"] for r in rows)
-        or any(_credits(r.get("credit"), row) for r in others),
-        explicit_copy=row.get("explicit") == 2 or any(_credits(row.get("credit"), r) for r in others),
+        explicit_original=row["article_id"] in facts.named_original or facts.credited(row),
+        explicit_copy=row.get("explicit") == 2 or facts.credits_another(row),
         titled=bool(title) and not (row.get("opening") or "").startswith(title[:60]),
     )
 
@@ -1003,8 +1032,8 @@ def _shares(stored) -> tuple[tuple[str, float], ...]:
     return decode_shares(stored) if isinstance(stored, str) or stored is None else tuple(stored)
 
 
-def _original_of(rows: list[dict]) -> dict:
-    chosen = dedupe.choose_original([_member(r, rows) for r in rows])
+def _original_of(rows: list[dict], facts: _StoryFacts) -> dict:
+    chosen = dedupe.choose_original([_member(r, facts) for r in rows])
     return next(r for r in rows if r["article_id"] == chosen)
 
 
@@ -1022,6 +1051,14 @@ def rebuild_stories(
         after = (when, last)
     else:
         archive.clear_stories()
+        # Every fingerprint first: anchor weights count the whole archive, as they will on the
+        # next rebuild, so two rebuilds give the same stories whatever fingerprints were there before.
+        position = None
+        while articles := archive.articles_in_order(position, batch):
+            for article in articles:
+                article.entities = archive.entities_of(article.id)
+                _save_fingerprint(archive, article)
+            position = (articles[-1].published or articles[-1].fetched or "", articles[-1].id)
     _notify(progress, "total", str(archive.count_articles()))
     while True:
         articles = archive.articles_in_order(after, batch)
@@ -1029,7 +1066,7 @@ def rebuild_stories(
             break
         for article in articles:
             article.entities = archive.entities_of(article.id)
-            membership = link_story(archive, article, settings)
+            membership = link_story(archive, article, settings, placed_only=True)
             report.count("updated" if membership["relation"] != "original" else "unchanged", article.id)
             _notify(progress, "file", article.id)
         last = articles[-1]
