@@ -19,9 +19,13 @@ heals by itself, and `veille reindex` rebuilds it all from the archive.
 
 from __future__ import annotations
 
+import ctypes
 import json
+import multiprocessing
+import os
 import re
 import shutil
+import signal
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +45,7 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
 from whoosh.lang import has_stopwords, stopwords_for_language
+from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.qparser import QueryParser
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.system import pack_uint
@@ -51,6 +56,7 @@ from .keys import normalise
 from .models import Article
 
 INDEX_DIR = "index"
+BUILD_DIR = "index.new"  # `veille reindex` builds here, beside the index readers keep using
 # ISO 639-1 -> Snowball algorithm (PyStemmer). Other languages are indexed folded but not stemmed.
 STEMMERS = {
     "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
@@ -217,6 +223,62 @@ class CountedPositions(formats.Positions):
             yield word, len(positions), len(positions) * boost, pack_uint(len(deltas)) + dumps(deltas, 2)
 
 
+class _TiedTask(SubWriterTask):
+    """One of whoosh's indexing processes, killed by the kernel when the process that started it ends.
+
+    whoosh's own processes outlive a killed parent, blocked for ever on their job queue; those
+    forked children also kept the parent's open files (the archive's writer lock among them)."""
+
+    def __init__(self, *args, parent: int | None) -> None:
+        super().__init__(*args)
+        self.parent = parent
+
+    def run(self) -> None:
+        _die_with_parent(self.parent)
+        super().run()
+
+
+class _TiedWriter(MpWriter):
+    """whoosh's parallel writer, with processes that end with this one."""
+
+    def _new_task(self):
+        forked = multiprocessing.get_start_method() == "fork"
+        task = _TiedTask(self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs,
+                         self.multisegment, parent=os.getpid() if forked else None)
+        self.tasks.append(task)
+        task.start()
+        return task
+
+
+def _die_with_parent(parent: int | None) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    if parent is not None and os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
+
+
+def _swap(new: Path, live: Path) -> None:
+    """Put folder `new` at `live` and the old one at `new`, in one step where the kernel can
+    (renameat2 RENAME_EXCHANGE): a reader opens either the whole old index or the whole new one."""
+    if live.is_dir():
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.renameat2(-100, os.fsencode(new), -100, os.fsencode(live), 2) == 0:  # AT_FDCWD
+                return
+        except (OSError, AttributeError):
+            pass
+        old = live.with_name(live.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        live.rename(old)
+        new.rename(live)
+        old.rename(new)
+    else:
+        new.rename(live)
+
+
 def schema() -> Schema:
     analyzer = ArticleAnalyzer()
     fields = dict(
@@ -277,8 +339,8 @@ class SearchIndex:
     index either (the writer that holds the archive does).
     """
 
-    def __init__(self, folder: Path, repair: bool = False, reader: bool = False) -> None:
-        self.folder = Path(folder) / INDEX_DIR
+    def __init__(self, folder: Path, repair: bool = False, reader: bool = False, name: str = INDEX_DIR) -> None:
+        self.folder = Path(folder) / name
         self._searcher = None
         self._filter_cache: dict[str, np.ndarray] = {}
         self._table: fastpath.Table | None = None
@@ -332,9 +394,10 @@ class SearchIndex:
         writes several segments, and documents are added, not updated.
         """
         count = 0
-        options = {"limitmb": POOL_MB} if procs == 1 else \
-            {"limitmb": POOL_MB, "procs": procs, "multisegment": True}
-        writer = self.ix.writer(**options)
+        if procs == 1:
+            writer = self.ix.writer(limitmb=POOL_MB)
+        else:
+            writer = _TiedWriter(self.ix, procs=procs, multisegment=True, limitmb=POOL_MB)
         try:
             put = writer.update_document if procs == 1 else writer.add_document
             for article, story, keys, tags in articles:
@@ -358,6 +421,24 @@ class SearchIndex:
         self.close()  # the next query opens a searcher on what was just committed
         self.save_cursor(cursor)
         return count
+
+    @classmethod
+    def beside(cls, folder: Path) -> "SearchIndex":
+        """An empty index built beside the live one (whatever a killed build left there is dropped);
+        `publish()` puts it in its place."""
+        fresh = cls(folder, repair=True, name=BUILD_DIR)
+        if fresh.rebuilt is None:
+            fresh.clear()
+        return fresh
+
+    def publish(self) -> None:
+        """Put this index, built beside the live one, in its place; the old one is deleted."""
+        self.close()
+        live = self.folder.parent / INDEX_DIR
+        _swap(self.folder, live)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder = live
+        self.ix = whoosh_index.open_dir(live)
 
     def clear(self) -> None:
         self.close()
@@ -383,7 +464,10 @@ class SearchIndex:
         if self._searcher is None:
             self._searcher = self.ix.searcher()
         elif not self._searcher.up_to_date():
-            self._searcher = self._searcher.refresh()
+            # A new searcher, not whoosh's refresh(): an empty index is never "up to date" (its
+            # reader has no generation) and refresh() fails on it (TypeError).
+            self._searcher.close()
+            self._searcher = self.ix.searcher()
             self._languages, self._table = None, None
             self._filter_cache.clear()
         return self._searcher
