@@ -346,6 +346,7 @@ class SearchIndex:
         self._table: fastpath.Table | None = None
         self._languages: list[str] | None = None
         self.rebuilt: str | None = None
+        self.cursor_lost = False  # cursor.json could not be read: everything is indexed again
         problem = None
         if not self.folder.is_dir() or not any(self.folder.glob("_MAIN_*.toc")):
             problem = "missing"
@@ -379,8 +380,18 @@ class SearchIndex:
     # -- writing -----------------------------------------------------------------
     @property
     def cursor(self) -> str:
+        """How far the index got in the archive's changes ("" for nothing yet). A cursor file that
+        cannot be read counts as nothing: the next sync indexes every article again (each replaces
+        its own document), which heals the index instead of stopping every search."""
         path = self.folder / "cursor.json"
-        return json.loads(path.read_text())["cursor"] if path.exists() else ""
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))["cursor"] if path.exists() else ""
+        except (OSError, ValueError, TypeError, KeyError):
+            value = None
+        if not isinstance(value, str):
+            self.cursor_lost = True
+            return ""
+        return value
 
     def save_cursor(self, value: str) -> None:
         (self.folder / "cursor.tmp").write_text(json.dumps({"cursor": value}))
@@ -678,8 +689,27 @@ def filter_text(lang: str | None = None, source: str | None = None, since: str |
     return " ".join(filters)
 
 
+# A query's bounds: whoosh's query parser takes time in the square of a word's length (a word of
+# 100,000 characters never finished) and each term costs a lookup; a question to an archive fits
+# well within these, a --cross-lingual expansion too.
+MAX_QUERY_CHARS = 4_000
+MAX_QUERY_TERMS = 300
+
+
+def check_bounds(query: str) -> None:
+    """A query too long to be answered in reasonable time: one line that says the bound."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"search: the query is {len(query):,} characters long, more than the {MAX_QUERY_CHARS:,} "
+                         "a query may have; search for fewer or shorter words")
+    terms = len(re.findall(r"[^\s()\"]+", query))
+    if terms > MAX_QUERY_TERMS:
+        raise QueryError(f"search: the query has {terms:,} terms, more than the {MAX_QUERY_TERMS} a query may have; "
+                         "search for fewer words (a saved search or --cross-lingual adds its own)")
+
+
 def check_syntax(query: str) -> None:
     """whoosh quietly guesses around broken syntax; users deserve to be told where it breaks."""
+    check_bounds(query)
     if query.count('"') % 2:
         raise QueryError(f'search: unclosed quote at character {query.rfind(chr(34)) + 1}; close the "phrase"')
     depth = 0

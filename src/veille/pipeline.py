@@ -35,7 +35,7 @@ from .config import NLP, Config, Source
 from .dedupe import Link
 from .dedupe import Settings as DedupeSettings
 from .encoding import decode, looks_like_html
-from .entities import EntityTagger, KnownName, data_fingerprint
+from .entities import EntityTagger, KnownName, capped_note, data_fingerprint
 from .errors import (BlockedURLError, DeferredError, ExtractError, FeedError, FetchError, ImportFileError,
                      ImportPathError, is_storage_failure)
 from .fetch import ANY, Fetcher, Response, allowance, check_url
@@ -139,6 +139,9 @@ class Taggers:
                 article.entities = entities
                 article.tags = self.topics.tag(article.text, article.lang)
                 article.tagger = self.describe(article.lang)
+                capped = capped_note(article.text)
+                if capped and capped not in (article.note or ""):
+                    article.note = f"{article.note}; {capped}" if article.note else capped
         except Exception as exc:  # a model failing must not cost the articles themselves
             logger.debug("tagging failed", exc_info=True)
             for article in articles:
@@ -1017,6 +1020,9 @@ def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int
                                        f"the archive ({articles} articles)")
     if not built_before:
         archive.set_state("index", "built")
+    if not search_index.cursor and search_index.cursor_lost:
+        (notice or logger.warning)("the search index's cursor.json could not be read; indexing every article "
+                                   "again (each one replaces its own entry)")
     done = 0
     try:
         number = archive.change_number(search_index.cursor)
