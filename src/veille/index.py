@@ -347,20 +347,9 @@ class SearchIndex:
         self._languages: list[str] | None = None
         self.rebuilt: str | None = None
         self.cursor_lost = False  # cursor.json could not be read: everything is indexed again
-        problem = None
-        if not self.folder.is_dir() or not any(self.folder.glob("_MAIN_*.toc")):
-            problem = "missing"
-        else:
-            try:
-                self.ix = whoosh_index.open_dir(self.folder)
-                if "phrases" not in self.ix.schema or not isinstance(
-                        self.ix.schema["text"].analyzer, ArticleAnalyzer):
-                    problem = "in an older layout"
-                else:  # open every segment's files and read a term: the searcher is then kept for queries
-                    self._searcher = self.ix.searcher()
-                    next(iter(self._searcher.lexicon("id")), None)
-            except Exception as exc:  # whoosh raises anything from a damaged file: pickle, struct, EOF...
-                problem = f"unreadable ({type(exc).__name__}: {str(exc)[:80]})"
+        problem = self._open()
+        if problem is not None and problem != "missing" and reader:
+            problem = self._open()  # once more: `veille reindex` may have put its new index in place meanwhile
         if problem is None:
             return
         if problem == "missing" and reader:  # a writer is at work (else the reader would have built it)
@@ -376,6 +365,21 @@ class SearchIndex:
         except OSError as exc:
             raise IndexDamagedError(f"the search index in {self.folder} is {problem} and cannot be made again "
                                     f"({exc.strerror}); check that the archive folder is writable") from None
+
+    def _open(self) -> str | None:
+        """Open the index and its segments' files; what is wrong with it, or None."""
+        if not self.folder.is_dir() or not any(self.folder.glob("_MAIN_*.toc")):
+            return "missing"
+        try:
+            self.ix = whoosh_index.open_dir(self.folder)
+            if "phrases" not in self.ix.schema or not isinstance(self.ix.schema["text"].analyzer, ArticleAnalyzer):
+                return "in an older layout"
+            # open every segment's files and read a term: the searcher is then kept for queries
+            self._searcher = self.ix.searcher()
+            next(iter(self._searcher.lexicon("id")), None)
+        except Exception as exc:  # whoosh raises anything from a damaged file: pickle, struct, EOF...
+            return f"unreadable ({type(exc).__name__}: {str(exc)[:80]})"
+        return None
 
     # -- writing -----------------------------------------------------------------
     @property

@@ -311,6 +311,10 @@ class Archive:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         except OSError as exc:
+            if isinstance(exc, (FileExistsError, NotADirectoryError)):
+                file = next((p for p in (self.folder, *self.folder.parents) if p.exists() and not p.is_dir()),
+                            self.folder)
+                raise ArchiveError(f"archive: {file} is a file, not a folder; pass another --archive") from None
             if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not path.is_file():
                 raise ArchiveError(f"archive: cannot open {path} ({exc}); check the path and its permissions") from None
             # An archive this user may read but not write (or on a read-only disk): readers read it;
