@@ -340,10 +340,11 @@ class Archive:
             self.db.close()
             problem = str(exc).lower()
             if "malformed" in problem or "not a database" in problem or "corrupt" in problem:
+                what = "is damaged" if "not a database" not in problem else "is not a veille archive, or a damaged one"
                 raise ArchiveError(
-                    f"archive: {path} is damaged ({exc}); copy the archive folder first, then save what can "
-                    f"be read with `sqlite3 {path} .recover | sqlite3 recovered.db` and use the new file as "
-                    f"veille.db (or pass another --archive)") from None
+                    f"archive: {path} {what} ({exc}); to save what can be read, copy the archive folder first, "
+                    f"then `sqlite3 {path} .recover | sqlite3 recovered.db` and use the new file as veille.db; "
+                    "or pass another --archive") from None
             raise ArchiveError(f"archive: {path} is not a veille archive ({exc}); pass another --archive") from None
 
     # -- lifecycle -------------------------------------------------------
