@@ -154,7 +154,7 @@ def _busy_message(folder: Path, holder: str) -> str:
     pid = pid if pid.isdigit() else ""
     who = f"pid {pid}, `veille {command}`" + (f" since {since}" if since else "") if pid else "another process"
     holders = _holders(folder / LOCK_NAME)
-    if pid and holders is not None and int(pid) not in holders:
+    if pid and holders is not None and _ended(int(pid), holders):
         # The pid in the file has ended, yet the lock is taken: by what it left behind (or by a
         # program that took the lock without writing its name).
         if holders:
@@ -166,6 +166,19 @@ def _busy_message(folder: Path, holder: str) -> str:
                 "ended; stop it, then run the command again")
     stop = f"; or stop it (kill {pid})" if pid else ""
     return f"the archive {folder} is being written by another veille ({who}); wait for it to finish{stop}"
+
+
+def _ended(pid: int, holders: list[int]) -> bool:
+    """The pid in the lock file no longer holds it: gone, or a new process under a reused pid."""
+    if pid in holders:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # another user's process: its open files cannot be seen, it may well hold the lock
+    return os.path.isdir(f"/proc/{pid}/fd")
 
 
 def _holders(path: Path) -> list[int] | None:
@@ -199,5 +212,5 @@ def _command_line(pid: int) -> str:
         words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return "?"
-    line = " ".join(w.decode("utf-8", "replace") for w in words if w)
+    line = " ".join(" ".join(w.decode("utf-8", "replace").split()) for w in words if w)  # one line
     return line if len(line) <= 80 else line[:79] + "…"
