@@ -35,6 +35,7 @@ out = Console(highlight=False, soft_wrap=True)  # long lines stay whole when pip
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
 
 STORY_FIELDS = ("story_id", "relation", "original_id")
+MAX_COUNT = 1_000_000  # --limit, --top, --page: more than an archive lists at once (SQLite's integers end at 2**63)
 JSON_FIELDS = (
     "id", "url", "canonical_url", "source", "title", "author", "published", "fetched",
     "lang", "lang_confidence", "lang_reason", "site_name", "description", "origin", "note",
@@ -110,6 +111,9 @@ def _storage_advice(problem: str) -> str:
         return "make the archive folder and its files writable by this user, then run the command again"
     if "locked" in problem or "busy" in problem:
         return "another program holds the database; try again in a moment"
+    if "malformed" in problem or "not a database" in problem or "corrupt" in problem:
+        return ("the database is damaged: copy the archive folder first, then save what can be read with "
+                "`sqlite3 veille.db .recover | sqlite3 recovered.db` and use the new file as veille.db")
     return "check the disk and the archive folder, then run the command again"
 
 
@@ -333,7 +337,8 @@ def status(state: State, as_json: bool) -> None:
 @main.command(name="list")
 @click.option("--source", help="Only articles of this source.")
 @click.option("--lang", help="Only articles in this language (en, fr, ..., und).")
-@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, help="At most this many (0: all).")
+@click.option("--limit", type=click.IntRange(min=0, max=MAX_COUNT), default=20, show_default=True,
+              help="At most this many (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one article per line.")
 @click.pass_obj
 def list_(state: State, source: str | None, lang: str | None, limit: int, as_json: bool) -> None:
@@ -377,7 +382,7 @@ def show(state: State, article_id: str, as_json: bool) -> None:
         story = archive.get_article(article_id[1:]) if article_id[:1] in ("s", "S") else None
         if story is not None and archive.story_of(story.id) is not None:
             raise VeilleError(f"{article_id} is a story id; `veille story {article_id}` shows its articles")
-        raise VeilleError(f"no article with id {article_id!r}; `veille list` shows the ids "
+        raise VeilleError(f"no article with id {_shown(article_id)}; `veille list` shows the ids "
                           "(any 4 or more of their first characters will do, if no other id starts so)")
     revisions = [dict(r) for r in archive.revisions(article.id)]
     entities = archive.entities_of(article.id)
@@ -429,7 +434,7 @@ def show(state: State, article_id: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="How many entities.")
+@click.option("--top", type=click.IntRange(min=1, max=MAX_COUNT), default=20, show_default=True, help="How many entities.")
 @click.option("--label", type=click.Choice(["PERSON", "ORG", "LOC", "MISC"], case_sensitive=False),
               help="Only this kind of entity.")
 @click.option("--lang", help="Only articles in this language.")
@@ -491,8 +496,8 @@ def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
 @click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY-MM-DD).")
 @click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True,
               help="Best matches first, or newest first.")
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Stories per page.")
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_COUNT), default=10, show_default=True, help="Stories per page.")
+@click.option("--page", type=click.IntRange(min=1, max=MAX_COUNT), default=1, show_default=True,
               help="Which page of --limit stories to show (the last line says when there is a next one).")
 @click.option("--all-versions", is_flag=True, help="Every matching article, not one line per story.")
 @click.option("--count", "count_only", is_flag=True, help="Only the number of matching stories and articles.")
@@ -747,7 +752,7 @@ def story(state: State, article_or_story: str, as_json: bool) -> None:
     article = archive.get_article(article_or_story.removeprefix("s"))
     story_id = archive.story_of(article.id) if article else None
     if story_id is None:
-        raise VeilleError(f"no story for {article_or_story!r}; `veille list` shows article ids, "
+        raise VeilleError(f"no story for {_shown(article_or_story)}; `veille list` shows article ids, "
                           "and `veille dedupe --rebuild` places older articles in stories")
     members = archive.story_members(story_id)
     if as_json:
@@ -805,6 +810,11 @@ def _optional_config(state: State) -> Config | None:
     if not Path(state["config_path"]).exists():
         return None
     return state.config()
+
+
+def _shown(value: str, width: int = 40) -> str:
+    """A value the user typed, quoted and cut short for a one-line message."""
+    return repr(value if len(value) <= width else value[:width] + "…")
 
 
 def _short_time(value: str | None) -> str:
@@ -1115,7 +1125,7 @@ def feeds_import_opml(state: State, path: Path) -> None:
 
     outlines, skipped = read_opml(path)
     for url in skipped:
-        err.print(f"import-opml: skipped {escape(url)}: only http and https feeds are fetched")
+        err.print(f"import-opml: skipped {escape(url)}: not an http or https feed address")
     file = FeedsFile(state["config_path"])
     known, added = file.urls(), 0
     for outline in outlines:

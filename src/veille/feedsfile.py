@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .config import Config, Source, parse_config
+from .config import Config, Source, _parses, parse_config
 from .errors import ConfigError, FeedError, FetchError
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
@@ -152,7 +152,8 @@ class Outline:
 
 
 def read_opml(path: Path) -> tuple[list[Outline], list[str]]:
-    """Feeds of an OPML file (nested folders become tags), and the feed URLs skipped (not http/https)."""
+    """Feeds of an OPML file (nested folders become tags), and the feed URLs skipped (not http/https,
+    or not a URL at all)."""
     try:
         root = _parse_opml(path.read_bytes())
     except (OSError, ET.ParseError) as exc:
@@ -173,7 +174,7 @@ def read_opml(path: Path) -> tuple[list[Outline], list[str]]:
         title = " ".join(re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", child.get("title") or child.get("text") or "").split())
         if not url:
             stack.append((iter(child.findall("outline")), folders + ((_slug(title),) if title else ())))
-        elif not re.match(r"^https?://[^/\s]+", url):
+        elif not re.match(r"^https?://[^/\s]+", url) or not _parses(url):  # "http://[::1/feed" included
             skipped.append(url)
         else:
             lang = (child.get("language") or "").strip().lower()[:2]

@@ -24,9 +24,13 @@ heals by itself, and `veille reindex` rebuilds it all from the archive.
 
 from __future__ import annotations
 
+import ctypes
 import json
+import multiprocessing
+import os
 import re
 import shutil
+import signal
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +50,7 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
 from whoosh.lang import has_stopwords, stopwords_for_language
+from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.qparser import QueryParser
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.system import pack_uint
@@ -57,6 +62,7 @@ from .models import Article
 from .scripts import CJK, WORD, has_cjk, is_cjk, strip_accents
 
 INDEX_DIR = "index"
+BUILD_DIR = "index.new"  # `veille reindex` builds here, beside the index readers keep using
 # ISO 639-1 -> Snowball algorithm (PyStemmer). Other languages are indexed folded but not stemmed.
 STEMMERS = {
     "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
@@ -322,6 +328,62 @@ class CountedPositions(formats.Positions):
             yield word, len(positions), len(positions) * boost, pack_uint(len(deltas)) + dumps(deltas, 2)
 
 
+class _TiedTask(SubWriterTask):
+    """One of whoosh's indexing processes, killed by the kernel when the process that started it ends.
+
+    whoosh's own processes outlive a killed parent, blocked for ever on their job queue; those
+    forked children also kept the parent's open files (the archive's writer lock among them)."""
+
+    def __init__(self, *args, parent: int | None) -> None:
+        super().__init__(*args)
+        self.parent = parent
+
+    def run(self) -> None:
+        _die_with_parent(self.parent)
+        super().run()
+
+
+class _TiedWriter(MpWriter):
+    """whoosh's parallel writer, with processes that end with this one."""
+
+    def _new_task(self):
+        forked = multiprocessing.get_start_method() == "fork"
+        task = _TiedTask(self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs,
+                         self.multisegment, parent=os.getpid() if forked else None)
+        self.tasks.append(task)
+        task.start()
+        return task
+
+
+def _die_with_parent(parent: int | None) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    if parent is not None and os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
+
+
+def _swap(new: Path, live: Path) -> None:
+    """Put folder `new` at `live` and the old one at `new`, in one step where the kernel can
+    (renameat2 RENAME_EXCHANGE): a reader opens either the whole old index or the whole new one."""
+    if live.is_dir():
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.renameat2(-100, os.fsencode(new), -100, os.fsencode(live), 2) == 0:  # AT_FDCWD
+                return
+        except (OSError, AttributeError):
+            pass
+        old = live.with_name(live.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        live.rename(old)
+        new.rename(live)
+        old.rename(new)
+    else:
+        new.rename(live)
+
+
 def schema() -> Schema:
     analyzer = ArticleAnalyzer()
     fields = dict(
@@ -383,28 +445,17 @@ class SearchIndex:
     index either (the writer that holds the archive does).
     """
 
-    def __init__(self, folder: Path, repair: bool = False, reader: bool = False) -> None:
-        self.folder = Path(folder) / INDEX_DIR
+    def __init__(self, folder: Path, repair: bool = False, reader: bool = False, name: str = INDEX_DIR) -> None:
+        self.folder = Path(folder) / name
         self._searcher = None
         self._filter_cache: dict[str, np.ndarray] = {}
         self._table: fastpath.Table | None = None
         self._languages: list[str] | None = None
         self.rebuilt: str | None = None
-        problem = None
-        if not self.folder.is_dir() or not any(self.folder.glob("_MAIN_*.toc")):
-            problem = "missing"
-        else:
-            try:
-                self.ix = whoosh_index.open_dir(self.folder)
-                analyzer = self.ix.schema["text"].analyzer if "text" in self.ix.schema else None
-                if "phrases" not in self.ix.schema or not isinstance(analyzer, ArticleAnalyzer) or \
-                        analyzer.layout != LAYOUT:
-                    problem = "in an older layout"
-                else:  # open every segment's files and read a term: the searcher is then kept for queries
-                    self._searcher = self.ix.searcher()
-                    next(iter(self._searcher.lexicon("id")), None)
-            except Exception as exc:  # whoosh raises anything from a damaged file: pickle, struct, EOF...
-                problem = f"unreadable ({type(exc).__name__}: {str(exc)[:80]})"
+        self.cursor_lost = False  # cursor.json could not be read: everything is indexed again
+        problem = self._open()
+        if problem is not None and problem != "missing" and reader:
+            problem = self._open()  # once more: `veille reindex` may have put its new index in place meanwhile
         if problem is None:
             return
         if problem == "missing" and reader:  # a writer is at work (else the reader would have built it)
@@ -421,11 +472,38 @@ class SearchIndex:
             raise IndexDamagedError(f"the search index in {self.folder} is {problem} and cannot be made again "
                                     f"({exc.strerror}); check that the archive folder is writable") from None
 
+    def _open(self) -> str | None:
+        """Open the index and its segments' files; what is wrong with it, or None."""
+        if not self.folder.is_dir() or not any(self.folder.glob("_MAIN_*.toc")):
+            return "missing"
+        try:
+            self.ix = whoosh_index.open_dir(self.folder)
+            analyzer = self.ix.schema["text"].analyzer if "text" in self.ix.schema else None
+            if "phrases" not in self.ix.schema or not isinstance(analyzer, ArticleAnalyzer) or \
+                    analyzer.layout != LAYOUT:
+                return "in an older layout"
+            # open every segment's files and read a term: the searcher is then kept for queries
+            self._searcher = self.ix.searcher()
+            next(iter(self._searcher.lexicon("id")), None)
+        except Exception as exc:  # whoosh raises anything from a damaged file: pickle, struct, EOF...
+            return f"unreadable ({type(exc).__name__}: {str(exc)[:80]})"
+        return None
+
     # -- writing -----------------------------------------------------------------
     @property
     def cursor(self) -> str:
+        """How far the index got in the archive's changes ("" for nothing yet). A cursor file that
+        cannot be read counts as nothing: the next sync indexes every article again (each replaces
+        its own document), which heals the index instead of stopping every search."""
         path = self.folder / "cursor.json"
-        return json.loads(path.read_text())["cursor"] if path.exists() else ""
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))["cursor"] if path.exists() else ""
+        except (OSError, ValueError, TypeError, KeyError):
+            value = None
+        if not isinstance(value, str):
+            self.cursor_lost = True
+            return ""
+        return value
 
     def save_cursor(self, value: str) -> None:
         (self.folder / "cursor.tmp").write_text(json.dumps({"cursor": value}))
@@ -439,9 +517,10 @@ class SearchIndex:
         writes several segments, and documents are added, not updated.
         """
         count = 0
-        options = {"limitmb": POOL_MB} if procs == 1 else \
-            {"limitmb": POOL_MB, "procs": procs, "multisegment": True}
-        writer = self.ix.writer(**options)
+        if procs == 1:
+            writer = self.ix.writer(limitmb=POOL_MB)
+        else:
+            writer = _TiedWriter(self.ix, procs=procs, multisegment=True, limitmb=POOL_MB)
         try:
             put = writer.update_document if procs == 1 else writer.add_document
             for article, story, keys, tags in articles:
@@ -465,6 +544,24 @@ class SearchIndex:
         self.close()  # the next query opens a searcher on what was just committed
         self.save_cursor(cursor)
         return count
+
+    @classmethod
+    def beside(cls, folder: Path) -> "SearchIndex":
+        """An empty index built beside the live one (whatever a killed build left there is dropped);
+        `publish()` puts it in its place."""
+        fresh = cls(folder, repair=True, name=BUILD_DIR)
+        if fresh.rebuilt is None:
+            fresh.clear()
+        return fresh
+
+    def publish(self) -> None:
+        """Put this index, built beside the live one, in its place; the old one is deleted."""
+        self.close()
+        live = self.folder.parent / INDEX_DIR
+        _swap(self.folder, live)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder = live
+        self.ix = whoosh_index.open_dir(live)
 
     def clear(self) -> None:
         self.close()
@@ -490,7 +587,10 @@ class SearchIndex:
         if self._searcher is None:
             self._searcher = self.ix.searcher()
         elif not self._searcher.up_to_date():
-            self._searcher = self._searcher.refresh()
+            # A new searcher, not whoosh's refresh(): an empty index is never "up to date" (its
+            # reader has no generation) and refresh() fails on it (TypeError).
+            self._searcher.close()
+            self._searcher = self.ix.searcher()
             self._languages, self._table = None, None
             self._filter_cache.clear()
         return self._searcher
@@ -741,8 +841,27 @@ def filter_text(lang: str | None = None, source: str | None = None, since: str |
     return " ".join(filters)
 
 
+# A query's bounds: whoosh's query parser takes time in the square of a word's length (a word of
+# 100,000 characters never finished) and each term costs a lookup; a question to an archive fits
+# well within these, a --cross-lingual expansion too.
+MAX_QUERY_CHARS = 4_000
+MAX_QUERY_TERMS = 300
+
+
+def check_bounds(query: str) -> None:
+    """A query too long to be answered in reasonable time: one line that says the bound."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"search: the query is {len(query):,} characters long, more than the {MAX_QUERY_CHARS:,} "
+                         "a query may have; search for fewer or shorter words")
+    terms = len(re.findall(r"[^\s()\"]+", query))
+    if terms > MAX_QUERY_TERMS:
+        raise QueryError(f"search: the query has {terms:,} terms, more than the {MAX_QUERY_TERMS} a query may have; "
+                         "search for fewer words (a saved search or --cross-lingual adds its own)")
+
+
 def check_syntax(query: str) -> None:
     """whoosh quietly guesses around broken syntax; users deserve to be told where it breaks."""
+    check_bounds(query)
     if query.count('"') % 2:
         raise QueryError(f'search: unclosed quote at character {query.rfind(chr(34)) + 1}; close the "phrase"')
     depth = 0

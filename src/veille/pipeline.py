@@ -35,7 +35,7 @@ from .config import NLP, Config, Source
 from .dedupe import Link
 from .dedupe import Settings as DedupeSettings
 from .encoding import decode, looks_like_html
-from .entities import EntityTagger, KnownName, data_fingerprint
+from .entities import EntityTagger, KnownName, capped_note, data_fingerprint
 from .errors import (BlockedURLError, DeferredError, ExtractError, FeedError, FetchError, ImportFileError,
                      ImportPathError, is_storage_failure)
 from .fetch import ANY, Fetcher, Response, allowance, check_url
@@ -139,6 +139,9 @@ class Taggers:
                 article.entities = entities
                 article.tags = self.topics.tag(article.text, article.lang)
                 article.tagger = self.describe(article.lang)
+                capped = capped_note(article.text)
+                if capped and capped not in (article.note or ""):
+                    article.note = f"{article.note}; {capped}" if article.note else capped
         except Exception as exc:  # a model failing must not cost the articles themselves
             logger.debug("tagging failed", exc_info=True)
             for article in articles:
@@ -1082,23 +1085,26 @@ def rebuild_stories(
 
 
 def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int = 500, procs: int = 1,
-               notice: Callable[[str], None] | None = None) -> int:
+               notice: Callable[[str], None] | None = None, into=None) -> int:
     """Index whatever the archive holds that the index has not seen; returns how many.
 
     Only the archive's writer (or a reader holding the writer lock) calls this: an index that is
     missing or damaged is replaced and filled again, and `notice` (default: a logged warning)
-    says so."""
+    says so. `into`: another index to fill than the live one (`reindex` builds one beside it)."""
     from .index import SearchIndex
 
-    search_index = SearchIndex(archive.folder, repair=True)
+    search_index = into or SearchIndex(archive.folder, repair=True)
     built_before = archive.get_state("index") is not None  # a missing index is news only if there was one
-    if search_index.rebuilt and (search_index.rebuilt != "missing" or built_before):
+    if into is None and search_index.rebuilt and (search_index.rebuilt != "missing" or built_before):
         articles = archive.count_articles()
         if articles:
             (notice or logger.warning)(f"the search index was {search_index.rebuilt}; building it again from "
                                        f"the archive ({articles} articles)")
     if not built_before:
         archive.set_state("index", "built")
+    if not search_index.cursor and search_index.cursor_lost:
+        (notice or logger.warning)("the search index's cursor.json could not be read; indexing every article "
+                                   "again (each one replaces its own entry)")
     done = 0
     try:
         number = archive.change_number(search_index.cursor)
@@ -1117,10 +1123,15 @@ def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int
 
 
 def reindex(archive: Archive, *, progress: Progress | None = None) -> int:
-    """Delete the index and build it again from the archive: in big batches, two processes each
-    (a fresh index is only added to, so whoosh's parallel writer applies)."""
+    """Build the index again from the archive: in big batches, two processes each (a fresh index
+    is only added to, so whoosh's parallel writer applies). It is built beside the live one, which
+    readers go on searching, and takes its place at the end: a reindex stopped half-way leaves the
+    old index as it was."""
     from .index import BULK_BATCH, SearchIndex
 
-    SearchIndex(archive.folder, repair=True).clear()
+    fresh = SearchIndex.beside(archive.folder)
     _notify(progress, "total", str(archive.count_articles()))
-    return sync_index(archive, progress=progress, batch=BULK_BATCH, procs=2)
+    count = sync_index(archive, progress=progress, batch=BULK_BATCH, procs=2, into=fresh)
+    fresh.publish()
+    fresh.close()
+    return count

@@ -9,6 +9,7 @@ article in hand, never one already stored.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -325,27 +326,52 @@ class Archive:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
+        self.readonly = False
+        path = self.folder / DB_NAME
+        _refuse_a_lost_database(self.folder)
         try:
             # Collected pages and members' addresses: private to the owner by default (700/600).
             # An existing folder keeps the permissions its owner gave it. SQLite gives its -wal
             # and -shm files the database file's permissions.
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(self.folder / DB_NAME, os.O_WRONLY | os.O_CREAT, 0o600))
-            self.db = sqlite3.connect(self.folder / DB_NAME, timeout=30, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise ArchiveError(
-                f"archive: cannot open {self.folder / DB_NAME} ({exc}); check the path and its permissions"
-            ) from None
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except OSError as exc:
+            if isinstance(exc, (FileExistsError, NotADirectoryError)):
+                file = next((p for p in (self.folder, *self.folder.parents) if p.exists() and not p.is_dir()),
+                            self.folder)
+                raise ArchiveError(f"archive: {file} is a file, not a folder; pass another --archive") from None
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not path.is_file():
+                raise ArchiveError(f"archive: cannot open {path} ({exc}); check the path and its permissions") from None
+            # An archive this user may read but not write (or on a read-only disk): readers read it;
+            # a write fails with SQLite's "readonly database", which the command line explains.
+            self.db = _open_read_only(path, exc)
+            self.readonly = True
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"archive: cannot open {path} ({exc}); check the path and its permissions") from None
         self.db.row_factory = sqlite3.Row
         try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            if not self.readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            if self.readonly and self.schema_version < len(MIGRATIONS):
+                raise ArchiveError(f"archive: {self.folder} is read-only and was made by an older veille; make it "
+                                   "writable once, so that this veille can bring it up to date")
+            if not self.readonly:
+                self._migrate()
+            else:
+                self.db.execute("SELECT 1 FROM articles LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
-            raise ArchiveError(
-                f"archive: {self.folder / DB_NAME} is not a veille archive ({exc}); pass another --archive"
-            ) from None
+            self.db.close()
+            problem = str(exc).lower()
+            if "malformed" in problem or "not a database" in problem or "corrupt" in problem:
+                what = "is damaged" if "not a database" not in problem else "is not a veille archive, or a damaged one"
+                raise ArchiveError(
+                    f"archive: {path} {what} ({exc}); to save what can be read, copy the archive folder first, "
+                    f"then `sqlite3 {path} .recover | sqlite3 recovered.db` and use the new file as veille.db; "
+                    "or pass another --archive") from None
+            raise ArchiveError(f"archive: {path} is not a veille archive ({exc}); pass another --archive") from None
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:
@@ -1077,6 +1103,35 @@ class Archive:
     # -- helpers ---------------------------------------------------------
     def _transaction(self):
         return _Transaction(self.db)
+
+
+def _open_read_only(path: Path, cause: OSError) -> sqlite3.Connection:
+    """The database, for reading only. A WAL database in a folder this user cannot write has no
+    -shm file to share: then SQLite reads it as immutable (nobody can change it from here either)."""
+    for options in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?{options}", uri=True, timeout=30, isolation_level=None)
+            db.execute("PRAGMA user_version").fetchone()
+            return db
+        except sqlite3.Error:
+            continue
+    raise ArchiveError(f"archive: cannot open {path} ({cause.strerror}); check the path and its permissions") from None
+
+
+def _refuse_a_lost_database(folder: Path) -> None:
+    """An empty veille.db beside a search index that holds articles: the database was lost (a full
+    disk, a bad copy), not a new archive. Opening it would start an empty archive under the index."""
+    path = folder / DB_NAME
+    try:
+        if path.stat().st_size:
+            return
+    except OSError:
+        return
+    index = folder / "index"
+    if any(index.glob("*.seg")) or any(index.glob("*.trm")):  # segments: the index holds articles
+        raise ArchiveError(f"archive: {path} is empty (0 bytes), yet {index} holds a search index: the database was "
+                           "lost or truncated; put back a copy of veille.db from a backup, or, to start a new "
+                           "archive here, delete veille.db and the index folder")
 
 
 class _Transaction:
