@@ -837,12 +837,11 @@ def link_story(archive: Archive, article: Article, settings: DedupeSettings | No
     own_urls = sorted({article.url, canonical_url(article.url)} | ({article.canonical_url} if article.canonical_url else set()))
     alternates = sorted({canonical_url(u) for u in article.alternates.values()} | set(article.alternates.values()))
     links = _explicit_links(archive, article, alternates, own_urls)
-    links += _copy_links(archive, fp, settings)
+    links += _copy_links(archive, fp, settings, placed_only)
     if placed_only:
         links = [link for link in links if archive.story_of(link.other_id) is not None]
     if not any(link.kind in ("duplicate", "copy") for link in links):
-        found = _translation_links(archive, article, fp, settings)
-        links += [link for link in found if not placed_only or archive.story_of(link.other_id) is not None]
+        links += _translation_links(archive, article, fp, settings, placed_only)
     return _place_in_story(archive, article, fp, links, settings)
 
 
@@ -869,9 +868,10 @@ def _explicit_links(archive: Archive, article: Article, alternates: list[str], o
     return links
 
 
-def _copy_links(archive: Archive, fp: dedupe.Fingerprint, settings: DedupeSettings) -> list[Link]:
+def _copy_links(archive: Archive, fp: dedupe.Fingerprint, settings: DedupeSettings,
+                placed: bool = False) -> list[Link]:
     links = []
-    for row in archive.copy_candidates(fp):
+    for row in archive.copy_candidates(fp, placed=placed):
         link = dedupe.compare_copy(fp, _fingerprint(row, set()), settings)
         if link is not None:
             links.append(link)
@@ -888,7 +888,7 @@ def _fingerprint(row, anchors: set[str]) -> dedupe.Fingerprint:
 
 
 def _translation_links(
-    archive: Archive, article: Article, fp: dedupe.Fingerprint, settings: DedupeSettings,
+    archive: Archive, article: Article, fp: dedupe.Fingerprint, settings: DedupeSettings, placed: bool = False,
 ) -> list[Link]:
     if article.lang == "und" or len(fp.anchors) < settings.min_shared_anchors:
         return []
@@ -900,10 +900,12 @@ def _translation_links(
     # and articles whose anchor set is much like this one's (LSH bands: bounded, and blind to how
     # common each anchor is, so two versions sharing only GNU, GPL and a year are compared too).
     rare = sorted(a for a in fp.anchors if frequency.get(a, 1) <= max(20, total // 50))
-    candidates = archive.translation_candidates(fp, rare, article.lang, since, until, settings.min_shared_anchors)
+    candidates = archive.translation_candidates(fp, rare, article.lang, since, until, settings.min_shared_anchors,
+                                                placed=placed)
     # A text largely in a second language may be a translation of one in its main language.
     mixed = any(code != article.lang and share >= settings.second_language for code, share in fp.shares)
-    for other in archive.translation_candidates_by_bands(fp, None if mixed else article.lang, since, until):
+    for other in archive.translation_candidates_by_bands(fp, None if mixed else article.lang, since, until,
+                                                         placed=placed):
         if other not in candidates:
             candidates.append(other)
     anchors = archive.anchors_of(candidates)
@@ -973,17 +975,21 @@ def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, 
          "source": article.source}]
     facts = _StoryFacts(rows)
     original = _original_of(rows, facts)
-    relations = {r["article_id"]: dedupe.relation(_member(r, facts), _member(original, facts), settings.second_language)
-                 for r in rows}
+    first = _member(original, facts)
+    relations = {r["article_id"]: dedupe.relation(_member(r, facts), first, settings.second_language) for r in rows}
     for row in rows:  # a first member that became a copy or translation: say which link tied it
         if row["evidence"].startswith("first of its story") and row["article_id"] != original["article_id"]:
             tie = next((r for r in rows if r.get("linked_to") == row["article_id"]), None)
             if tie is not None:
                 row.update(evidence=f"joined through {tie['article_id'][:8]}…, which is a "
                                  f"{tie['evidence'].split(' of ', 1)[0]} of it: {tie['evidence'].split(': ', 1)[-1]}")
-    stored = [{key: r.get(key) for key in ("article_id", "relation", "linked_to", "score", "evidence", "explicit")}
-              | {"relation": relations[r["article_id"]]} for r in rows]
-    archive.write_story(story_id, original["article_id"], stored, merged)
+    fields = ("article_id", "relation", "linked_to", "score", "evidence", "explicit")
+    stored = [{key: r.get(key) for key in fields} | {"relation": relations[r["article_id"]]} for r in rows]
+    # Only what changed is written: usually the one new member. Rewriting every member at every
+    # arrival made a story's placements cost the square of its size.
+    before = {key: {f: m.get(f) for f in fields} for key, m in members.items()}
+    changed = [row for row in stored if before.get(row["article_id"]) != row]
+    archive.write_story(story_id, original["article_id"], changed, merged, replace=bool(merged) or not before)
     return {"story_id": story_id, "relation": relations[article.id], "original_id": original["article_id"],
             "evidence": evidence}
 

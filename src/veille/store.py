@@ -26,6 +26,7 @@ from .models import Article, Entity
 
 DB_NAME = "veille.db"
 
+_PLACED = "AND EXISTS (SELECT 1 FROM story_members sm WHERE sm.article_id = a.id)"  # already in a story
 _ID_PREFIX = re.compile(r"[0-9a-f]{4,64}")  # what a person may type for an article id
 
 # Each entry upgrades the schema by one version. Never edit a released entry:
@@ -780,8 +781,9 @@ class Archive:
             self.db.executemany("INSERT INTO alternate_links (url, article_id) VALUES (?, ?)",
                                 [(url, fp.article_id) for url in alternates])
 
-    def copy_candidates(self, fp, limit: int = 50) -> list[sqlite3.Row]:
-        """Articles with the same text hash or sharing an LSH band with `fp`."""
+    def copy_candidates(self, fp, limit: int = 50, placed: bool = False) -> list[sqlite3.Row]:
+        """Articles with the same text hash or sharing an LSH band with `fp` (`placed`: only those in a
+        story already, as a rebuild places them again one by one)."""
         bands = list(enumerate(fp.bands))
         placeholders = " OR ".join("(band = ? AND hash = ?)" for _ in bands)
         params = [v for pair in bands for v in pair]
@@ -790,6 +792,7 @@ class Archive:
             SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, t.size, a.lang_shares
             FROM articles a JOIN fingerprints f ON f.article_id = a.id LEFT JOIN text_sizes t ON t.article_id = a.id
             WHERE a.id != ? AND (a.text_hash = ? OR a.id IN (SELECT article_id FROM lsh WHERE {placeholders}))
+              {_PLACED if placed else ""}
             LIMIT ?
             """,
             [fp.article_id, fp.text_hash, *params, limit],
@@ -810,7 +813,7 @@ class Archive:
         return self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles").fetchone()[0]
 
     def translation_candidates(self, fp, anchors: list[str], lang: str, since: str, until: str,
-                               min_shared: int, limit: int = 30) -> list[str]:
+                               min_shared: int, limit: int = 30, placed: bool = False) -> list[str]:
         """Articles in other languages, in the date window, sharing at least `min_shared` of `anchors`."""
         if not anchors:
             return []
@@ -818,7 +821,7 @@ class Archive:
             f"""
             SELECT p.article_id, COUNT(*) AS shared FROM anchors p JOIN articles a ON a.id = p.article_id
             WHERE p.anchor IN ({', '.join('?' * len(anchors))}) AND p.article_id != ? AND a.lang != ?
-              AND a.lang != 'und' AND COALESCE(a.published, a.fetched) BETWEEN ? AND ?
+              AND a.lang != 'und' AND COALESCE(a.published, a.fetched) BETWEEN ? AND ? {_PLACED if placed else ""}
             GROUP BY p.article_id HAVING COUNT(*) >= ? ORDER BY shared DESC, p.article_id LIMIT ?
             """,
             [*anchors, fp.article_id, lang, since, until, min_shared, limit],
@@ -826,7 +829,7 @@ class Archive:
         return [r["article_id"] for r in rows]
 
     def translation_candidates_by_bands(self, fp, lang: str | None, since: str, until: str,
-                                        limit: int = 30) -> list[str]:
+                                        limit: int = 30, placed: bool = False) -> list[str]:
         """Articles in other languages than `lang` (any language if None), in the date window, whose
         anchor set shares an LSH band with `fp`'s, most bands first: one index look-up per band,
         however common the anchors are."""
@@ -838,7 +841,7 @@ class Archive:
             f"""
             SELECT l.article_id, COUNT(*) AS shared FROM anchor_lsh l JOIN articles a ON a.id = l.article_id
             WHERE ({placeholders}) AND l.article_id != ? AND a.lang != 'und' AND a.lang != ?
-              AND COALESCE(a.published, a.fetched) BETWEEN ? AND ?
+              AND COALESCE(a.published, a.fetched) BETWEEN ? AND ? {_PLACED if placed else ""}
             GROUP BY l.article_id ORDER BY shared DESC, l.article_id LIMIT ?
             """,
             [*(v for pair in bands for v in pair), fp.article_id, lang or "", since, until, limit],
@@ -914,14 +917,17 @@ class Archive:
             """, (story_id,)).fetchall()
         return [dict(r) for r in rows]
 
-    def write_story(self, story_id: str, original_id: str, members: list[dict], merged: list[str] = ()) -> None:
-        """Replace a story's original and membership in one transaction; the stories in `merged`,
-        whose members are now this story's, are deleted in it."""
+    def write_story(self, story_id: str, original_id: str, members: list[dict], merged: list[str] = (), *,
+                    replace: bool = True) -> None:
+        """Set a story's original and write its members in one transaction: all of them (`replace`),
+        or only those given, the others kept as they are. The stories in `merged`, whose members are
+        now this story's, are deleted in it."""
         with self._transaction():
             for other in merged:
                 self.db.execute("DELETE FROM stories WHERE id = ?", (other,))
             self.db.execute("INSERT OR REPLACE INTO stories (id, original_id) VALUES (?, ?)", (story_id, original_id))
-            self.db.execute("DELETE FROM story_members WHERE story_id = ?", (story_id,))
+            if replace:
+                self.db.execute("DELETE FROM story_members WHERE story_id = ?", (story_id,))
             self.db.executemany(
                 "INSERT OR REPLACE INTO story_members (article_id, story_id, relation, linked_to, score, evidence, explicit) "
                 "VALUES (:article_id, :story_id, :relation, :linked_to, :score, :evidence, :explicit)",
