@@ -137,3 +137,35 @@ def test_common_words_never_empty_a_search_and_the_user_is_told(cli, query):
     assert "common words left out of the query" in result.stderr
     if " and " in query:
         assert "write AND, OR, NOT for operators" in result.stderr
+
+
+def test_search_highlights_in_colour_on_a_terminal_brackets_in_pipes_offsets_in_json(cli):
+    import json as _json
+    from rich.console import Console
+
+    import veille.cli as veille_cli
+
+    cli("import", str(SEEDS))
+    piped = cli("search", "palantir").stdout
+    assert "[Palantir]" in piped
+
+    hit = _json.loads(cli("search", "palantir", "--json").stdout.splitlines()[0])
+    assert "[" not in hit["snippet"] and hit["highlights"]
+    assert all(hit["snippet"][a:b].lower() == "palantir" for a, b in hit["highlights"])
+
+    terminal = Console(force_terminal=True, color_system="standard", soft_wrap=True, highlight=False)
+    with terminal.capture() as captured:
+        original, veille_cli.out = veille_cli.out, terminal
+        try:
+            cli("search", "palantir")
+        finally:
+            veille_cli.out = original
+    shown = captured.get()
+    assert "\x1b[" in shown and "[Palantir]" not in shown and "Palantir" in shown
+
+
+def test_a_search_by_filters_alone_shows_no_score(cli):
+    import json as _json
+    cli("import", str(SEEDS))
+    assert " · 0.00" not in cli("search", "lang:fr").stdout
+    assert _json.loads(cli("search", "lang:fr", "--json").stdout.splitlines()[0])["score"] is None

@@ -534,7 +534,8 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
         raise ArchiveError(f"no articles yet in {archive.folder}; add some with `veille import PATH` or `veille fetch`")
     index = SearchIndex(archive.folder, reader=True)
     filters = filter_text(lang, source, since, until)
-    _say_how_it_was_read(index.parse(query, lang, filters).ignored)
+    plan = index.parse(query, lang, filters)
+    _say_how_it_was_read(plan.ignored)
     if count_only or facets:
         ids, story_count = index.count(query, lang=lang, filters=filters)
         if count_only:
@@ -555,13 +556,23 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
                            by_story=not all_versions)
     highlighter = index.highlighter(query, lang)
     for hits in results.groups:
-        _print_hit(archive, highlighter, hits[0], as_json)
+        _print_hit(archive, highlighter, hits[0], as_json, scored=plan.scored is not None)
     if results.more and not as_json:
         err.print(f"[dim]more: --page {page + 1}[/dim]")
     if not results.groups and not as_json:
         err.print("no match; try fewer words, a prefix* or --cross-lingual" if page == 1 else
                   f"no page {page}: the results end before it")
     _exit_if_nothing(len(results.groups))
+
+
+def _marked(passage: str, marks: list[tuple[int, int]], *, colour: bool) -> str:
+    """The snippet as console markup: the query's words in colour on a terminal, in [brackets] otherwise."""
+    pieces, cursor = [], 0
+    for begin, finish in marks:
+        word = escape(passage[begin:finish])
+        pieces += [escape(passage[cursor:begin]), f"[bold yellow]{word}[/bold yellow]" if colour else f"\\[{word}]"]
+        cursor = finish
+    return "".join(pieces) + escape(passage[cursor:])
 
 
 def _say_how_it_was_read(ignored: tuple[str, ...]) -> None:
@@ -635,26 +646,27 @@ def _with_saved(archive: Archive, saved: str, query: str, lang: str | None, sour
     return query, lang or stored["options"].get("lang"), source or stored["options"].get("source")
 
 
-def _print_hit(archive: Archive, highlighter, hit, as_json: bool) -> None:
+def _print_hit(archive: Archive, highlighter, hit, as_json: bool, scored: bool = True) -> None:
     article = archive.get_article(hit.id)
     if article is None:
         return
     membership = archive.story_membership(article.id) or {}
     members = archive.story_members(membership["story_id"]) if membership else []
-    snippet = highlighter.snippet(article.text, article.lang)
-    if as_json:
+    passage, marks = highlighter.passage(article.text, article.lang)
+    if as_json:  # the snippet as written, and where the query's words are in it
         print(json.dumps({
             "story_id": membership.get("story_id"), "id": article.id, "relation": membership.get("relation"),
             "title": article.title, "source": article.source, "published": article.published, "lang": article.lang,
-            "score": hit.score, "snippet": snippet,
+            "score": hit.score if scored else None, "snippet": passage, "highlights": marks,
             "members": [{"id": m["article_id"], "relation": m["relation"], "lang": m["lang"], "source": m["source"]}
                         for m in members],
         }, ensure_ascii=False))
         return
     when = (article.published or article.fetched or "")[:10]
+    score = f" · {hit.score:.2f}" if scored else ""  # a search by filters alone ranks nothing
     out.print(f"[bold]{escape(article.title or '(no title)')}[/bold]  [dim]{article.id[:10]} · {escape(article.source)}"
-              f" · {when} · {article.lang} · {hit.score:.2f}[/dim]")
-    out.print(f"  {escape(snippet)}")
+              f" · {when} · {article.lang}{score}[/dim]")
+    out.print(f"  {_marked(passage, marks, colour=out.is_terminal)}")
     others = [m for m in members if m["article_id"] != article.id]
     if others:
         langs = sorted({m["lang"] for m in others if m["lang"] != article.lang})

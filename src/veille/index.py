@@ -737,6 +737,22 @@ class _QueryParser(QueryParser):
         return super().multitoken_query(spec, texts, fieldname, termclass, boost)
 
 
+def _joined(out: str, piece: str) -> str:
+    """`out` and `piece` with every run of white space made one space, also across the seam."""
+    flat = " ".join(piece.split())
+    if piece[:1].isspace() and flat:
+        flat = " " + flat
+    if piece[-1:].isspace() and flat.strip():
+        flat += " "
+    if not flat.strip():
+        flat = " " if piece else ""
+    if out.endswith(" ") and flat.startswith(" "):
+        flat = flat[1:]
+    if not out and flat.startswith(" "):
+        flat = flat[1:]
+    return out + flat
+
+
 class Highlighter:
     """The passage of an article where the query's words are, with those words in [brackets]."""
 
@@ -744,9 +760,20 @@ class Highlighter:
         self.terms = terms
 
     def snippet(self, text: str, lang: str | None, width: int = 160) -> str:
+        """The passage with the query's words in [brackets] (for pipes and files)."""
+        passage, marks = self.passage(text, lang, width)
+        pieces, cursor = [], 0
+        for begin, finish in marks:
+            pieces += [passage[cursor:begin], f"[{passage[begin:finish]}]"]
+            cursor = finish
+        return "".join(pieces) + passage[cursor:]
+
+    def passage(self, text: str, lang: str | None, width: int = 160) -> tuple[str, list[tuple[int, int]]]:
+        """The passage where the query's words are, and where they are in it: (start, end) offsets,
+        for a terminal to colour and for --json to give as they are."""
         spans = self._spans(text, language(lang)) if self.terms else []
         if not spans:
-            return _first_words(text)
+            return _first_words(text), []
         first = spans[0][0]
         start = max(0, text.rfind(" ", 0, max(0, first - 80)) + 1)
         if has_cjk(text[max(0, first - 40):first + 40]):
@@ -758,15 +785,18 @@ class Highlighter:
         else:
             end = min(len(text), start + width + 80)
             end = max(end, text.find(" ", end) if text.find(" ", end) != -1 else len(text))
-        pieces, cursor = [], start
+        out, marks, cursor = "…" if start else "", [], start
         for begin, finish in spans:
             if begin >= end:
                 break
-            pieces += [text[cursor:begin], f"[{text[begin:finish]}]"]
-            cursor = finish
-        pieces.append(text[cursor:end])
-        piece = " ".join("".join(pieces).split())
-        return ("…" if start else "") + piece + ("…" if end < len(text) else "")
+            out = _joined(out, text[cursor:begin])
+            word = " ".join(text[begin:finish].split())
+            marks.append((len(out), len(out) + len(word)))
+            out, cursor = out + word, finish
+        out = _joined(out, text[cursor:end]).rstrip()
+        if out.startswith("… "):
+            out, marks = "…" + out[2:], [(a - 1, b - 1) for a, b in marks]
+        return out + ("…" if end < len(text) else ""), marks
 
     def _spans(self, text: str, table: _Language) -> list[tuple[int, int]]:
         """Where the query's terms are in `text`: (start, end) of each word, or of each run of CJK
