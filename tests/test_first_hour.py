@@ -169,3 +169,9 @@ def test_a_search_by_filters_alone_shows_no_score(cli):
     cli("import", str(SEEDS))
     assert " · 0.00" not in cli("search", "lang:fr").stdout
     assert _json.loads(cli("search", "lang:fr", "--json").stdout.splitlines()[0])["score"] is None
+
+
+def test_retag_reports_in_its_own_terms(cli):
+    cli("import", str(SEEDS))
+    assert "retag: nothing to tag again" in cli("retag").stdout
+    assert "new" not in cli("retag").stdout

@@ -485,7 +485,15 @@ def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
     started = time.monotonic()
     with _progress(quiet or as_json, "tagging") as progress:
         report = pipeline.retag(_optional_config(state), archive, lang=lang, progress=progress)
-    _print_summary("retag", report, time.monotonic() - started, as_json)
+    if as_json:  # the same summary object as the other commands ("updated": articles tagged again)
+        _print_summary("retag", report, time.monotonic() - started, as_json)
+        return
+    for failure in report.failures:
+        err.print(f"[yellow]{escape(failure.source)}[/yellow]: {escape(failure.url)}: {escape(failure.reason)}")
+    tagged, failed = report.counts.get("updated", 0), report.counts.get("failed", 0)
+    said = (f"{_n(tagged, 'article')} tagged again" if tagged or failed else
+            "nothing to tag again: every article was tagged by the current models and data files")
+    out.print(f"retag: {said}{f', {failed} failed' if failed else ''} ({time.monotonic() - started:.1f}s)")
 
 
 @main.command()
