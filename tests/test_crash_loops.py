@@ -17,7 +17,8 @@ itself before its kill does not count, and each test asserts a minimum; every ro
 runs, however slow the machine: no time budget), plus 4 kills
 at chosen moments (the process SIGKILLs itself on entering `link_story`,
 `Archive.write_story`, `Archive.mark_entry`, `SearchIndex.save_cursor`): 27 in all.
-Measured on 2 shared cores: the file runs in about 95 s. `pytest -s` prints one
+Measured on 2 cores: the file runs in about 110 s idle, 3 to 15 minutes on a loaded
+machine (load 5 to 12), where it passes all the same. `pytest -s` prints one
 summary line per loop: kill points survived, articles lost, duplicates.
 
 The index's own damage is tested last: a deleted index folder is rebuilt (by

@@ -2,6 +2,7 @@
 
 import email
 import json
+import shutil
 import socket
 from email import policy
 
@@ -80,14 +81,23 @@ digests:
 {extra}"""
 
 
-@pytest.fixture
-def archive_cli(tmp_path_factory):
-    """An archive holding the seeds, the fixture site's pages and one article with a hostile title."""
-    cli = Cli(tmp_path_factory.mktemp("digest"))
+@pytest.fixture(scope="module")
+def seeded_archive(tmp_path_factory):
+    """The seeds, the fixture site's pages and one article with a hostile title, imported once per module."""
+    cli = Cli(tmp_path_factory.mktemp("digest-seeded"))
     pages = tmp_path_factory.mktemp("pages")
     (pages / "hostile.html").write_text(HOSTILE, encoding="utf-8")
     cli("import", str(SEEDS), str(FIXTURES / "site" / "observatoire"), str(FIXTURES / "site" / "watchdog"),
         str(pages / "hostile.html"))
+    return cli.archive
+
+
+@pytest.fixture
+def archive_cli(seeded_archive, tmp_path_factory):
+    """An archive holding the seeds, the fixture site's pages and one article with a hostile title: each
+    test its own copy of the one imported for the module (an import costs seconds, a copy nothing)."""
+    cli = Cli(tmp_path_factory.mktemp("digest"))
+    shutil.copytree(seeded_archive, cli.archive)
     return cli
 
 
