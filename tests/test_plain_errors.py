@@ -121,7 +121,7 @@ def test_an_opml_feed_address_that_does_not_parse_is_skipped_with_its_reason(tmp
                     '</body></opml>', encoding="utf-8")
     done = veille(tmp_path / "archive", "feeds", "import-opml", str(opml), config=config)
     assert done.returncode == 0, done.stderr
-    assert "skipped http://[::1/feed" in done.stderr and "1 feeds added" in done.stdout
+    assert "skipped http://[::1/feed" in done.stderr and "1 feed added" in done.stdout
     assert "good.example.org" in config.read_text(encoding="utf-8")
     assert "[::1" not in config.read_text(encoding="utf-8")
 

@@ -125,11 +125,16 @@ class State(dict):
         so a mistyped --archive is said, not answered with an empty archive made on the spot."""
         if "_archive" not in self:
             folder = Path(self["archive_path"])
+            if folder.exists() and not folder.is_dir():
+                raise NoArchiveError(f"{folder} is a file, not an archive folder; give the right --archive")
             if not create and not (folder / DB_NAME).exists():
                 raise NoArchiveError(f"no archive at {folder} (create one with `veille import PATH` or "
                                      "`veille fetch`; or give the right --archive)")
             self["_archive"] = Archive(folder)
         return self["_archive"]
+
+    def has_archive(self) -> bool:
+        return "_archive" in self or (Path(self["archive_path"]) / DB_NAME).exists()
 
     def config(self) -> Config:
         if "_config" not in self:
@@ -955,7 +960,8 @@ def feeds() -> None:
 def feeds_list(state: State, as_json: bool) -> None:
     """List the sources with their state. Example: veille feeds list"""
     config = state.config()
-    rows = {row["name"]: dict(row) for row in state.archive().source_rows()}
+    # feeds.yaml's sources, with what the archive knows of them when there is one yet
+    rows = {row["name"]: dict(row) for row in state.archive().source_rows()} if state.has_archive() else {}
     for source in config.sources:
         row = rows.get(source.name, {})
         condition = ("off" if not source.enabled else "paused" if row.get("paused_since") else
