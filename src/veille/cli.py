@@ -127,7 +127,7 @@ class State(dict):
             folder = Path(self["archive_path"])
             if folder.exists() and not folder.is_dir():
                 raise NoArchiveError(f"{folder} is a file, not an archive folder; give the right --archive")
-            if not create and not (folder / DB_NAME).exists():
+            if not create and not self.has_archive():
                 raise NoArchiveError(f"no archive at {folder} (create one with `veille import PATH` or "
                                      "`veille fetch`; or give the right --archive)")
             self["_archive"] = Archive(folder)
@@ -493,8 +493,7 @@ def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
     if as_json:  # the same summary object as the other commands ("updated": articles tagged again)
         _print_summary("retag", report, time.monotonic() - started, as_json)
         return
-    for failure in report.failures:
-        err.print(f"[yellow]{escape(failure.source)}[/yellow]: {escape(failure.url)}: {escape(failure.reason)}")
+    _print_failures(report)
     tagged, failed = report.counts.get("updated", 0), report.counts.get("failed", 0)
     said = (f"{_n(tagged, 'article')} tagged again" if tagged or failed else
             "nothing to tag again: every article was tagged by the current models and data files")
@@ -846,6 +845,11 @@ def _short_time(value: str | None) -> str:
     return value.replace("T", " ").rstrip("Z")[:16] if value else "-"
 
 
+def _print_failures(report: pipeline.RunReport) -> None:
+    for failure in report.failures:
+        err.print(f"[yellow]{escape(failure.source)}[/yellow]: {escape(failure.url)}: {escape(failure.reason)}")
+
+
 def _print_summary(command: str, report: pipeline.RunReport, seconds: float, as_json: bool) -> None:
     counts = {k: report.counts.get(k, 0) for k in ("new", "updated", "unchanged", "failed")}
     if report.counts.get("skipped"):
@@ -857,8 +861,7 @@ def _print_summary(command: str, report: pipeline.RunReport, seconds: float, as_
             "failures": [vars(f) for f in report.failures],
         }, ensure_ascii=False))
         return
-    for failure in report.failures:
-        err.print(f"[yellow]{escape(failure.source)}[/yellow]: {escape(failure.url)}: {escape(failure.reason)}")
+    _print_failures(report)
     for name, outcome in report.sources.items():
         if outcome.startswith("paused") or "paused now" in outcome or "moved permanently" in outcome:
             err.print(f"[yellow]{escape(name)}[/yellow]: {escape(outcome)}")

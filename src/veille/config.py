@@ -59,7 +59,7 @@ _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _CONSTRUCTOR = yaml.SafeLoader("")
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # line breaks, tabs and other controls
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # line breaks, tabs and other controls
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ class _Validator:
     def name(self, node: yaml.Node, what: str) -> str:
         """A source's or digest's name: shown in tables, logs and mail, so one line of printable text."""
         name = self.string(node, what)
-        if _CONTROL.search(name):
+        if CONTROL.search(name):
             raise self.fail(node, f"{what} {name!r} holds a line break or control character; write it on one line")
         return name
 

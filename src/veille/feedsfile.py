@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .config import Config, Source, _parses, parse_config
+from .config import CONTROL, Config, Source, _parses, parse_config
 from .errors import ConfigError, FeedError, FetchError
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
@@ -171,7 +171,7 @@ def read_opml(path: Path) -> tuple[list[Outline], list[str]]:
             continue
         url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
         # A stranger's title becomes a name in feeds.yaml, tables and logs: one line, no controls.
-        title = " ".join(re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", child.get("title") or child.get("text") or "").split())
+        title = " ".join(CONTROL.sub(" ", child.get("title") or child.get("text") or "").split())
         if not url:
             stack.append((iter(child.findall("outline")), folders + ((_slug(title),) if title else ())))
         elif not re.match(r"^https?://[^/\s]+", url) or not _parses(url):  # "http://[::1/feed" included

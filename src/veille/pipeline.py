@@ -835,8 +835,7 @@ def link_story(archive: Archive, article: Article, settings: DedupeSettings | No
     settings = settings or DedupeSettings()
     fp = _save_fingerprint(archive, article)
     own_urls = sorted({article.url, canonical_url(article.url)} | ({article.canonical_url} if article.canonical_url else set()))
-    alternates = sorted({canonical_url(u) for u in article.alternates.values()} | set(article.alternates.values()))
-    links = _explicit_links(archive, article, alternates, own_urls)
+    links = _explicit_links(archive, article, _alternates(article), own_urls)
     links += _copy_links(archive, fp, settings, placed_only)
     if placed_only:
         links = [link for link in links if archive.story_of(link.other_id) is not None]
@@ -847,9 +846,13 @@ def link_story(archive: Archive, article: Article, settings: DedupeSettings | No
 
 def _save_fingerprint(archive: Archive, article: Article) -> dedupe.Fingerprint:
     fp = dedupe.fingerprint(article)
-    alternates = sorted({canonical_url(u) for u in article.alternates.values()} | set(article.alternates.values()))
-    archive.save_fingerprint(fp, alternates)
+    archive.save_fingerprint(fp, _alternates(article))
     return fp
+
+
+def _alternates(article: Article) -> list[str]:
+    """The hreflang addresses a page names, as written and canonical."""
+    return sorted({canonical_url(u) for u in article.alternates.values()} | set(article.alternates.values()))
 
 
 def _explicit_links(archive: Archive, article: Article, alternates: list[str], own_urls: list[str]) -> list[Link]:
@@ -1046,6 +1049,15 @@ def _original_of(rows: list[dict], facts: _StoryFacts) -> dict:
     return next(r for r in rows if r["article_id"] == chosen)
 
 
+def _in_order(archive: Archive, after: tuple[str, str] | None, batch: int):
+    """Batches of articles, oldest first, with their entities, and the position after each batch."""
+    while articles := archive.articles_in_order(after, batch):
+        for article in articles:
+            article.entities = archive.entities_of(article.id)
+        after = (articles[-1].published or articles[-1].fetched or "", articles[-1].id)
+        yield articles, after
+
+
 def rebuild_stories(
     archive: Archive, settings: DedupeSettings | None = None, *, progress: Progress | None = None, batch: int = 200,
 ) -> RunReport:
@@ -1062,24 +1074,15 @@ def rebuild_stories(
         archive.clear_stories()
         # Every fingerprint first: anchor weights count the whole archive, as they will on the
         # next rebuild, so two rebuilds give the same stories whatever fingerprints were there before.
-        position = None
-        while articles := archive.articles_in_order(position, batch):
+        for articles, _ in _in_order(archive, None, batch):
             for article in articles:
-                article.entities = archive.entities_of(article.id)
                 _save_fingerprint(archive, article)
-            position = (articles[-1].published or articles[-1].fetched or "", articles[-1].id)
     _notify(progress, "total", str(archive.count_articles()))
-    while True:
-        articles = archive.articles_in_order(after, batch)
-        if not articles:
-            break
+    for articles, after in _in_order(archive, after, batch):
         for article in articles:
-            article.entities = archive.entities_of(article.id)
             membership = link_story(archive, article, settings, placed_only=True)
             report.count("updated" if membership["relation"] != "original" else "unchanged", article.id)
             _notify(progress, "file", article.id)
-        last = articles[-1]
-        after = (last.published or last.fetched or "", last.id)
         archive.set_state("rebuild", f"{marker}\t{after[0]}\t{after[1]}")
     archive.set_state("rebuild", None)
     return report
