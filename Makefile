@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml requirements/models.txt | $(BIN)/python
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m veille.demo
+	$(BIN)/python -m veille.dev.demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

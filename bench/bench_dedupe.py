@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from veille import dedupe
-from veille.extract import extract
-from veille.language import detect
+from veille.stages import dedupe
+from veille.stages.extract import extract
+from veille.stages.language import detect
 from veille.models import Article
-from veille.pipeline import Taggers, link_story
-from veille.plaintext import clean
-from veille.store import Archive, text_hash
+from veille.pipeline.passes import Taggers, link_story
+from veille.stages.plaintext import clean
+from veille.storage.sqlite.store import Archive, text_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGS = ("en", "fr", "de", "es")

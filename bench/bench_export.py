@@ -28,13 +28,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_search import ENTITIES, generate  # noqa: E402
 
 from veille.models import Entity  # noqa: E402
-from veille.store import Archive  # noqa: E402
+from veille.storage.sqlite.store import Archive  # noqa: E402
 
 CHILD = """
 import sys, time
 from pathlib import Path
-from veille.export import Selection, export
-from veille.store import Archive
+from veille.outputs.export import Selection, export
+from veille.storage.sqlite.store import Archive
 with Archive(sys.argv[1]) as archive:
     started = time.perf_counter()
     done = export(archive, Selection(), sys.argv[2], Path(sys.argv[3]), None)

@@ -32,10 +32,10 @@ from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from veille import feeds as feed_stage
-from veille.config import parse_config
-from veille.pipeline import Taggers, fetch_sources, iso, utcnow
-from veille.store import Archive
+from veille.stages import feeds as feed_stage
+from veille.config.settings import parse_config
+from veille.pipeline.passes import Taggers, fetch_sources, iso, utcnow
+from veille.storage.sqlite.store import Archive
 
 LAST_MODIFIED = "Mon, 02 Mar 2026 08:00:00 GMT"
 

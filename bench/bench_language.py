@@ -142,7 +142,7 @@ class Veille(Candidate):
     name = "veille detect()"
 
     def load(self):
-        from veille import language
+        from veille.stages import language
 
         self.language = language
         language.detect("Ceci est un texte assez long pour que le détecteur se charge maintenant.")
@@ -195,7 +195,7 @@ def _fingerprint(key: str, texts_by_split) -> str:
     """What a candidate's cached results depend on: the texts, and for veille the code that judged them."""
     digest = hashlib.sha256(json.dumps(["codes", texts_by_split], sort_keys=True).encode())
     if key == "veille":
-        from veille import language
+        from veille.stages import language
 
         digest.update(Path(language.__file__).read_bytes())
     if key == "before":
@@ -330,7 +330,7 @@ def report(results, texts_by_split, common: set[str], names: list[str]) -> None:
 
 
 def report_mixed(docs) -> None:
-    from veille import language
+    from veille.stages import language
 
     print("\n### Mixed documents (GNOME pages with 25, 50 or 75% of their paragraphs put back in English)\n")
     print("| split | documents | main language right | mean error of the English share | "

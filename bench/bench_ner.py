@@ -31,9 +31,9 @@ from statistics import median
 
 import spacy
 
-from veille.entities import DEFAULT_MODELS, LABEL_MAP, EntityTagger, _load_model
+from veille.stages.entities import DEFAULT_MODELS, LABEL_MAP, EntityTagger, _load_model
 from veille.models import Article
-from veille.pipeline import Taggers
+from veille.pipeline.passes import Taggers
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "bench" / "eval" / "ner_gold.jsonl"
@@ -139,7 +139,7 @@ def corpus(gold: list[dict], repeat: int) -> dict[str, list[str]]:
         paragraphs = [g["text"] for g in gold if g["lang"] == lang]
         for start in range(0, len(paragraphs), 8):
             texts[lang].append("\n".join(paragraphs[start:start + 8]))
-    from veille.extract import extract
+    from veille.stages.extract import extract
 
     manifest = json.loads((ROOT / "tests/fixtures/site/MANIFEST.json").read_text(encoding="utf-8"))
     for page in manifest:

@@ -25,15 +25,15 @@ import time
 from datetime import date
 from pathlib import Path
 
-from veille import pipeline
-from veille.config import Settings, parse_config
-from veille.devserver import FixtureServer
-from veille.extract import extract
-from veille.fetch import Fetcher
-from veille.language import detect
+from veille.pipeline import passes as pipeline
+from veille.config.settings import Settings, parse_config
+from veille.dev.devserver import FixtureServer
+from veille.stages.extract import extract
+from veille.net.http import Fetcher
+from veille.stages.language import detect
 from veille.models import Article
-from veille.plaintext import clean
-from veille.store import Archive
+from veille.stages.plaintext import clean
+from veille.storage.sqlite.store import Archive
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from veille.pipeline import Taggers, import_paths, rebuild_stories
-from veille.store import Archive
+from veille.pipeline.passes import Taggers, import_paths, rebuild_stories
+from veille.storage.sqlite.store import Archive
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "002_cdb768120f0b8caf.txt"
 

@@ -29,9 +29,9 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from veille.index import BULK_BATCH, SearchIndex
+from veille.search.whoosh.index import BULK_BATCH, SearchIndex
 from veille.models import Article
-from veille.plaintext import clean
+from veille.stages.plaintext import clean
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTITIES = ["palantir", "ice", "frontex", "cnil", "nso-group", "clearview-ai", "europol", "nice", "marseille", "berlin"]
@@ -47,7 +47,7 @@ QUERIES = {
 
 
 def sentences() -> dict[str, list[str]]:
-    from veille.extract import extract
+    from veille.stages.extract import extract
 
     by_lang: dict[str, list[str]] = {"en": [], "fr": [], "de": [], "es": []}
     for line in (ROOT / "bench/eval/ner_gold.jsonl").read_text(encoding="utf-8").splitlines():

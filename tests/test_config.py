@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from veille.config import load_config, parse_interval
+from veille.config.settings import load_config, parse_interval
 from veille.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from veille import extract as extract_module
-from veille.config import parse_config
-from veille.devserver import FixtureServer, Reply
-from veille.pipeline import fetch_sources
+from veille.stages import extract as extract_module
+from veille.config.settings import parse_config
+from veille.dev.devserver import FixtureServer, Reply
+from veille.pipeline.passes import fetch_sources
 
 ARTICLE = ("<html lang='en'><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
            + "<p>Police in the harbour district installed new cameras with automatic number plate "
@@ -89,7 +89,7 @@ def test_a_killed_fetch_keeps_every_stored_article_and_the_next_run_completes(tm
 def test_a_full_or_read_only_disk_stops_the_run_with_one_line_and_keeps_what_was_stored(tmp_path, monkeypatch,
                                                                                       problem, advice):
     from conftest import Cli
-    from veille.store import Archive
+    from veille.storage.sqlite.store import Archive
 
     real_save = Archive.save_article
     saved = []
@@ -115,7 +115,7 @@ def test_a_full_or_read_only_disk_stops_the_run_with_one_line_and_keeps_what_was
 
 
 def test_a_huge_feed_is_read_a_bounded_slice_per_run_and_says_how_much_is_left(archive, tmp_path, monkeypatch):
-    from veille import pipeline
+    from veille.pipeline import passes as pipeline
 
     monkeypatch.setattr(pipeline, "MAX_NEW_PER_PASS", 3)
     with FixtureServer() as server:

@@ -41,8 +41,8 @@ import sys
 import time
 from pathlib import Path
 
-from veille.devserver import FixtureServer, Reply
-from veille.store import text_hash
+from veille.dev.devserver import FixtureServer, Reply
+from veille.storage.sqlite.store import text_hash
 
 PAGES = 60
 COPIES = {56: 0, 57: 1, 58: 2, 59: 3}  # page -> the page whose text it repeats word for word
@@ -228,7 +228,7 @@ def archive_ids(archive: Path) -> set[str]:
 
 def indexed_ids(archive: Path) -> list[str]:
     """The ids in the search index as last committed, read directly (no catch-up by a reader)."""
-    import veille.index  # noqa: F401 - the schema's analyzer class, for unpickling the index
+    import veille.search.whoosh.index  # noqa: F401 - the schema's analyzer class, for unpickling the index
     from whoosh import index as whoosh_index
 
     ix = whoosh_index.open_dir(str(archive / "index"), readonly=True)
@@ -402,17 +402,17 @@ def kill_here(*args, **kwargs):
 
 
 setattr(owner, name, kill_here)
-from veille.cli import main
+from veille.app.cli.main import main
 
 main(prog_name="veille")
 """
 
 # (where, on which call): the process SIGKILLs itself as it enters that function
 MOMENTS = [
-    ("veille.pipeline:link_story", 3),  # the article is committed; its fingerprint and story are not
-    ("veille.store:Archive.write_story", 2),  # its fingerprint is committed; its story is not
-    ("veille.store:Archive.mark_entry", 2),  # article and story committed; the feed entry not marked
-    ("veille.index:SearchIndex.save_cursor", 1),  # the index committed; its cursor not moved
+    ("veille.pipeline.passes:link_story", 3),  # the article is committed; its fingerprint and story are not
+    ("veille.storage.sqlite.store:Archive.write_story", 2),  # its fingerprint is committed; its story is not
+    ("veille.storage.sqlite.store:Archive.mark_entry", 2),  # article and story committed; the feed entry not marked
+    ("veille.search.whoosh.index:SearchIndex.save_cursor", 1),  # the index committed; its cursor not moved
 ]
 
 

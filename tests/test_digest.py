@@ -229,8 +229,8 @@ def test_links_are_web_addresses_and_the_unsubscribe_address_is_quoted(archive_c
 
 
 def test_veille_run_sends_a_digest_missed_while_it_was_down_and_only_once(archive_cli, smtp):
-    from veille.service import Service
-    from veille.store import Archive
+    from veille.service.scheduler import Service
+    from veille.storage.sqlite.store import Archive
 
     cli = archive_cli
     box, port = smtp()

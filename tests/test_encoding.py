@@ -1,4 +1,4 @@
-from veille.encoding import decode, repair
+from veille.text.encoding import decode, repair
 
 
 def test_the_http_charset_wins():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from veille.entities import EntityTagger, load_gazetteer
-from veille.keys import Aliases, normalise
+from veille.stages.entities import EntityTagger, load_gazetteer
+from veille.text.keys import Aliases, normalise
 
 from conftest import SEEDS
 
@@ -82,7 +82,7 @@ def test_the_gazetteer_loads_and_covers_the_field():
 
 
 def test_french_falls_back_to_the_small_model_when_the_medium_one_is_missing(monkeypatch):
-    import veille.entities as entities
+    import veille.stages.entities as entities
 
     real = entities._load_model
 

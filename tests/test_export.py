@@ -227,7 +227,7 @@ def test_a_csv_export_never_clobbers_another_exports_entity_file(cli, tmp_path):
 
 
 def test_a_spacy_export_never_leaves_shards_of_an_older_export_beside_it(cli, tmp_path, monkeypatch):
-    from veille import export
+    from veille.outputs import export
     monkeypatch.setattr(export, "SPACY_SHARD", 2)
     cli("export", "--format", "spacy", "--out", str(tmp_path / "docs.spacy"), "--quiet")
     older = sorted(p.name for p in tmp_path.glob("docs*.spacy"))
@@ -245,7 +245,7 @@ def test_a_spacy_export_never_leaves_shards_of_an_older_export_beside_it(cli, tm
 
 
 def test_an_export_killed_before_its_card_leaves_the_previous_export_whole(cli, tmp_path, monkeypatch):
-    from veille import export
+    from veille.outputs import export
     cli("export", "--lang", "fr", "--out", str(tmp_path / "a.jsonl"), "--quiet")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 

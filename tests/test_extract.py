@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from veille.errors import ExtractError
-from veille.extract import extract, extract_fragment, strip_site_name
+from veille.stages.extract import extract, extract_fragment, strip_site_name
 
 PARAGRAPHS = "".join(
     f"<p>Paragraph {i}: the prefecture deployed cameras with automated analysis in the old town, "
@@ -81,7 +81,7 @@ def test_feed_content_gives_text_paragraph_by_paragraph():
     (dict(html_title="Aus! Aus! Alles vorbei! « SPREEBLICK", site_name="Spreeblick"), "Aus! Aus! Alles vorbei!"),
 ])
 def test_the_title_is_never_the_site_name(kw, expected):
-    from veille.extract import best_title
+    from veille.stages.extract import best_title
 
     values = dict(h1=None, og_title=None, html_title=None, extracted=None, site_name=None, url=None)
     values.update(kw)
@@ -94,7 +94,7 @@ def test_a_malformed_canonical_link_is_ignored_not_fatal():
 
 
 def test_a_short_host_name_does_not_eat_title_parts():
-    from veille.extract import best_title
+    from veille.stages.extract import best_title
 
     title = "Méditerranée : Frontex étend sa flotte de drones"
     assert best_title(h1=None, og_title=None, html_title=f"{title} | Observatoire", extracted=None,
@@ -104,7 +104,7 @@ def test_a_short_host_name_does_not_eat_title_parts():
 def test_binary_data_is_refused_before_any_parser_sees_it():
     import random
 
-    from veille.encoding import decode
+    from veille.text.encoding import decode
 
     for junk in (random.Random(3).randbytes(50_000), b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40):
         with pytest.raises(ExtractError, match="binary data"):
@@ -176,7 +176,7 @@ def test_a_section_named_after_the_site_is_stripped_with_it(raw, site, url, expe
 
 
 def test_two_short_titles_one_word_apart_are_not_one_headline():
-    from veille.extract import best_title
+    from veille.stages.extract import best_title
 
     # novalanalove.com: the post's title is in <title>; the page's <h1>s are headings inside the post
     assert best_title(h1=None, headings=["Ear Candy allert", "Silver flash, Baby!", "Dezent"], og_title=None,
@@ -185,7 +185,7 @@ def test_two_short_titles_one_word_apart_are_not_one_headline():
 
 
 def test_a_heading_that_is_the_site_part_of_the_title_is_not_the_title():
-    from veille.extract import best_title
+    from veille.stages.extract import best_title
 
     # prachatai.com's logo <h1> is "ประชาไท", and so begins the site's part of the <title>
     title = "ผล DNA ยืนยัน ศพลอยแม่น้ำโขงเป็นคนสนิท อ.สุรชัย"

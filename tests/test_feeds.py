@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from veille import feeds
+from veille.stages import feeds
 from veille.errors import FeedError
 
 

@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from veille.config import load_config
-from veille.devserver import FixtureServer, Reply
+from veille.config.settings import load_config
+from veille.dev.devserver import FixtureServer, Reply
 
 SETTINGS = "settings:\n  host_delay: 0\n"
 
@@ -317,7 +317,7 @@ def test_check_json_reports_a_good_feed_and_an_html_page_and_exits_1(cli, server
 
 
 def test_check_stores_nothing_in_the_archive(cli, server):
-    from veille.store import Archive
+    from veille.storage.sqlite.store import Archive
     Archive(cli.archive).close()  # an empty archive, for status to read (a missing one: "no archive at PATH")
     serve_good_feed_and_html_page(cli, server)
 

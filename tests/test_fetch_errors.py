@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from veille.config import Settings, parse_config
-from veille.devserver import FixtureServer, Reply
+from veille.config.settings import Settings, parse_config
+from veille.dev.devserver import FixtureServer, Reply
 from veille.errors import BlockedURLError, FetchError
-from veille.fetch import Fetcher
-from veille.pipeline import fetch_sources
-from veille.store import Archive
+from veille.net.http import Fetcher
+from veille.pipeline.passes import fetch_sources
+from veille.storage.sqlite.store import Archive
 
 from conftest import FIXTURES
 
@@ -185,7 +185,7 @@ def test_a_run_over_bad_sources_completes_and_records_every_reason(bad_run):
 
 def test_a_latin1_feed_without_charset_reads_right(bad_run):
     import json
-    from veille import feeds
+    from veille.stages import feeds
 
     expected = json.loads((FIXTURES / "bad" / "latin1.expected.json").read_text(encoding="utf-8"))
     body = (FIXTURES / "bad" / "latin1.xml").read_bytes()

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from veille.config import parse_config
-from veille.pipeline import fetch_sources
-from veille.store import Archive
+from veille.config.settings import parse_config
+from veille.pipeline.passes import fetch_sources
+from veille.storage.sqlite.store import Archive
 
 from conftest import FIXTURES
 
@@ -32,7 +32,7 @@ sources:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from veille.devserver import FixtureServer
+    from veille.dev.devserver import FixtureServer
 
     folder = tmp_path_factory.mktemp("site-run")
     with FixtureServer(FIXTURES / "site") as server:
@@ -83,7 +83,7 @@ def test_translations_keep_their_hreflang_links(run):
 
 
 def test_entries_already_archived_are_not_fetched_when_the_feed_changes(tmp_path):
-    from veille.devserver import FixtureServer
+    from veille.dev.devserver import FixtureServer
 
     with FixtureServer(FIXTURES / "site") as server:
         config = parse_config(CONFIG.format(base=server.url), tmp_path / "feeds.yaml")
@@ -115,7 +115,7 @@ def page_html(extra: str) -> bytes:
 
 @pytest.fixture
 def news(tmp_path):
-    from veille.devserver import FixtureServer
+    from veille.dev.devserver import FixtureServer
 
     with FixtureServer() as server:
         server.pages["/feed.xml"] = FEED.format(base=server.url).encode()
@@ -158,7 +158,7 @@ def test_a_page_that_changes_is_stored_as_a_new_revision(news, tmp_path):
 
 
 def test_robots_txt_is_honoured_for_article_pages(news):
-    from veille.devserver import Reply
+    from veille.dev.devserver import Reply
 
     server, config, archive = news
     server.pages["/news/drones.html"] = page_html("every night")
@@ -172,7 +172,7 @@ def test_robots_txt_is_honoured_for_article_pages(news):
 
 
 def test_an_entry_that_failed_is_retried_even_when_the_feed_has_not_changed(news):
-    from veille.devserver import Reply
+    from veille.dev.devserver import Reply
 
     server, config, archive = news
     answers = iter([Reply(503, b"busy", {"Content-Type": "text/plain", "Retry-After": "60"})])
@@ -188,7 +188,7 @@ def test_an_entry_that_failed_is_retried_even_when_the_feed_has_not_changed(news
 
 
 def test_a_feed_teaser_never_replaces_an_article_already_held(news, tmp_path):
-    from veille.devserver import Reply
+    from veille.dev.devserver import Reply
 
     server, _, archive = news
     server.pages["/news/drones.html"] = page_html("every night")

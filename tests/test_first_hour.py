@@ -103,7 +103,7 @@ def test_the_readme_digest_example_works_with_the_shipped_feeds_file(cli, tmp_pa
 
 def test_every_option_of_every_command_says_what_it_does():
     import click
-    from veille.cli import main
+    from veille.app.cli.main import main
 
     def commands(group, path):
         for name, command in group.commands.items():
@@ -120,7 +120,7 @@ def test_every_option_of_every_command_says_what_it_does():
                                   ["story", "abcd"], ["reindex"], ["dedupe"]])
 def test_a_mistyped_archive_is_said_and_never_created(cli, tmp_path, args):
     missing = tmp_path / "nonexistent" / "x"
-    result = cli.runner.invoke(__import__("veille.cli", fromlist=["main"]).main,
+    result = cli.runner.invoke(__import__("veille.app.cli.main", fromlist=["main"]).main,
                                ["--archive", str(missing), "--config", str(cli.config), *args])
     assert result.exit_code == 2 and f"no archive at {missing}" in _one_line(result)
     assert not missing.exists() and not missing.parent.exists()
@@ -143,7 +143,7 @@ def test_search_highlights_in_colour_on_a_terminal_brackets_in_pipes_offsets_in_
     import json as _json
     from rich.console import Console
 
-    import veille.cli as veille_cli
+    import veille.app.cli.main as veille_cli
 
     cli("import", str(SEEDS))
     piped = cli("search", "palantir").stdout

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import pytest
 
-from veille.config import parse_config
-from veille.devserver import FixtureServer, Reply
-from veille.pipeline import Taggers, fetch_sources
-from veille.store import DB_NAME, Archive
+from veille.config.settings import parse_config
+from veille.dev.devserver import FixtureServer, Reply
+from veille.pipeline.passes import Taggers, fetch_sources
+from veille.storage.sqlite.store import DB_NAME, Archive
 
 # The bound that catches a blow-up (an expansion, a quadratic parse, a loop) is on CPU seconds: the work
 # done, which other jobs on the machine hardly change (a whole hostile fetch uses a few). Waiting uses no

@@ -7,10 +7,10 @@ from datetime import date, timedelta
 import pytest
 
 from conftest import SEEDS
-from veille import fastpath
-from veille.index import SearchIndex, language
+from veille.search.whoosh import fastpath
+from veille.search.whoosh.index import SearchIndex, language
 from veille.models import Article
-from veille.plaintext import clean
+from veille.stages.plaintext import clean
 
 QUERIES = ["surveillance", "police", "données", "reconnaissance", "palantir", "données AND personnelles",
            "surveillance OR caméras", "police NOT données", "(ville OR city) AND police", "entity:nice",
@@ -94,7 +94,7 @@ def test_the_counting_formats_write_the_bytes_whoosh_would():
     """Articles are counted and placed without a Token per word; the postings must not change."""
     from whoosh import formats
 
-    from veille.index import ArticleAnalyzer, CountedFrequency, CountedPositions
+    from veille.search.whoosh.index import ArticleAnalyzer, CountedFrequency, CountedPositions
 
     analyzer = ArticleAnalyzer()
     for body in ("\x00fr\x00Les caméras de Nice surveillent la ville, et la ville surveille les caméras.",
@@ -138,3 +138,16 @@ def test_a_bulk_load_in_two_processes_gives_the_same_answers(index, tmp_path):
         assert {h.id: h.score for h in rebuilt.search(query, limit=1000, by_story=False).hits} == \
             {h.id: h.score for h in serial.search(query, limit=1000, by_story=False).hits}
     assert rebuilt.doc_count() == serial.doc_count() == len(articles) and len(docs) == len(articles)
+
+
+def test_an_index_written_before_the_subpackages_still_opens():
+    """Older indexes pickled their schema's analyzer as `veille.index.ArticleAnalyzer`."""
+    import pickle
+
+    from veille.search.whoosh.index import ArticleAnalyzer, schema
+
+    old = pickle.dumps(schema(), protocol=2).replace(b"veille.search.whoosh.index\n", b"veille.index\n")
+    assert b"cveille.index\nArticleAnalyzer\n" in old
+    opened = pickle.loads(old)
+    assert isinstance(opened["text"].analyzer, ArticleAnalyzer)
+    assert opened.names() == schema().names()

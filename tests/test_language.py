@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from veille.language import detect
+from veille.stages.language import detect
 
 FR = ("La municipalité a signé un contrat de vidéosurveillance algorithmique avec une entreprise "
       "privée, sans débat au conseil municipal ni étude d'impact sur la vie privée des habitants.")
@@ -43,7 +43,7 @@ def test_hints_are_normalised():
 def test_detection_from_many_threads_at_once_is_right_from_the_first_call(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
-    from veille import language
+    from veille.stages import language
 
     monkeypatch.setattr(language, "_identifier", None)  # as in a fresh process
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -52,8 +52,8 @@ def test_detection_from_many_threads_at_once_is_right_from_the_first_call(monkey
 
 
 def test_a_mixture_with_no_clear_winner_is_undetermined_not_a_wild_guess(monkeypatch):
-    from veille import language
-    from veille.language import Candidate
+    from veille.stages import language
+    from veille.stages.language import Candidate
 
     # What langdetect said of a page of Chinese lyrics interleaved with pinyin.
     monkeypatch.setattr(language, "_candidates", lambda text: [Candidate("sw", 0.43), Candidate("tl", 0.29),
@@ -93,7 +93,7 @@ def test_an_archive_from_before_shares_upgrades_and_says_it_did_not_measure_them
     import sqlite3
 
     from veille.models import Article
-    from veille.store import MIGRATIONS, Archive
+    from veille.storage.sqlite.store import MIGRATIONS, Archive
 
     folder = tmp_path / "archive"
     with Archive(folder) as archive:
@@ -185,7 +185,7 @@ def test_a_chinese_page_with_an_english_paragraph_counts_characters_not_just_let
 
 
 def test_cantonese_and_egyptian_labels_fold_into_their_macrolanguage(monkeypatch):
-    from veille import language
+    from veille.stages import language
 
     class Model:
         def rank(self, text):

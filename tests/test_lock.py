@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import SEEDS, Cli
-from veille import lock as lock_module
-from veille.lock import ArchiveBusyError, WriterLock, try_writer
+from veille.storage.sqlite import lock as lock_module
+from veille.storage.sqlite.lock import ArchiveBusyError, WriterLock, try_writer
 
 HOLD = """
 import sys, time
-from veille.lock import WriterLock
+from veille.storage.sqlite.lock import WriterLock
 lock = WriterLock(sys.argv[1], "run").acquire()
 print("held", flush=True)
 time.sleep(3600)  # until the fixture kills it: a slow test never outlives the lock it tests

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from veille.config import parse_config
+from veille.config.settings import parse_config
 from veille.errors import ConfigError
-from veille.service import KeyValueFormatter
+from veille.service.scheduler import KeyValueFormatter
 
 
 def _line(message: str, **fields) -> str:

@@ -7,10 +7,10 @@ import stat
 
 import pytest
 
-from veille import digest
-from veille.config import SMTP
+from veille.outputs import digest
+from veille.config.settings import SMTP
 from veille.errors import VeilleError
-from veille.service import setup_logging
+from veille.service.scheduler import setup_logging
 
 from conftest import SEEDS
 

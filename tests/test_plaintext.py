@@ -1,6 +1,6 @@
 """The plain-text cleaner, on shapes of furniture beyond the seeds."""
 
-from veille.plaintext import clean
+from veille.stages.plaintext import clean
 
 BODY = [
     "Die Stadt Mannheim testet seit 2018 eine Videoüberwachung, die Bewegungsmuster automatisch auswertet.",

@@ -38,11 +38,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from veille import dedupe, feeds, language, plaintext
-from veille.encoding import decode, declared_charset, looks_like_html, repair
+from veille.stages import dedupe
+from veille.stages import feeds
+from veille.stages import language
+from veille.stages import plaintext
+from veille.text.encoding import decode, declared_charset, looks_like_html, repair
 from veille.errors import ExtractError, FeedError, VeilleError
-from veille.extract import extract, extract_fragment
-from veille.index import QueryError, SearchIndex, check_syntax, expand_cross_lingual, fold_word
+from veille.stages.extract import extract, extract_fragment
+from veille.search.whoosh.index import QueryError, SearchIndex, check_syntax, expand_cross_lingual, fold_word
 from veille.models import Article
 
 # One profile for every test here: same examples on every machine, nothing kept between runs.

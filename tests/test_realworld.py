@@ -20,11 +20,11 @@ from xml.sax.saxutils import escape
 import pytest
 
 import realworld
-from veille.config import parse_config
-from veille.devserver import FixtureServer
-from veille.language import normalise_hint
-from veille.pipeline import RunReport, fetch_sources
-from veille.store import Archive
+from veille.config.settings import parse_config
+from veille.dev.devserver import FixtureServer
+from veille.stages.language import normalise_hint
+from veille.pipeline.passes import RunReport, fetch_sources
+from veille.storage.sqlite.store import Archive
 
 # Measured on 86 pages (2 cores): 86 archived, 0 failed; 183/184 must_contain
 # strings found (99.5%); 192/193 must_not_contain strings absent (99.5%);

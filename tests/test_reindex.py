@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from veille.lock import ArchiveBusyError, WriterLock
+from veille.storage.sqlite.lock import ArchiveBusyError, WriterLock
 from veille.models import Article
-from veille.store import Archive
+from veille.storage.sqlite.store import Archive
 
 ARTICLES = 1_100  # the parallel writer starts at 1,000 articles in one batch
 WORDS = ("harbour police camera contract council court drone report vendor ministry data city "
@@ -39,7 +39,7 @@ def paused(self, *args, **kwargs):  # both indexing processes are running: stop 
 
 
 MpWriter.commit = paused
-from veille.cli import main
+from veille.app.cli.main import main
 main(prog_name="veille")
 """
 
@@ -194,7 +194,7 @@ def test_the_busy_message_names_the_live_holder_not_a_dead_pid_in_the_file(tmp_p
 
 FORK_WHILE_HOLDING = """
 import os, sys, time
-from veille.lock import WriterLock
+from veille.storage.sqlite.lock import WriterLock
 lock = WriterLock(sys.argv[1], "reindex").acquire()
 child = os.fork()
 if child == 0:  # keeps what it inherited, as whoosh's indexing processes do

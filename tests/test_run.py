@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from veille.devserver import FixtureServer, Reply
+from veille.dev.devserver import FixtureServer, Reply
 
 ARTICLE = ("<html lang='en'><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
            + "<p>Police in the harbour district installed new cameras with automatic number plate "

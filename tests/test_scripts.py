@@ -14,14 +14,14 @@ import re
 import pytest
 
 from conftest import FIXTURES, Cli
-from veille import fastpath
-from veille.dedupe import fingerprint, jaccard
-from veille.encoding import repair
-from veille.entities import EntityTagger
-from veille.index import ArticleAnalyzer, CountedFrequency, CountedPositions, SearchIndex
-from veille.keys import Aliases, fold, normalise
+from veille.search.whoosh import fastpath
+from veille.stages.dedupe import fingerprint, jaccard
+from veille.text.encoding import repair
+from veille.stages.entities import EntityTagger
+from veille.search.whoosh.index import ArticleAnalyzer, CountedFrequency, CountedPositions, SearchIndex
+from veille.text.keys import Aliases, fold, normalise
 from veille.models import Article
-from veille.topics import TopicTagger
+from veille.stages.topics import TopicTagger
 
 PAGES = FIXTURES / "scripts"
 # language: (first page, second page, a word of the first that the second lacks, and one the other way)
@@ -277,7 +277,7 @@ def test_the_gazetteer_tags_the_names_it_knows_in_every_script():
 
 
 def test_names_the_archive_has_seen_are_tagged_in_text_without_spaces():
-    from veille.entities import KnownName
+    from veille.stages.entities import KnownName
 
     tagger = EntityTagger(models={}, gazetteer=[], known_names=[KnownName("警察庁", "ORG", normalise("警察庁"))])
     (entities,) = tagger.tag([("この件について警察庁は発表した。", "ja")])
@@ -309,7 +309,7 @@ def test_topic_terms_match_in_every_script():
 
 def test_an_index_written_before_cjk_pairs_is_rebuilt_by_the_writer(tmp_path, monkeypatch):
     """Its CJK terms are whole runs, which no query finds any more: the writer rebuilds it from the archive."""
-    from veille.index import IndexDamagedError
+    from veille.search.whoosh.index import IndexDamagedError
 
     with monkeypatch.context() as patch:
         patch.setattr(ArticleAnalyzer, "__getstate__", lambda self: {})  # what layout 1 pickled

@@ -4,7 +4,7 @@ import pytest
 
 from veille.errors import ArchiveError
 from veille.models import Article
-from veille.store import MIGRATIONS, Archive
+from veille.storage.sqlite.store import MIGRATIONS, Archive
 
 
 def article(text="First version of the text.", **kw):

@@ -58,10 +58,10 @@ def test_rebuilding_gives_the_same_stories_and_originals(seeds):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from veille.config import parse_config
-    from veille.devserver import FixtureServer
-    from veille.pipeline import fetch_sources
-    from veille.store import Archive
+    from veille.config.settings import parse_config
+    from veille.dev.devserver import FixtureServer
+    from veille.pipeline.passes import fetch_sources
+    from veille.storage.sqlite.store import Archive
 
     folder = tmp_path_factory.mktemp("site-stories")
     feeds = ["observatoire.xml", "watchdog.atom", "netzwacht.xml", "vigilancia.xml"]
@@ -87,15 +87,15 @@ def test_hreflang_pages_are_one_story_and_same_subject_articles_stay_apart(site)
     "https://example.org/news/a/amp", "https://example.org/news/a?amp=1", "HTTPS://EXAMPLE.ORG:443/news/a",
 ])
 def test_amp_mobile_and_tracking_variants_have_one_canonical_url(variant):
-    from veille.urls import article_id_for_url, canonical_url
+    from veille.text.urls import article_id_for_url, canonical_url
 
     assert canonical_url(variant) == "https://example.org/news/a"
     assert article_id_for_url(variant) == article_id_for_url("https://example.org/news/a")
 
 
 def test_an_interrupted_rebuild_resumes_and_ends_with_the_same_stories(tmp_path):
-    from veille.pipeline import Taggers, import_paths, rebuild_stories
-    from veille.store import Archive
+    from veille.pipeline.passes import Taggers, import_paths, rebuild_stories
+    from veille.storage.sqlite.store import Archive
 
     with Archive(tmp_path) as archive:
         import_paths([SEEDS], archive, taggers=Taggers())
@@ -118,8 +118,8 @@ def test_an_interrupted_rebuild_resumes_and_ends_with_the_same_stories(tmp_path)
 
 
 def test_a_republication_that_credits_its_source_is_a_copy_of_it_even_when_published_first(tmp_path):
-    from veille.pipeline import Taggers, import_paths
-    from veille.store import Archive
+    from veille.pipeline.passes import Taggers, import_paths
+    from veille.storage.sqlite.store import Archive
 
     body = (FIXTURES / "site" / "MANIFEST.json").read_text(encoding="utf-8")  # any real text would do
     article = "\n\n".join(json.loads(body)[0]["must_contain"] * 30)
@@ -141,8 +141,8 @@ def test_two_rebuilds_give_the_same_stories_whatever_fingerprints_were_there(tmp
     # second also the later ones the first had fingerprinted (issue 22).
     import sqlite3
 
-    from veille.pipeline import Taggers, import_paths, rebuild_stories
-    from veille.store import Archive
+    from veille.pipeline.passes import Taggers, import_paths, rebuild_stories
+    from veille.storage.sqlite.store import Archive
 
     def stories(archive):
         return sorted(sorted((m["article_id"], m["relation"]) for m in archive.story_members(s))

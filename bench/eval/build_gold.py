@@ -19,8 +19,8 @@ Texts come from (see README.md; `fetch_sources.sh` downloads and unpacks them):
   * Debian's debian-history 2.28 package, usr/share/doc/debian-history
     (--debian-history), and charset-normalizer 3.3.2's sdist data/ folder
     (--charset-normalizer): the French held-out set, as `veille import` stores
-    each file (veille.encoding.decode, then veille.extract.extract for .html,
-    veille.plaintext.clean for .txt).
+    each file (veille.text.encoding.decode, then veille.stages.extract.extract for .html,
+    veille.stages.plaintext.clean for .txt).
 
     bash bench/eval/fetch_sources.sh /tmp/gold_src
     PYTHONPATH=src .venv/bin/python bench/eval/build_gold.py --sources /tmp/gold_src [--review]
@@ -587,8 +587,9 @@ def page_lines(cache: Path, name: str, memo: dict) -> list[str]:
 
 def imported_paragraphs(path: Path) -> list[str]:
     """The file's text as `veille import` stores it: lines of an .html page, blank-line blocks of a .txt."""
-    from veille import extract, plaintext
-    from veille.encoding import decode
+    from veille.stages import extract
+    from veille.stages import plaintext
+    from veille.text.encoding import decode
 
     text = decode(path.read_bytes())
     if path.suffix.lower() in (".html", ".htm"):

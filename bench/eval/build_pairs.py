@@ -392,7 +392,7 @@ SITE_TRANSLATIONS = {("observatoire/nice-contrat-reconnaissance-faciale.html",
 
 def build_site() -> tuple[dict, list[dict]]:
     sys.path.insert(0, str(ROOT / "src"))
-    from veille.extract import extract
+    from veille.stages.extract import extract
 
     manifest = json.loads((SITE / "MANIFEST.json").read_text(encoding="utf-8"))
     docs: dict[str, dict] = {}
@@ -423,7 +423,7 @@ def build_site() -> tuple[dict, list[dict]]:
 # ---------------------------------------------------------------------------
 def build_articles(tests: Path) -> tuple[dict, list[dict]]:
     sys.path.insert(0, str(ROOT / "src"))
-    from veille.extract import extract
+    from veille.stages.extract import extract
 
     originals: dict[str, dict] = {}
     for stem, (lang, domain, site) in ARTICLES.items():

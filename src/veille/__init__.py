@@ -7,7 +7,7 @@ The public surface is small: load a config, open an archive, run the pipeline.
 
 __version__ = "0.1.0"
 
-from .config import Config, Source, load_config  # noqa: E402
-from .errors import VeilleError  # noqa: E402
+from veille.config.settings import Config, Source, load_config  # noqa: E402
+from veille.errors import VeilleError  # noqa: E402
 
 __all__ = ["__version__", "Config", "Source", "VeilleError", "load_config"]

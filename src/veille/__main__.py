@@ -1,5 +1,5 @@
 """`python -m veille` is the `veille` command."""
 
-from .cli import main
+from veille.app.cli.main import main
 
 main(prog_name="veille")

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import MinHash
 
-from .keys import fold
-from .scripts import words as split_words
-from .models import Article
+from veille.text.keys import fold
+from veille.text.scripts import words as split_words
+from veille.models import Article
 
 NUM_PERM = 128
 BANDS = 32  # 32 bands of 4 rows: pairs above ~0.6 Jaccard almost always share one

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from .dedupe import Settings as DedupeSettings
-from .errors import ConfigError
+from veille.stages.dedupe import Settings as DedupeSettings
+from veille.errors import ConfigError
 
 SOURCE_KINDS = ("feed", "page")
 SOURCE_KEYS = ("name", "url", "kind", "language", "tags", "interval", "enabled", "robots", "allow_private")

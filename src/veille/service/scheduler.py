@@ -34,11 +34,11 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import pipeline
-from .config import Config, Source, load_config
-from .errors import ConfigError, is_storage_failure
-from .fetch import Fetcher
-from .store import Archive
+from veille.pipeline import passes as pipeline
+from veille.config.settings import Config, Source, load_config
+from veille.errors import ConfigError, is_storage_failure
+from veille.net.http import Fetcher
+from veille.storage.sqlite.store import Archive
 
 logger = logging.getLogger("veille.run")
 
@@ -161,7 +161,7 @@ class Service:
         for job in self.scheduler.get_jobs():
             if job.id.startswith("digest:") and job.id not in wanted:
                 job.remove()
-        from .digest import period_start
+        from veille.outputs.digest import period_start
 
         now = datetime.now(timezone.utc)
         for job_id, digest in wanted.items():
@@ -175,7 +175,7 @@ class Service:
 
     def _digest(self, name: str) -> None:
         """A scheduled digest: sent once per period; a failure is logged and the next run retries the window."""
-        from . import digest as digest_module
+        from veille.outputs import digest as digest_module
 
         try:
             chosen = self.config.digest(name)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .errors import ArchiveError
-from .health import Health
-from .models import Article, Entity
+from veille.errors import ArchiveError
+from veille.stages.health import Health
+from veille.models import Article, Entity
 
 DB_NAME = "veille.db"
 

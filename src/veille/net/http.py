@@ -47,10 +47,10 @@ import httpcore
 import httpx
 from protego import Protego
 
-from . import __version__
-from .config import Settings
-from .encoding import decode, looks_like_html
-from .errors import BlockedURLError, DeferredError, FetchError
+from veille import __version__
+from veille.config.settings import Settings
+from veille.text.encoding import decode, looks_like_html
+from veille.errors import BlockedURLError, DeferredError, FetchError
 
 logger = logging.getLogger(__name__)
 

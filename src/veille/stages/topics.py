@@ -21,8 +21,8 @@ from pathlib import Path
 import snowballstemmer
 import yaml
 
-from .keys import DATA, fold
-from .scripts import words as split_words
+from veille.text.keys import DATA, fold
+from veille.text.scripts import words as split_words
 
 STEMMERS = {
     "en": "english", "fr": "french", "es": "spanish", "de": "german", "it": "italian",

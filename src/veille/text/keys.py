@@ -20,9 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from .scripts import split_non_words, strip_accents
+from veille.text.scripts import split_non_words, strip_accents
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 # Leading articles dropped from keys, in the languages veille ships lexicons for.
 _ARTICLES = {

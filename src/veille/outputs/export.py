@@ -21,9 +21,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Iterator
 
-from . import __version__
-from .errors import VeilleError
-from .store import Archive
+from veille import __version__
+from veille.errors import VeilleError
+from veille.storage.sqlite.store import Archive
 
 FORMATS = ("jsonl", "csv", "parquet", "spacy")
 BATCH = 1000

@@ -28,9 +28,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from .encoding import looks_binary, repair
-from .errors import ExtractError
-from .models import Extracted
+from veille.text.encoding import looks_binary, repair
+from veille.errors import ExtractError
+from veille.models import Extracted
 
 EXTRACTOR = "veille plaintext cleaner"
 

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import VeilleError
+from veille.errors import VeilleError
 
 LOCK_NAME = "veille.lock"
 WAIT = 5.0  # a writer waits this long for another to finish (a reader's short index catch-up)

@@ -30,9 +30,9 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 from spacy.util import get_lang_class
 
-from .keys import DATA, KEYS_VERSION, Aliases, load_aliases
-from .models import Entity
-from .scripts import CJK, has_cjk
+from veille.text.keys import DATA, KEYS_VERSION, Aliases, load_aliases
+from veille.models import Entity
+from veille.text.scripts import CJK, has_cjk
 
 logger = logging.getLogger(__name__)
 

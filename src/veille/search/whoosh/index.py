@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,13 +56,16 @@ from whoosh.qparser import QueryParser
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.system import pack_uint
 
-from . import fastpath
-from .errors import VeilleError
-from .keys import normalise
-from .models import Article
-from .scripts import CJK, WORD, has_cjk, is_cjk, strip_accents
+from veille.search.whoosh import fastpath
+from veille.errors import VeilleError
+from veille.text.keys import normalise
+from veille.models import Article
+from veille.text.scripts import CJK, WORD, has_cjk, is_cjk, strip_accents
 
 INDEX_DIR = "index"
+# Indexes written before the subpackages name their analyzer and formats `veille.index.*` in the pickled
+# schema: the old name stays an alias of this module, so those indexes open without a rebuild.
+sys.modules.setdefault("veille.index", sys.modules[__name__])
 BUILD_DIR = "index.new"  # `veille reindex` builds here, beside the index readers keep using
 # ISO 639-1 -> Snowball algorithm (PyStemmer). Other languages are indexed folded but not stemmed.
 STEMMERS = {
@@ -922,8 +926,8 @@ def _normalise_filters(query: str) -> str:
 
 @lru_cache(maxsize=1)
 def _aliases():
-    from .entities import load_gazetteer
-    from .keys import load_aliases
+    from veille.stages.entities import load_gazetteer
+    from veille.text.keys import load_aliases
 
     return load_aliases(load_gazetteer())
 
@@ -947,7 +951,7 @@ def expand_cross_lingual(query: str) -> tuple[str, list[str]]:
 
     Returns the new query and one line per expansion, to show the user.
     """
-    from .topics import load_lexicon
+    from veille.stages.topics import load_lexicon
 
     lexicon = load_lexicon()
     notes: list[str] = []

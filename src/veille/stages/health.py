@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from .errors import FetchError
+from veille.errors import FetchError
 
 MAX_BACKOFF = timedelta(hours=24)
 MAX_RETRY_AFTER = timedelta(days=7)  # a server asking for longer is treated as asking for a week

@@ -25,25 +25,25 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from . import dedupe
-from . import health
-from . import extract as extract_stage
-from . import feeds as feed_stage
-from . import language as language_stage
-from . import plaintext
-from .config import NLP, Config, Source
-from .dedupe import Link
-from .dedupe import Settings as DedupeSettings
-from .encoding import decode, looks_like_html
-from .entities import EntityTagger, KnownName, capped_note, data_fingerprint
-from .errors import (BlockedURLError, DeferredError, ExtractError, FeedError, FetchError, ImportFileError,
+from veille.stages import dedupe
+from veille.stages import health
+from veille.stages import extract as extract_stage
+from veille.stages import feeds as feed_stage
+from veille.stages import language as language_stage
+from veille.stages import plaintext
+from veille.config.settings import NLP, Config, Source
+from veille.stages.dedupe import Link
+from veille.stages.dedupe import Settings as DedupeSettings
+from veille.text.encoding import decode, looks_like_html
+from veille.stages.entities import EntityTagger, KnownName, capped_note, data_fingerprint
+from veille.errors import (BlockedURLError, DeferredError, ExtractError, FeedError, FetchError, ImportFileError,
                      ImportPathError, is_storage_failure)
-from .fetch import ANY, Fetcher, Response, allowance, check_url
-from .models import Article, Entry, Extracted, ParsedFeed
-from .keys import DATA, fold
-from .store import Archive, SourceState, decode_shares
-from .topics import TopicTagger
-from .urls import article_id_for_content, article_id_for_url, canonical_url
+from veille.net.http import ANY, Fetcher, Response, allowance, check_url
+from veille.models import Article, Entry, Extracted, ParsedFeed
+from veille.text.keys import DATA, fold
+from veille.storage.sqlite.store import Archive, SourceState, decode_shares
+from veille.stages.topics import TopicTagger
+from veille.text.urls import article_id_for_content, article_id_for_url, canonical_url
 
 logger = logging.getLogger(__name__)
 
@@ -1100,7 +1100,7 @@ def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int
     Only the archive's writer (or a reader holding the writer lock) calls this: an index that is
     missing or damaged is replaced and filled again, and `notice` (default: a logged warning)
     says so. `into`: another index to fill than the live one (`reindex` builds one beside it)."""
-    from .index import SearchIndex
+    from veille.search.whoosh.index import SearchIndex
 
     search_index = into or SearchIndex(archive.folder, repair=True)
     built_before = archive.get_state("index") is not None  # a missing index is news only if there was one
@@ -1136,7 +1136,7 @@ def reindex(archive: Archive, *, progress: Progress | None = None) -> int:
     is only added to, so whoosh's parallel writer applies). It is built beside the live one, which
     readers go on searching, and takes its place at the end: a reindex stopped half-way leaves the
     old index as it was."""
-    from .index import BULK_BATCH, SearchIndex
+    from veille.search.whoosh.index import BULK_BATCH, SearchIndex
 
     fresh = SearchIndex.beside(archive.folder)
     _notify(progress, "total", str(archive.count_articles()))

@@ -24,12 +24,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import __version__, health, pipeline
-from .config import Config, Settings, load_config
-from .errors import STORAGE_ERRNOS, ArchiveError, NoArchiveError, VeilleError
-from .lock import WriterLock, try_writer
-from .models import Article
-from .store import DB_NAME, Archive
+from veille import __version__
+from veille.stages import health
+from veille.pipeline import passes as pipeline
+from veille.config.settings import Config, Settings, load_config
+from veille.errors import STORAGE_ERRNOS, ArchiveError, NoArchiveError, VeilleError
+from veille.storage.sqlite.lock import WriterLock, try_writer
+from veille.models import Article
+from veille.storage.sqlite.store import DB_NAME, Archive
 
 out = Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
@@ -527,7 +529,7 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     Fields: lang:fr source:NAME entity:palantir tag:facial-recognition story:ID published:[2025-01-01 to].
     One line per story, its other versions beneath. Example: veille search '"reconnaissance faciale" AND lang:fr'
     """
-    from .index import SearchIndex, filter_text
+    from veille.search.whoosh.index import SearchIndex, filter_text
 
     _check_dates(since, until)
     archive = state.archive()
@@ -535,7 +537,7 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
         query, lang, source = _with_saved(archive, saved, query, lang, source)
     lang, source = _check_filters(archive, lang, source)
     if cross_lingual:
-        from .index import check_syntax, expand_cross_lingual
+        from veille.search.whoosh.index import check_syntax, expand_cross_lingual
 
         check_syntax(query)
         query, expansions = expand_cross_lingual(query)
@@ -623,7 +625,7 @@ def _check_filters(archive: Archive, lang: str | None, source: str | None) -> tu
                                      f"{', '.join(names) or 'none yet'}", param_hint="--source")
         source = same[0]
     if lang is not None:
-        from .langcodes import is_language
+        from veille.text.langcodes import is_language
 
         lang = lang.strip().lower()
         if not is_language(lang) and not archive.holds(lang=lang):  # a language with no article yet is no error
@@ -703,7 +705,7 @@ def searches() -> None:
 @click.pass_obj
 def searches_add(state: State, name: str, query: str, lang: str | None, source: str | None) -> None:
     """Save QUERY under NAME (replacing a search of that name). Example: veille searches add palantir entity:palantir"""
-    from .index import check_syntax
+    from veille.search.whoosh.index import check_syntax
 
     if not re.fullmatch(r"[\w.-]{1,64}", name):
         raise click.BadParameter("use letters, digits, '-', '_' or '.', at most 64", param_hint="NAME")
@@ -818,7 +820,7 @@ def dedupe(state: State, rebuild: bool, quiet: bool, as_json: bool) -> None:
 def _crawl_delays(archive: Archive, settings: Settings) -> list[dict]:
     """The hosts whose robots.txt Crawl-delay makes veille wait longer than host_delay, or
     asks for longer than it waits (capped): what it asks, what veille waits, when it was read."""
-    from .fetch import paced_delay
+    from veille.net.http import paced_delay
 
     paced = []
     for host, known in sorted(archive.crawl_delays().items()):
@@ -939,7 +941,7 @@ def run(state: State, log_level: str) -> None:
     after the article in hand; SIGHUP or saving feeds.yaml reloads the sources.
     Example: veille run
     """
-    from .service import Service, setup_logging
+    from veille.service.scheduler import Service, setup_logging
 
     archive = state.writer("run", create=True)
     log_path = setup_logging(archive.folder, getattr(logging, log_level.upper()))
@@ -994,13 +996,13 @@ def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: 
 
     Example: veille feeds add https://www.laquadrature.net --tags privacy
     """
-    from .feedsfile import FeedsFile, discover
-    from .fetch import Fetcher, check_url
+    from veille.config.feedsfile import FeedsFile, discover
+    from veille.net.http import Fetcher, check_url
 
     check_url(url)
     file = FeedsFile(state["config_path"])
     settings = state.config().settings if Path(state["config_path"]).exists() else None
-    from .config import Settings
+    from veille.config.settings import Settings
 
     title, language = None, lang
     if as_page:
@@ -1040,7 +1042,7 @@ def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: 
 @click.pass_obj
 def feeds_remove(state: State, name: str) -> None:
     """Remove a source from feeds.yaml (its articles stay in the archive). Example: veille feeds remove lemonde"""
-    from .feedsfile import FeedsFile
+    from veille.config.feedsfile import FeedsFile
 
     file = FeedsFile(state["config_path"])
     if not file.remove(name):
@@ -1058,8 +1060,8 @@ def feeds_check(state: State, names: tuple[str, ...], as_json: bool) -> None:
 
     Example: veille feeds check "La Quadrature du Net"
     """
-    from .errors import FeedError, FetchError
-    from .fetch import Fetcher
+    from veille.errors import FeedError, FetchError
+    from veille.net.http import Fetcher
 
     config = state.config()
     sources = [config.source(n) for n in names] if names else list(config.sources)
@@ -1107,7 +1109,7 @@ def feeds_fix(state: State, names: tuple[str, ...]) -> None:
 
     Example: veille feeds fix
     """
-    from .feedsfile import FeedsFile
+    from veille.config.feedsfile import FeedsFile
 
     archive = state.archive()
     moved = {row["name"]: row["moved_to"] for row in archive.source_rows() if row["moved_to"]}
@@ -1150,7 +1152,7 @@ def feeds_import_opml(state: State, path: Path) -> None:
 
     Example: veille feeds import-opml subscriptions.opml
     """
-    from .feedsfile import FeedsFile, read_opml
+    from veille.config.feedsfile import FeedsFile, read_opml
 
     outlines, skipped = read_opml(path)
     for url in skipped:
@@ -1172,7 +1174,7 @@ def feeds_import_opml(state: State, path: Path) -> None:
 @click.pass_obj
 def feeds_export_opml(state: State, out_path: Path | None) -> None:
     """Write the feeds as OPML, for feed readers. Example: veille feeds export-opml --out veille.opml"""
-    from .feedsfile import write_opml
+    from veille.config.feedsfile import write_opml
 
     text = write_opml(state.config().sources)
     if out_path:
@@ -1198,7 +1200,7 @@ def digest(state: State, name: str, dry_run: bool, send_it: bool, force: bool, o
     """
     from datetime import datetime, timezone
 
-    from . import digest as digest_module
+    from veille.outputs import digest as digest_module
 
     if send_it == dry_run:
         raise click.UsageError("say --dry-run (render only) or --send")
@@ -1252,8 +1254,8 @@ def export_(state: State, query: str, fmt: str, out_path: Path, lang: str | None
 
     Example: veille export 'tag:facial-recognition' --format parquet --out exports/fr.parquet
     """
-    from .export import Selection, export
-    from .index import SearchIndex, check_syntax
+    from veille.outputs.export import Selection, export
+    from veille.search.whoosh.index import SearchIndex, check_syntax
 
     _check_dates(since, until)
     archive = state.archive()

@@ -17,8 +17,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
-from .cli import main as cli_main
-from .devserver import FixtureServer
+from veille.app.cli.main import main as cli_main
+from veille.dev.devserver import FixtureServer
 
 console = Console(highlight=False)
 
@@ -113,7 +113,7 @@ def _invoke(args: list[str]) -> int:
 
 
 def _first_article_id(archive: Path) -> str | None:
-    from .store import Archive
+    from veille.storage.sqlite.store import Archive
 
     with Archive(archive) as opened:
         for article in opened.list_articles(limit=None):

@@ -22,8 +22,8 @@ from urllib.parse import urljoin, urlsplit
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .config import CONTROL, Config, Source, _parses, parse_config
-from .errors import ConfigError, FeedError, FetchError
+from veille.config.settings import CONTROL, Config, Source, _parses, parse_config
+from veille.errors import ConfigError, FeedError, FetchError
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
               "application/json", "text/xml", "application/xml")
@@ -257,8 +257,8 @@ class _Links(HTMLParser):
 def discover(url: str, fetcher) -> list[Found]:
     """The feeds at `url`: the URL itself if it is a feed, else the page's <link rel=alternate>
     feeds, else the usual paths (/feed, /rss.xml, ...). Each candidate is fetched and parsed."""
-    from . import feeds as feed_stage
-    from .fetch import allowance
+    from veille.stages import feeds as feed_stage
+    from veille.net.http import allowance
 
     def as_feed(candidate: str, response=None) -> Found | None:
         try:  # the page's links are its author's choice: they may reach only what a feed's links may

@@ -28,9 +28,9 @@ import trafilatura
 from trafilatura.settings import use_config
 from lxml import etree
 
-from .encoding import looks_binary, repair
-from .errors import ExtractError
-from .models import Extracted
+from veille.text.encoding import looks_binary, repair
+from veille.errors import ExtractError
+from veille.models import Extracted
 
 EXTRACTOR = f"trafilatura {trafilatura.__version__}"
 

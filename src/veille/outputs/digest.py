@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from .config import Digest, SMTP
-from .errors import VeilleError
-from .store import Archive
+from veille.config.settings import Digest, SMTP
+from veille.errors import VeilleError
+from veille.storage.sqlite.store import Archive
 
 SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[\"«“A-ZÀ-ÖØ-Þ0-9])")
 
@@ -219,7 +219,7 @@ def matching_ids(archive: Archive, digest: Digest) -> set[str] | None:
     saved = archive.saved_search(query)
     if saved is not None:
         query, lang, source = saved["query"], saved["options"].get("lang"), saved["options"].get("source")
-    from .index import SearchIndex, filter_text
+    from veille.search.whoosh.index import SearchIndex, filter_text
 
     index = SearchIndex(archive.folder, reader=True)
     try:

@@ -19,9 +19,9 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from .encoding import decode, drop_xml_encoding
-from .errors import FeedError
-from .models import Entry, ParsedFeed
+from veille.text.encoding import decode, drop_xml_encoding
+from veille.errors import FeedError
+from veille.models import Entry, ParsedFeed
 
 
 def parse(body: bytes, url: str, http_charset: str | None = None) -> ParsedFeed:
