@@ -23,13 +23,13 @@ import yaml
 
 from veille.text.keys import DATA, fold
 from veille.text.scripts import words as split_words
+from veille.text.stemmers import STEMMERS
 
-STEMMERS = {
-    "en": "english", "fr": "french", "es": "spanish", "de": "german", "it": "italian",
-    "pt": "portuguese", "nl": "dutch", "sv": "swedish", "da": "danish", "no": "norwegian",
-    "fi": "finnish", "ro": "romanian", "hu": "hungarian", "ru": "russian", "tr": "turkish",
-}
 COMPOUND_LANGS = ("de", "nl", "sv", "da", "no")
+# Text in these languages is matched against their own terms and the English ones, even where the lexicon
+# has none of their own; text in any other language the lexicon lacks tries every language's terms. (The
+# languages the tagger stemmed before it shared the index's stemmer table: the tags stay as they were.)
+OWN_TERMS_LANGS = frozenset(("en", "fr", "es", "de", "it", "pt", "nl", "sv", "da", "no", "fi", "ro", "hu", "ru", "tr"))
 
 
 def load_lexicon(path: Path = DATA / "topics.yaml") -> dict[str, dict[str, list[str]]]:
@@ -46,7 +46,7 @@ class TopicTagger:
     def tag(self, text: str, lang: str) -> list[str]:
         """Sorted topic slugs whose terms occur in `text`."""
         lang = (lang or "").split("-")[0]  # "zh-cn": the lexicon's "zh"
-        if lang not in STEMMERS and lang not in self._lexicon_langs():
+        if lang not in OWN_TERMS_LANGS and lang not in self._lexicon_langs():
             # A language the lexicon does not know: try every language's terms, each with its own stemmer.
             return sorted({t for code in self._lexicon_langs() for t in self._tag(text, code)})
         return sorted(self._tag(text, lang))
