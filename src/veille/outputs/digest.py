@@ -36,6 +36,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from veille.config.settings import Digest, SMTP
 from veille.errors import VeilleError
 from veille.storage.sqlite.store import Archive
+from veille.text.times import iso, parse, utcnow
 
 SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[\"«“A-ZÀ-ÖØ-Þ0-9])")
 
@@ -109,10 +110,10 @@ def window(archive: Archive, digest: Digest, now: datetime, *, force: bool = Fal
     if last is None:
         return now - timedelta(days=digest.first_window_days), now
     if force:
-        return _time(last["window_start"]), now
-    if not preview and _time(last["sent_at"]) >= period_start(digest, now):
+        return parse(last["window_start"]), now
+    if not preview and parse(last["sent_at"]) >= period_start(digest, now):
         return None
-    return _time(last["window_end"]), now
+    return parse(last["window_end"]), now
 
 
 # -- what goes in ------------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ def window(archive: Archive, digest: Digest, now: datetime, *, force: bool = Fal
 def select(archive: Archive, digest: Digest, start: datetime, end: datetime, matching: set[str] | None) -> Issue:
     """The stories first archived in (start, end] that match, ranked and grouped by topic."""
     issue = Issue(digest, start, end)
-    rows = archive.stories_first_seen_between(_iso(start), _iso(end))
+    rows = archive.stories_first_seen_between(iso(start), iso(end))
     chosen: list[tuple[tuple, StoryItem]] = []
     articles = 0
     languages: Counter = Counter()
@@ -330,7 +331,7 @@ def send(message: EmailMessage, smtp: SMTP, recipients: list[str], timeout: floa
 def run(archive: Archive, digest: Digest, smtp: SMTP | None, *, matching_ids, now: datetime | None = None,
         send_it: bool = False, force: bool = False) -> tuple[Issue | None, EmailMessage | None, Sent | None, str]:
     """Select, render and (with `send_it`) send one digest; returns what happened in words too."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     last = archive.last_digest(digest.name)
     span = window(archive, digest, now, force=force, preview=not send_it)
     if span is None:
@@ -347,8 +348,8 @@ def run(archive: Archive, digest: Digest, smtp: SMTP | None, *, matching_ids, no
     # The intent is recorded before the message goes out: a second sender (another --send, veille
     # run) sees it and sends nothing, and so does the next send after a kill between the server's
     # "accepted" and our record of it. A send that reached nobody is forgotten again.
-    claim = archive.claim_digest(digest.name, last["id"] if last else None, _iso(span[0]), _iso(span[1]),
-                                 _iso(now), message["Message-ID"], len(issue.stories))
+    claim = archive.claim_digest(digest.name, last["id"] if last else None, iso(span[0]), iso(span[1]),
+                                 iso(now), message["Message-ID"], len(issue.stories))
     if claim is None:
         return None, None, None, _already_sent(digest, archive.last_digest(digest.name), now)
     try:
@@ -371,14 +372,6 @@ def _already_sent(digest: Digest, last: dict | None, now: datetime) -> str:
                 "sends it again")
     return (f"digest {digest.name}: already sent for this period "
             f"(since {period_start(digest, now):%Y-%m-%d %H:%M} UTC); --force sends it again")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _ordinal(value: str | None) -> int:

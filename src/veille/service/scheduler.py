@@ -39,6 +39,7 @@ from veille.config.settings import Config, Source, load_config
 from veille.errors import ConfigError, is_storage_failure
 from veille.net.http import Fetcher
 from veille.storage.sqlite.store import Archive
+from veille.text.times import iso, parse, utcnow
 
 logger = logging.getLogger("veille.run")
 
@@ -52,7 +53,7 @@ class KeyValueFormatter(logging.Formatter):
     """`2026-11-23T08:00:01Z info source fetched source=lemonde new=3`: one line, grep-able."""
 
     def format(self, record: logging.LogRecord) -> str:
-        moment = datetime.fromtimestamp(record.created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = iso(datetime.fromtimestamp(record.created, timezone.utc))
         fields = " ".join(f"{key}={_quote(value)}" for key, value in vars(record).items() if key not in _STANDARD)
         line = f"{moment} {record.levelname.lower()} {_escape(record.getMessage())}" + (f" {fields}" if fields else "")
         if record.exc_info:
@@ -122,15 +123,15 @@ class Service:
         state = self.archive.source_state(source.name)
         due = now
         if state.last_fetch:
-            due = _parse(state.last_fetch) + timedelta(seconds=source.interval)
+            due = parse(state.last_fetch) + timedelta(seconds=source.interval)
         if state.next_attempt:
-            due = max(due, _parse(state.next_attempt))
+            due = max(due, parse(state.next_attempt))
         if due <= now:  # never fetched, or overdue: spread out, not all at once
             due = now + timedelta(seconds=random.uniform(0, min(spread, source.interval)))
         return due
 
     def schedule(self, config: Config) -> None:
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         wanted = {s.name: s for s in config.enabled_sources}
         spread = SPREAD_PER_SOURCE * len(wanted)
         for job in self.scheduler.get_jobs():
@@ -163,7 +164,7 @@ class Service:
                 job.remove()
         from veille.outputs.digest import period_start
 
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         for job_id, digest in wanted.items():
             trigger = CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
             self.scheduler.add_job(self.due.put, trigger, args=[job_id], id=job_id, name=job_id, replace_existing=True,
@@ -189,7 +190,7 @@ class Service:
 
     def _reschedule(self, names: list[str]) -> None:
         """After a pass: each source's next run from what the archive now says (backoff, pause)."""
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         for name in names:
             job = self.scheduler.get_job(name)
             source = next((s for s in self.config.enabled_sources if s.name == name), None)
@@ -197,7 +198,7 @@ class Service:
                 state = self.archive.source_state(name)
                 when = now + timedelta(seconds=source.interval)
                 if state.next_attempt:
-                    when = max(when, _parse(state.next_attempt))
+                    when = max(when, parse(state.next_attempt))
                 job.modify(next_run_time=when)
 
     # -- config ------------------------------------------------------------------------
@@ -303,7 +304,3 @@ class Service:
                 kept.append(name)
         for name in kept:
             self.due.put(name)
-
-
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

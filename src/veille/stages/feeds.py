@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from veille.text import times
 from veille.text.encoding import decode, drop_xml_encoding
 from veille.errors import FeedError
 from veille.models import Entry, ParsedFeed
@@ -164,7 +165,7 @@ def _iso(parsed: time.struct_time | None) -> str | None:
     if not parsed:
         return None
     try:
-        return datetime.fromtimestamp(timegm(parsed), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return times.iso(datetime.fromtimestamp(timegm(parsed), tz=timezone.utc))
     except (OverflowError, ValueError, OSError):
         return None
 
@@ -173,9 +174,9 @@ def _iso_text(value: object) -> str | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = times.parse(str(value))
     except ValueError:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return times.iso(moment)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from veille.errors import FetchError
+from veille.text.times import iso
 
 MAX_BACKOFF = timedelta(hours=24)
 MAX_RETRY_AFTER = timedelta(days=7)  # a server asking for longer is treated as asking for a week
@@ -104,10 +105,10 @@ def after_failure(health: Health, kind: str, now: datetime, interval: int, *, pa
         delay = max(delay, timedelta(seconds=min(retry_after, MAX_RETRY_AFTER.total_seconds())))
     paused_since = health.paused_since
     if score >= pause_after:
-        paused_since = paused_since or _iso(now)
+        paused_since = paused_since or iso(now)
         delay = max(delay, PAUSED_PROBE)
-    return replace(health, score=score, consecutive_failures=failures, failing_since=health.failing_since or _iso(now),
-                   paused_since=paused_since, next_attempt=_iso(now + delay), error_kind=kind, not_modified_streak=0)
+    return replace(health, score=score, consecutive_failures=failures, failing_since=health.failing_since or iso(now),
+                   paused_since=paused_since, next_attempt=iso(now + delay), error_kind=kind, not_modified_streak=0)
 
 
 def after_success(health: Health, *, not_modified: bool) -> Health:
@@ -119,7 +120,3 @@ def conditional(health: Health) -> bool:
     """Whether to send the stored validators: not after a long run of 304s (a server that
     answers 304 wrongly, or never changes its ETag, must not freeze the feed)."""
     return health.not_modified_streak < UNCONDITIONAL_AFTER
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
