@@ -4,13 +4,17 @@
     ├── ConfigError             feeds.yaml is missing or invalid (exit status 2)
     ├── ArchiveError            the archive cannot be opened or is from a newer veille
     │   └── NoArchiveError      there is no archive where a reader was pointed (exit status 2)
+    ├── ArchiveBusyError        another writer holds the archive's lock (exit status 2)
+    ├── LockFileError           the archive's lock file cannot be made or opened (exit status 2)
     ├── FetchError              a URL could not be fetched (kept on the item, never fatal)
     │   ├── BlockedURLError     the URL is not allowed (scheme, ...) and was not requested
     │   └── DeferredError       not requested now on purpose (Retry-After, robots.txt unavailable)
     ├── FeedError               a feed body could not be parsed into entries
     ├── ExtractError            no article could be extracted from a document
     ├── ImportPathError         a path given to `veille import` cannot be read
-    └── ImportFileError         a file met by `veille import` is not one it reads (a FIFO, too large)
+    ├── ImportFileError         a file met by `veille import` is not one it reads (a FIFO, too large)
+    ├── DigestError             a digest cannot be sent (no smtp section, password unset, server refused)
+    └── ExportError             an export cannot be written (exit status 2)
 
 Every message is one line that says what went wrong and what to do.
 """
@@ -36,6 +40,16 @@ class ArchiveError(VeilleError):
 
 class NoArchiveError(ArchiveError):
     """A reader was pointed at a folder that holds no archive (a typo, most likely)."""
+
+    exit_code = 2
+
+
+class ArchiveBusyError(VeilleError):
+    exit_code = 2
+
+
+class LockFileError(VeilleError):
+    """The lock file cannot be made or opened (the archive path is a file, veille.lock a folder...)."""
 
     exit_code = 2
 
@@ -80,6 +94,14 @@ class ImportPathError(VeilleError):
 
 class ImportFileError(VeilleError):
     """Recorded on the file, like an extraction failure; the import goes on."""
+
+
+class DigestError(VeilleError):
+    pass
+
+
+class ExportError(VeilleError):
+    exit_code = 2
 
 
 STORAGE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO))  # the disk, not the data

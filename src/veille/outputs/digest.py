@@ -34,15 +34,11 @@ from apscheduler.triggers.cron import CronTrigger
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from veille.config.settings import Digest, SMTP
-from veille.errors import VeilleError
+from veille.errors import DigestError
 from veille.storage.sqlite.store import Archive
 from veille.text.times import iso, parse, utcnow
 
 SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[\"«“A-ZÀ-ÖØ-Þ0-9])")
-
-
-class DigestError(VeilleError):
-    pass
 
 
 @dataclass

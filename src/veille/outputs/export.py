@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 from veille import __version__
-from veille.errors import VeilleError
+from veille.errors import ExportError
 from veille.storage.sqlite.store import Archive
 
 FORMATS = ("jsonl", "csv", "parquet", "spacy")
@@ -72,10 +72,6 @@ SPACY_FIELDS: list[tuple[str, str, str]] = [
 ENTITY_FIELDS = [("article_id", "string", "the article's id"), ("start", "integer", "first character"),
                  ("end", "integer", "character after the last"), ("label", "string", "PERSON, ORG, LOC or MISC"),
                  ("text", "string", "the entity as written"), ("key", "string", "the entity key")]
-
-
-class ExportError(VeilleError):
-    exit_code = 2
 
 
 @dataclass

@@ -27,20 +27,10 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from veille.errors import VeilleError
+from veille.errors import ArchiveBusyError, LockFileError
 
 LOCK_NAME = "veille.lock"
 WAIT = 5.0  # a writer waits this long for another to finish (a reader's short index catch-up)
-
-
-class ArchiveBusyError(VeilleError):
-    exit_code = 2
-
-
-class LockFileError(VeilleError):
-    """The lock file cannot be made or opened (the archive path is a file, veille.lock a folder...)."""
-
-    exit_code = 2
 
 
 _HELD: "weakref.WeakSet[WriterLock]" = weakref.WeakSet()
