@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from veille.stages.dedupe import Settings as DedupeSettings
 from veille.errors import ConfigError
+from veille.models import DedupeSettings
 from veille.text.spacymodels import BATCH_SIZE, DEFAULT_MODELS
 
 SOURCE_KINDS = ("feed", "page")

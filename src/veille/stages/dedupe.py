@@ -29,7 +29,7 @@ from datasketch import MinHash
 
 from veille.text.keys import fold
 from veille.text.scripts import words as split_words
-from veille.models import Article
+from veille.models import Article, DedupeSettings as Settings  # Settings: feeds.yaml's `dedupe:`
 
 NUM_PERM = 128
 BANDS = 32  # 32 bands of 4 rows: pairs above ~0.6 Jaccard almost always share one
@@ -72,26 +72,6 @@ _CREDIT = re.compile(
     r"fuente|quelle|fonte|erstver[öo]ffentlichung)\s*:?\s*(.+)$",
     re.I | re.M,
 )
-
-
-@dataclass(frozen=True)
-class Settings:
-    # Precision first. copy_jaccard was chosen on bench/eval/pairs; the translation thresholds on
-    # the dev split of bench/eval/translations (a grid, articles arriving one by one, keeping the
-    # highest recall with no false join there and none new on bench/eval/pairs), never on its
-    # held-out split (see README).
-    copy_jaccard: float = 0.70  # estimated Jaccard of 5-shingles for a near copy
-    translation_score: float = 0.45  # weighted share of the poorer side's anchors that the other has too
-    translation_cover: float = 0.30  # ... and of the richer side's: both must share much, not one
-    min_shared_anchors: int = 3  # anchors that weigh something (see common_anchor)
-    length_ratio: float = 1.4  # longest / shortest text_size, beyond which no translation
-    window_days: int = 400  # candidates published this far apart are not compared
-    # A language holding this share of one text, and at most a quarter as much of the other: a translation.
-    # Just above the largest second-language share measured on a wholly translated page of
-    # bench/eval/translations/dev (0.148: command names, code): below it, a share is noise.
-    second_language: float = 0.15
-    common_anchor: float = 0.20  # an anchor held by more than this share of the archive is no evidence
-    merge_overlap: float = 0.7  # a second link joins two stories only if its weaker overlap is this strong
 
 
 @dataclass
