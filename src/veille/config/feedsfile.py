@@ -15,20 +15,15 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from email.utils import formatdate
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from veille.config.settings import CONTROL, Config, Source, _parses, parse_config
-from veille.errors import ConfigError, FeedError, FetchError
+from veille.errors import ConfigError
 
-FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
-              "application/json", "text/xml", "application/xml")
-USUAL_PATHS = ("/feed", "/feed/", "/rss", "/rss.xml", "/feed.xml", "/atom.xml", "/index.xml", "/feeds/all.atom.xml",
-               "/?feed=rss2")
 
 
 def _yaml() -> YAML:
@@ -226,65 +221,3 @@ def write_opml(sources: tuple[Source, ...], title: str = "veille sources") -> st
 
 def _slug(text: str) -> str:
     return re.sub(r"[^\w]+", "-", text.lower()).strip("-")
-
-
-# -- discovery ------------------------------------------------------------------------------
-
-
-@dataclass
-class Found:
-    url: str
-    title: str | None
-    language: str | None
-    entries: int
-
-
-class _Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[tuple[str, str | None]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag != "link":
-            return
-        values = {k.lower(): (v or "") for k, v in attrs}
-        rels = values.get("rel", "").lower().split()
-        if "alternate" in rels and values.get("type", "").lower().split(";")[0].strip() in FEED_TYPES \
-                and values.get("href"):
-            self.links.append((values["href"], values.get("title") or None))
-
-
-def discover(url: str, fetcher) -> list[Found]:
-    """The feeds at `url`: the URL itself if it is a feed, else the page's <link rel=alternate>
-    feeds, else the usual paths (/feed, /rss.xml, ...). Each candidate is fetched and parsed."""
-    from veille.stages import feeds as feed_stage
-    from veille.net.http import allowance
-
-    def as_feed(candidate: str, response=None) -> Found | None:
-        try:  # the page's links are its author's choice: they may reach only what a feed's links may
-            response = response or fetcher.get(candidate, accept="application/rss+xml,application/atom+xml,*/*",
-                                               allow=allowance(page, allow_private=False))
-            parsed = feed_stage.parse(response.body, response.url, response.charset)
-        except (FetchError, FeedError):
-            return None
-        return Found(response.url, parsed.title, parsed.language, len(parsed.entries))
-
-    response = page = fetcher.get(url, accept="text/html,application/rss+xml,application/atom+xml,*/*")
-    itself = None if response.is_html() else as_feed(url, response)
-    if itself:
-        return [itself]
-    parser = _Links()
-    try:
-        parser.feed(response.text())
-    except Exception:  # a page too broken to read still gets the usual paths tried
-        pass
-    candidates = [urljoin(response.url, href) for href, _ in parser.links]
-    if not candidates:
-        base = f"{urlsplit(response.url).scheme}://{urlsplit(response.url).netloc}"
-        candidates = [base + path for path in USUAL_PATHS]
-    found: list[Found] = []
-    for candidate in dict.fromkeys(candidates):
-        feed = as_feed(candidate)
-        if feed and feed.url not in {f.url for f in found}:
-            found.append(feed)
-    return found

@@ -996,7 +996,8 @@ def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: 
 
     Example: veille feeds add https://www.laquadrature.net --tags privacy
     """
-    from veille.config.feedsfile import FeedsFile, discover
+    from veille.config.feedsfile import FeedsFile
+    from veille.pipeline.discover import discover
     from veille.net.http import Fetcher, check_url
 
     check_url(url)
