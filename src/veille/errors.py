@@ -13,6 +13,9 @@
     ├── ExtractError            no article could be extracted from a document
     ├── ImportPathError         a path given to `veille import` cannot be read
     ├── ImportFileError         a file met by `veille import` is not one it reads (a FIFO, too large)
+    ├── MailError               the SMTP password is not set (net.mail)
+    │   ├── MailSendError       the SMTP server cannot be reached, or refused the login or the message
+    │   └── MailRefusedError    the SMTP server refused every recipient
     ├── DigestError             a digest cannot be sent (no smtp section, password unset, server refused)
     └── ExportError             an export cannot be written (exit status 2)
 
@@ -94,6 +97,23 @@ class ImportPathError(VeilleError):
 
 class ImportFileError(VeilleError):
     """Recorded on the file, like an extraction failure; the import goes on."""
+
+
+class MailError(VeilleError):
+    pass
+
+
+class MailSendError(MailError):
+    pass
+
+
+class MailRefusedError(MailError):
+    """`refused` maps each address to the server's code and reason ("550 no such user")."""
+
+    def __init__(self, refused: dict[str, str]) -> None:
+        self.refused = refused
+        said = "; ".join(f"{address}: {reason}" for address, reason in refused.items())
+        super().__init__(f"smtp: every recipient was refused ({said})")
 
 
 class DigestError(VeilleError):

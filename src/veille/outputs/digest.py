@@ -17,11 +17,7 @@ refuses line breaks, and never hold article text.
 
 from __future__ import annotations
 
-import os
 import re
-import smtplib
-import socket
-import ssl
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -34,7 +30,8 @@ from apscheduler.triggers.cron import CronTrigger
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from veille.config.settings import Digest, SMTP
-from veille.errors import DigestError
+from veille.errors import DigestError, MailError, MailRefusedError, MailSendError
+from veille.net.mail import open_smtp
 from veille.storage.sqlite.store import Archive
 from veille.text.times import iso, parse, utcnow
 
@@ -287,40 +284,15 @@ class Sent:
 
 def send(message: EmailMessage, smtp: SMTP, recipients: list[str], timeout: float = 30.0) -> Sent:
     """Hand the message to the SMTP server. Raises DigestError when nobody got it."""
-    password = None
-    if smtp.password_env:
-        password = os.environ.get(smtp.password_env)
-        if not password:  # VEILLE_SMTP_PASSWORD= (empty) is a mistake, not a password
-            raise DigestError(f"smtp: the environment variable {smtp.password_env} is not set or empty; "
-                              "export it with the SMTP password, then send again")
     try:
-        if smtp.security == "ssl":
-            client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=ssl.create_default_context())
-        else:
-            client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
-        refused = None
-        try:
-            if smtp.security == "starttls":
-                client.starttls(context=ssl.create_default_context())
-            if smtp.username:
-                client.login(smtp.username, password or "")
-            refused = client.send_message(message, to_addrs=recipients)
-        finally:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                if refused is None:
-                    raise
-                # the message was accepted; a bad goodbye must not make us send it twice
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise DigestError("smtp: every recipient was refused (" + "; ".join(
-            f"{k}: {v[0]} {v[1].decode(errors='replace') if isinstance(v[1], bytes) else v[1]}"
-            for k, v in exc.recipients.items()) + "); check the addresses in feeds.yaml") from None
-    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
-        raise DigestError(f"smtp: cannot send through {smtp.host}:{smtp.port} ({type(exc).__name__}: {exc}); "
-                          "nothing was marked as sent, the next attempt covers the same stories") from None
-    refusals = {address: f"{code} {reason.decode(errors='replace') if isinstance(reason, bytes) else reason}"
-                for address, (code, reason) in refused.items()}
+        with open_smtp(smtp, timeout) as mailer:
+            refusals = mailer.send(message, recipients)
+    except MailRefusedError as exc:
+        raise DigestError(f"{exc}; check the addresses in feeds.yaml") from None
+    except MailSendError as exc:
+        raise DigestError(f"{exc}; nothing was marked as sent, the next attempt covers the same stories") from None
+    except MailError as exc:
+        raise DigestError(str(exc)) from None
     return Sent(message["Message-ID"], [r for r in recipients if r not in refusals], refusals)
 
 
