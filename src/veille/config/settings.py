@@ -358,64 +358,78 @@ class _Validator:
             raise self.fail(node, "`digests:` must be a list, each item starting with '- name: ...'")
         found: list[Digest] = []
         for index, item in enumerate(node.value, start=1):
-            what = f"digest #{index}"
-            fields = self.mapping(item, what, DIGEST_KEYS)
-            if "name" not in fields:
-                raise self.fail(item, f"{what} has no name; add `name: ...`")
-            name = self.name(fields["name"], f"{what}: name")
-            what = f'digest "{name}"'
-            if any(d.name == name for d in found):
-                raise self.fail(fields["name"], f"{what} is defined twice; give each digest a unique name")
-            if "to" not in fields or not isinstance(fields["to"], yaml.SequenceNode) or not fields["to"].value:
-                raise self.fail(fields.get("to", item), f"{what}: `to` must be a list of addresses, like [a@example.org]")
-            values: dict[str, Any] = dict(name=name, to=tuple(self.address(a, f"{what}: to") for a in fields["to"].value))
-            if "query" in fields:
-                query = self.scalar(fields["query"], f"{what}: query")
-                values["query"] = "" if query is None else str(query)
-            if "languages" in fields:
-                if not isinstance(fields["languages"], yaml.SequenceNode):
-                    raise self.fail(fields["languages"], f"{what}: languages must be a list, like [fr, en]")
-                langs = tuple(self.string(l, f"{what}: language").lower() for l in fields["languages"].value)
-                for lang, lang_node in zip(langs, fields["languages"].value):
-                    if not _LANG_RE.match(lang):
-                        raise self.fail(lang_node, f'{what}: "{lang}" is not a language code; use one like en, fr')
-                values["languages"] = langs
-            if "timezone" in fields:
-                zone = self.string(fields["timezone"], f"{what}: timezone")
-                try:
-                    from zoneinfo import ZoneInfo
-
-                    ZoneInfo(zone)
-                except Exception:
-                    raise self.fail(fields["timezone"], f'{what}: unknown time zone "{zone}"; write one like Europe/Paris') from None
-                values["timezone"] = zone
-            if "schedule" in fields:
-                schedule = self.string(fields["schedule"], f"{what}: schedule")
-                try:
-                    from apscheduler.triggers.cron import CronTrigger
-
-                    CronTrigger.from_crontab(schedule)
-                except ValueError as exc:
-                    raise self.fail(fields["schedule"], f"{what}: schedule {schedule!r} is not a cron line ({exc}); "
-                                                        'write minute hour day month weekday, like "0 8 * * mon"') from None
-                values["schedule"] = schedule
-            for key, low, high in (("max_stories", 1, 500), ("first_window_days", 1, 366)):
-                if key in fields:
-                    value = self.scalar(fields[key], f"{what}: {key}")
-                    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                        raise self.fail(fields[key], f"{what}: {key}: write a whole number from {low} to {high}")
-                    values[key] = value
-            if "subject" in fields:
-                subject = self.string(fields["subject"], f"{what}: subject")
-                try:
-                    subject.format(count=0, name="", date="")
-                except (KeyError, IndexError, ValueError):
-                    raise self.fail(fields["subject"], f"{what}: subject may use only {{count}}, {{name}} and {{date}}") from None
-                values["subject"] = subject
-            if "send_empty" in fields:
-                values["send_empty"] = self.boolean(fields["send_empty"], f"{what}: send_empty")
-            found.append(Digest(**values))
+            found.append(self.digest(item, f"digest #{index}", found))
         return tuple(found)
+
+    def digest(self, item: yaml.Node, what: str, found: list[Digest]) -> Digest:
+        fields = self.mapping(item, what, DIGEST_KEYS)
+        if "name" not in fields:
+            raise self.fail(item, f"{what} has no name; add `name: ...`")
+        name = self.name(fields["name"], f"{what}: name")
+        what = f'digest "{name}"'
+        if any(d.name == name for d in found):
+            raise self.fail(fields["name"], f"{what} is defined twice; give each digest a unique name")
+        if "to" not in fields or not isinstance(fields["to"], yaml.SequenceNode) or not fields["to"].value:
+            raise self.fail(fields.get("to", item), f"{what}: `to` must be a list of addresses, like [a@example.org]")
+        values: dict[str, Any] = dict(name=name, to=tuple(self.address(a, f"{what}: to") for a in fields["to"].value))
+        if "query" in fields:
+            query = self.scalar(fields["query"], f"{what}: query")
+            values["query"] = "" if query is None else str(query)
+        if "languages" in fields:
+            values["languages"] = self.languages(fields["languages"], what)
+        if "timezone" in fields:
+            values["timezone"] = self.timezone(fields["timezone"], what)
+        if "schedule" in fields:
+            values["schedule"] = self.schedule(fields["schedule"], what)
+        for key, low, high in (("max_stories", 1, 500), ("first_window_days", 1, 366)):
+            if key in fields:
+                value = self.scalar(fields[key], f"{what}: {key}")
+                if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                    raise self.fail(fields[key], f"{what}: {key}: write a whole number from {low} to {high}")
+                values[key] = value
+        if "subject" in fields:
+            values["subject"] = self.subject(fields["subject"], what)
+        if "send_empty" in fields:
+            values["send_empty"] = self.boolean(fields["send_empty"], f"{what}: send_empty")
+        return Digest(**values)
+
+    def languages(self, node: yaml.Node, what: str) -> tuple[str, ...]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, f"{what}: languages must be a list, like [fr, en]")
+        langs = tuple(self.string(l, f"{what}: language").lower() for l in node.value)
+        for lang, lang_node in zip(langs, node.value):
+            if not _LANG_RE.match(lang):
+                raise self.fail(lang_node, f'{what}: "{lang}" is not a language code; use one like en, fr')
+        return langs
+
+    def timezone(self, node: yaml.Node, what: str) -> str:
+        zone = self.string(node, f"{what}: timezone")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(zone)
+        except Exception:
+            raise self.fail(node, f'{what}: unknown time zone "{zone}"; write one like Europe/Paris') from None
+        return zone
+
+    def schedule(self, node: yaml.Node, what: str) -> str:
+        schedule = self.string(node, f"{what}: schedule")
+        try:
+            from apscheduler.triggers.cron import CronTrigger
+
+            CronTrigger.from_crontab(schedule)
+        except ValueError as exc:
+            raise self.fail(node, f"{what}: schedule {schedule!r} is not a cron line ({exc}); "
+                                  'write minute hour day month weekday, like "0 8 * * mon"') from None
+        return schedule
+
+    def subject(self, node: yaml.Node, what: str) -> str:
+        subject = self.string(node, f"{what}: subject")
+        try:
+            subject.format(count=0, name="", date="")
+        except (KeyError, IndexError, ValueError):
+            raise self.fail(node, f"{what}: subject may use only {{count}}, {{name}} and {{date}}") from None
+        return subject
 
     def dedupe(self, node: yaml.Node) -> DedupeSettings:
         fields = self.mapping(node, "dedupe", DEDUPE_KEYS)
