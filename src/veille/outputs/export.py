@@ -16,7 +16,6 @@ import csv
 import glob
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Iterator
@@ -24,6 +23,7 @@ from typing import Iterator
 from veille import __version__
 from veille.errors import ExportError
 from veille.storage.sqlite.store import Archive
+from veille.text.times import utcnow
 
 FORMATS = ("jsonl", "csv", "parquet", "spacy")
 BATCH = 1000
@@ -365,6 +365,14 @@ class _atomic:
 def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: _Counts, stage: list) -> None:
     """datapackage.json and README.md beside the data. Only the README says when it was made."""
     folder = out.parent
+    with _atomic(folder / "datapackage.json", stage, "w") as handle:
+        handle.write(json.dumps(_package(_resources(fmt, files, selection)), indent=2, ensure_ascii=False) + "\n")
+    with _atomic(folder / "README.md", stage, "w") as handle:
+        handle.write("\n".join(_readme(fmt, files, selection, counts)))
+
+
+def _resources(fmt: str, files: list[Path], selection: Selection) -> list[dict]:
+    """The Data Package's resources: the data files and the schema of their fields."""
     media = {"jsonl": "application/jsonl", "csv": "text/csv", "parquet": "application/vnd.apache.parquet",
              "spacy": "application/octet-stream"}[fmt]
     fields = [{"name": n, "type": t, "description": d} for n, t, d in _fields(selection)]
@@ -391,7 +399,11 @@ def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: 
     else:
         resources.append({"name": "articles", "path": files[0].name, "format": fmt, "mediatype": media,
                           "schema": {"fields": fields, "primaryKey": ["id"]}})
-    package = {
+    return resources
+
+
+def _package(resources: list[dict]) -> dict:
+    return {
         "profile": "data-package",
         "name": "veille-export",
         "title": "Articles exported from a veille archive",
@@ -401,14 +413,16 @@ def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: 
         "sources": [{"title": "veille", "path": "https://github.com/veille-project/veille"}],
         "resources": resources,
     }
-    with _atomic(folder / "datapackage.json", stage, "w") as handle:
-        handle.write(json.dumps(package, indent=2, ensure_ascii=False) + "\n")
+
+
+def _readme(fmt: str, files: list[Path], selection: Selection, counts: _Counts) -> list[str]:
+    """The dataset card's lines: what was selected, what came out, with which tools, and the copyright."""
     filters = {k: v for k, v in (("query", selection.query), ("lang", selection.lang), ("source", selection.source),
                                  ("since", selection.since), ("until", selection.until),
                                  ("stories", selection.stories)) if v}
-    lines = [
+    return [
         "# veille export", "",
-        f"Made {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by veille {__version__}.", "",
+        f"Made {utcnow():%Y-%m-%d %H:%M} UTC by veille {__version__}.", "",
         "## What is in it", "",
         f"- Files: {', '.join(f.name for f in files)} ({fmt}); schema in `datapackage.json`.",
         f"- Selection: {', '.join(f'{k} = {v!r}' for k, v in filters.items()) or 'every article'}"
@@ -427,5 +441,3 @@ def _card(out: Path, fmt: str, files: list[Path], selection: Selection, counts: 
         "and reporting as the law where you work allows (text and data mining exceptions, fair use,",
         "quotation); do not republish the texts. Cite the articles by their URL.", "",
     ]
-    with _atomic(folder / "README.md", stage, "w") as handle:
-        handle.write("\n".join(lines))
