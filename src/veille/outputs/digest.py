@@ -112,51 +112,24 @@ def window(archive: Archive, digest: Digest, now: datetime, *, force: bool = Fal
 # -- what goes in ------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Tally:
+    """What the chosen stories hold, over all of them (before the cut at max_stories)."""
+    articles: int = 0
+    languages: Counter = field(default_factory=Counter)
+    entity_counts: Counter = field(default_factory=Counter)  # key -> stories naming it
+    entity_names: dict[str, str] = field(default_factory=dict)  # key -> the first spelling met
+
+
 def select(archive: Archive, digest: Digest, start: datetime, end: datetime, matching: set[str] | None) -> Issue:
     """The stories first archived in (start, end] that match, ranked and grouped by topic."""
     issue = Issue(digest, start, end)
-    rows = archive.stories_first_seen_between(iso(start), iso(end))
+    tally = _Tally()
     chosen: list[tuple[tuple, StoryItem]] = []
-    articles = 0
-    languages: Counter = Counter()
-    entity_counts: Counter = Counter()
-    entity_names: dict[str, str] = {}
-    for story_id in rows:
-        members = archive.story_members(story_id)
-        if digest.languages:
-            members_in = [m for m in members if m["lang"] in digest.languages]
-        else:
-            members_in = members
-        if not members_in:
-            continue
-        if matching is not None and not any(m["article_id"] in matching for m in members_in):
-            continue
-        original = next((m for m in members if m["relation"] == "original"), members[0])
-        if digest.languages and original["lang"] not in digest.languages:
-            original = members_in[0]
-        article = archive.get_article(original["article_id"])
-        if article is None:
-            continue
-        found = Counter()
-        for entity in archive.entities_of(article.id):
-            found[entity.key] += 1
-            entity_names.setdefault(entity.key, entity.text)
-        entity_counts.update(found.keys())
-        tags = sorted({t for m in members for t in archive.tags_of(m["article_id"])})
-        articles += len(members_in)
-        languages.update(m["lang"] for m in members_in)
-        item = StoryItem(
-            story_id=story_id, title=article.title or "(no title)", url=_link(article),
-            source=_origin(article),
-            date=(article.published or article.fetched or "")[:10], lang=article.lang,
-            translations=sorted({m["lang"] for m in members if m["relation"] == "translation"} - {article.lang}),
-            copies=sum(1 for m in members if m["relation"] in ("copy", "duplicate")),
-            sources=len({m["source"] for m in members}), opening=opening(article.text),
-            entities=[entity_names[k] for k, _ in found.most_common(5)], tags=tags,
-            first_seen=min(m["first_seen"] for m in members),
-        )
-        rank = (-item.sources, -len({m["lang"] for m in members}), -_ordinal(article.published or item.first_seen))
-        chosen.append((rank, item))
+    for story_id in archive.stories_first_seen_between(iso(start), iso(end)):
+        picked = _story(archive, digest, story_id, matching, tally)
+        if picked is not None:
+            chosen.append(picked)
     chosen.sort(key=lambda pair: (pair[0], pair[1].story_id))
     items = [item for _, item in chosen]
     issue.more = max(0, len(items) - digest.max_stories)
@@ -167,11 +140,48 @@ def select(archive: Archive, digest: Digest, start: datetime, end: datetime, mat
         tag = max(item.tags, key=lambda t: (tag_counts[t], t)) if item.tags else "other"
         groups.setdefault(tag, []).append(item)
     issue.groups = sorted(groups.items(), key=lambda g: (g[0] == "other", -len(g[1]), g[0]))
-    issue.articles = articles
-    issue.languages = dict(languages.most_common())
-    issue.top_entities = [entity_names[k] for k, _ in entity_counts.most_common(5)]
+    issue.articles = tally.articles
+    issue.languages = dict(tally.languages.most_common())
+    issue.top_entities = [tally.entity_names[k] for k, _ in tally.entity_counts.most_common(5)]
     issue.top_topics = [t for t, _ in tag_counts.most_common(5)]
     return issue
+
+
+def _story(archive: Archive, digest: Digest, story_id: str, matching: set[str] | None,
+           tally: _Tally) -> tuple[tuple, StoryItem] | None:
+    """One story's rank and item, counted into `tally`; None when none of it is in the digest."""
+    members = archive.story_members(story_id)
+    members_in = [m for m in members if m["lang"] in digest.languages] if digest.languages else members
+    if not members_in:
+        return None
+    if matching is not None and not any(m["article_id"] in matching for m in members_in):
+        return None
+    original = next((m for m in members if m["relation"] == "original"), members[0])
+    if digest.languages and original["lang"] not in digest.languages:
+        original = members_in[0]
+    article = archive.get_article(original["article_id"])
+    if article is None:
+        return None
+    found = Counter()
+    for entity in archive.entities_of(article.id):
+        found[entity.key] += 1
+        tally.entity_names.setdefault(entity.key, entity.text)
+    tally.entity_counts.update(found.keys())
+    tally.articles += len(members_in)
+    tally.languages.update(m["lang"] for m in members_in)
+    item = StoryItem(
+        story_id=story_id, title=article.title or "(no title)", url=_link(article),
+        source=_origin(article),
+        date=(article.published or article.fetched or "")[:10], lang=article.lang,
+        translations=sorted({m["lang"] for m in members if m["relation"] == "translation"} - {article.lang}),
+        copies=sum(1 for m in members if m["relation"] in ("copy", "duplicate")),
+        sources=len({m["source"] for m in members}), opening=opening(article.text),
+        entities=[tally.entity_names[k] for k, _ in found.most_common(5)],
+        tags=sorted({t for m in members for t in archive.tags_of(m["article_id"])}),
+        first_seen=min(m["first_seen"] for m in members),
+    )
+    rank = (-item.sources, -len({m["lang"] for m in members}), -_ordinal(article.published or item.first_seen))
+    return rank, item
 
 
 def _link(article) -> str:
