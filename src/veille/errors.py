@@ -10,7 +10,9 @@
     ├── FeedError               a feed body could not be parsed into entries
     ├── ExtractError            no article could be extracted from a document
     ├── ImportPathError         a path given to `veille import` cannot be read
-    └── ImportFileError         a file met by `veille import` is not one it reads (a FIFO, too large)
+    ├── ImportFileError         a file met by `veille import` is not one it reads (a FIFO, too large)
+    ├── QueryError              a search query cannot be read or is too long (exit status 2)
+    └── IndexDamagedError       the search index is missing, unreadable or in an older layout
 
 Every message is one line that says what went wrong and what to do.
 """
@@ -80,6 +82,16 @@ class ImportPathError(VeilleError):
 
 class ImportFileError(VeilleError):
     """Recorded on the file, like an extraction failure; the import goes on."""
+
+
+class QueryError(VeilleError):
+    """What in the query cannot be read, and where ("unclosed quote at character 12")."""
+
+    exit_code = 2
+
+
+class IndexDamagedError(VeilleError):
+    exit_code = 1
 
 
 STORAGE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO))  # the disk, not the data

@@ -57,7 +57,7 @@ from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.system import pack_uint
 
 from veille.search.whoosh import fastpath
-from veille.errors import VeilleError
+from veille.errors import IndexDamagedError, QueryError
 from veille.text.keys import normalise
 from veille.models import Article
 from veille.text.scripts import CJK, WORD, has_cjk, is_cjk, strip_accents
@@ -94,14 +94,6 @@ _CACHE_LIMIT = 300_000
 # at a time and merges them back, which halved indexing speed at 20,000 articles per commit.
 BULK_BATCH = 8_000
 POOL_MB = 512
-
-
-class QueryError(VeilleError):
-    exit_code = 2
-
-
-class IndexDamagedError(VeilleError):
-    exit_code = 1
 
 
 def fold_word(word: str) -> str:
