@@ -35,18 +35,19 @@ from whoosh import query as Q
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
-from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.system import pack_uint
 
 from veille.errors import IndexDamagedError, QueryError  # noqa: F401 - importable here, as before
 from veille.models import Article
 from veille.search.expand import expand_cross_lingual  # noqa: F401
 from veille.search.query import MAX_QUERY_CHARS, MAX_QUERY_TERMS, check_bounds, check_syntax  # noqa: F401
+from veille.search.query import Empty, Query, parse as parse_query, read as read_query
 from veille.search.whoosh import fastpath
 from veille.search.whoosh.analysis import CJKWORDS, MARK, WORDS, cjk_terms, fold_word, language  # noqa: F401
 from veille.search.whoosh.bulk import TiedWriter, swap
 from veille.search.whoosh.highlight import Highlighter
-from veille.search.whoosh.reading import CJKQueryParser, filter_text, is_filter, normalise_filters, stem_query  # noqa: F401
+from veille.search.whoosh.reading import _aliases, filter_text, is_filter, stem_query  # noqa: F401
+from veille.search.whoosh.tree import to_whoosh
 from veille.text.scripts import has_cjk
 
 INDEX_DIR = "index"
@@ -416,16 +417,17 @@ class SearchIndex:
             self._languages = sorted(t.decode("utf-8") if isinstance(t, bytes) else t for t in searcher.lexicon("lang"))
         return self._languages
 
-    def parse(self, query: str, lang: str | None = None, filters: str = "") -> Plan:
-        """Check and parse the query; split the filters off; stem each word in each candidate language."""
-        check_syntax(query)
-        text = f"({query}) {filters}" if query.strip() and filters else query if query.strip() else filters
-        parser = CJKQueryParser("text", schema=self.ix.schema)
-        parser.add_plugin(DateParserPlugin(free=False))
-        try:
-            parsed = parser.parse(normalise_filters(text)) if text.strip() else Q.Every()
-        except Exception as exc:  # whoosh raises assorted errors for odd syntax
-            raise QueryError(f"search: cannot read the query ({exc}); check quotes, parentheses and field:value") from None
+    def parse(self, query: str | Query, lang: str | None = None, filters: str = "") -> Plan:
+        """Read the query (a tree, or text to parse); split the filters off; stem each word in each
+        candidate language."""
+        tree = parse_query(query, entity_key=_entity_key()) if isinstance(query, str) else query
+        limits = read_query(filters, entity_key=_entity_key())
+        if isinstance(limits, Empty):
+            parsed = to_whoosh(tree)
+        elif isinstance(tree, Empty):
+            parsed = to_whoosh(limits)
+        else:  # what whoosh's parser made of "(query) filters"
+            parsed = Q.And([to_whoosh(tree), to_whoosh(limits)]).normalize()
         parts = list(parsed.subqueries) if isinstance(parsed, Q.And) else [parsed]
         filters_found = [p for p in parts if is_filter(p)]
         scored = [p for p in parts if not is_filter(p) and not isinstance(p, Q.Every)]
@@ -471,7 +473,7 @@ class SearchIndex:
         mask[list(searcher.docs_for_query(item))] = True
         return mask
 
-    def search(self, query: str, *, lang: str | None = None, filters: str = "", sort: str = "relevance",
+    def search(self, query: str | Query, *, lang: str | None = None, filters: str = "", sort: str = "relevance",
                limit: int = 10, page: int = 1, by_story: bool = True) -> Results:
         """One page of results: `limit` stories (or articles, without `by_story`) after `page - 1` pages."""
         plan = self.parse(query, lang, filters)
@@ -511,7 +513,7 @@ class SearchIndex:
         found = self.searcher().search(plan.scored or Q.Every(), limit=fetch, filter=allow, **kwargs)
         return [self._hit(h.docnum, h.score or 0.0) for h in found], found.scored_length() < fetch
 
-    def count(self, query: str, *, lang: str | None = None, filters: str = "") -> tuple[list[str], int]:
+    def count(self, query: str | Query, *, lang: str | None = None, filters: str = "") -> tuple[list[str], int]:
         """Every matching article id, and the number of stories they make."""
         plan = self.parse(query, lang, filters)
         searcher = self.searcher()
@@ -527,7 +529,7 @@ class SearchIndex:
         ids = [searcher.stored_fields(d)["id"] for d in docs]
         return ids, len({stories[d] for d in docs})
 
-    def highlighter(self, query: str, lang: str | None = None, filters: str = "") -> "Highlighter":
+    def highlighter(self, query: str | Query, lang: str | None = None, filters: str = "") -> "Highlighter":
         plan = self.parse(query, lang, filters)
         terms = set()
         if plan.scored is not None:
@@ -540,6 +542,10 @@ def _unmark(value: str | None) -> str | None:
     if value and value.startswith(MARK):
         return value[value.index(MARK, 1) + 1:]
     return value
+
+
+def _entity_key():
+    return _aliases().key
 
 
 def _as_datetime(value: str | None) -> datetime | None:

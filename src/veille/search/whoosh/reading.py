@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Callable
 
 from whoosh import query as Q
 from whoosh.qparser import QueryParser
+from whoosh.qparser.dateparse import DateParserPlugin
 
+from veille.errors import QueryError
+from veille.search.query import Empty, Query
 from veille.search.whoosh.analysis import Language
+from veille.search.whoosh.tree import from_whoosh
+from veille.text.keys import normalise
 from veille.text.scripts import has_cjk
 
 FILTER_FIELDS = ("lang", "source", "published", "story")
@@ -75,14 +81,34 @@ def filter_text(lang: str | None = None, source: str | None = None, since: str |
     return " ".join(filters)
 
 
-def normalise_filters(query: str) -> str:
+def read_tree(text: str, *, entity_key: Callable[[str], str] | None = None) -> Query:
+    """The tree of a query, read by whoosh's parser against the index's schema."""
+    if not text.strip():
+        return Empty()
+    parser = CJKQueryParser("text", schema=_query_schema())
+    parser.add_plugin(DateParserPlugin(free=False))
+    try:
+        parsed = parser.parse(normalise_filters(text, entity_key or normalise))
+    except Exception as exc:  # whoosh raises assorted errors for odd syntax
+        raise QueryError(f"search: cannot read the query ({exc}); check quotes, parentheses and field:value") from None
+    return from_whoosh(parsed)
+
+
+@lru_cache(maxsize=1)
+def _query_schema():
+    from veille.search.whoosh.index import schema  # the index's module defines it (see its alias)
+
+    return schema()
+
+
+def normalise_filters(query: str, entity_key: Callable[[str], str]) -> str:
     """`entity:"Amazon Web Services"` -> `entity:amazon-web-services`; `date:` is `published:`."""
     query = re.sub(r"\bdate:", "published:", query)
     # whoosh's date parser reads 2025-03-01 as the whole of 2025, but 20250301 as that day
     query = re.sub(r"published:(\[[^\]]*\]|\S+)",
                    lambda m: "published:" + re.sub(r"\b(\d{4})-(\d{2})(?:-(\d{2}))?\b",
                                                    lambda d: "".join(g for g in d.groups() if g), m.group(1)), query)
-    return re.sub(r'entity:(?:"([^"]+)"|([^\s)]+))', lambda m: f"entity:{_aliases().key(m.group(1) or m.group(2))}",
+    return re.sub(r'entity:(?:"([^"]+)"|([^\s)]+))', lambda m: f"entity:{entity_key(m.group(1) or m.group(2))}",
                   query)
 
 
