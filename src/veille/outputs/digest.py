@@ -219,11 +219,12 @@ def matching_ids(archive: Archive, digest: Digest) -> set[str] | None:
     saved = archive.saved_search(query)
     if saved is not None:
         query, lang, source = saved["query"], saved["options"].get("lang"), saved["options"].get("source")
-    from veille.search.whoosh.index import SearchIndex, filter_text
+    from veille.search.protocol import Filters
+    from veille.search.whoosh.index import SearchIndex
 
     index = SearchIndex(archive.folder, reader=True)
     try:
-        ids, _ = index.count(query, filters=filter_text(lang, source))
+        ids, _ = index.count(query, filters=Filters(lang=lang, source=source))
     finally:
         index.close()
     return set(ids)

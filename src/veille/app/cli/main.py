@@ -529,7 +529,8 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     Fields: lang:fr source:NAME entity:palantir tag:facial-recognition story:ID published:[2025-01-01 to].
     One line per story, its other versions beneath. Example: veille search '"reconnaissance faciale" AND lang:fr'
     """
-    from veille.search.whoosh.index import SearchIndex, filter_text
+    from veille.app.queries import filters_of
+    from veille.search.whoosh.index import SearchIndex
 
     _check_dates(since, until)
     archive = state.archive()
@@ -547,7 +548,7 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     if archive.count_articles() == 0:
         raise ArchiveError(f"no articles yet in {archive.folder}; add some with `veille import PATH` or `veille fetch`")
     index = SearchIndex(archive.folder, reader=True)
-    filters = filter_text(lang, source, since, until)
+    filters = filters_of(lang, source, since, until)
     plan = index.parse(query, lang, filters)
     _say_how_it_was_read(plan.ignored)
     if count_only or facets:

@@ -22,7 +22,7 @@ import json
 import shutil
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from pickle import dumps
@@ -41,6 +41,7 @@ from veille.errors import IndexDamagedError, QueryError  # noqa: F401 - importab
 from veille.models import Article
 from veille.search.expand import expand_cross_lingual  # noqa: F401
 from veille.search.query import MAX_QUERY_CHARS, MAX_QUERY_TERMS, check_bounds, check_syntax  # noqa: F401
+from veille.search.protocol import NO_FILTERS, Filters, Hit, Results
 from veille.search.query import Empty, Query, parse as parse_query, read as read_query
 from veille.search.whoosh import fastpath
 from veille.search.whoosh.analysis import CJKWORDS, MARK, WORDS, cjk_terms, fold_word, language  # noqa: F401
@@ -214,27 +215,6 @@ def schema() -> Schema:
     for name, kind in (("title", CountedPositions), ("text", CountedFrequency), ("phrases", CountedPositions)):
         fields[name].format = kind(field_boost=fields[name].format.field_boost)
     return Schema(**fields)
-
-
-@dataclass
-class Hit:
-    id: str
-    story: str
-    lang: str
-    score: float
-    title: str | None
-    published: datetime | None
-
-
-@dataclass
-class Results:
-    """One page of results: `groups` holds one list of hits per story (one hit each with all_versions)."""
-    groups: list[list[Hit]] = field(default_factory=list)
-    more: bool = False
-
-    @property
-    def hits(self) -> list[Hit]:
-        return [hit for group in self.groups for hit in group]
 
 
 @dataclass
@@ -417,11 +397,12 @@ class SearchIndex:
             self._languages = sorted(t.decode("utf-8") if isinstance(t, bytes) else t for t in searcher.lexicon("lang"))
         return self._languages
 
-    def parse(self, query: str | Query, lang: str | None = None, filters: str = "") -> Plan:
+    def parse(self, query: str | Query, lang: str | None = None, filters: str | Filters = NO_FILTERS) -> Plan:
         """Read the query (a tree, or text to parse); split the filters off; stem each word in each
         candidate language."""
         tree = parse_query(query, entity_key=_entity_key()) if isinstance(query, str) else query
-        limits = read_query(filters, entity_key=_entity_key())
+        limits = read_query(filter_text(filters), entity_key=_as_written) if isinstance(filters, Filters) else \
+            read_query(filters, entity_key=_entity_key())  # text: the query syntax, as a saved search holds it
         if isinstance(limits, Empty):
             parsed = to_whoosh(tree)
         elif isinstance(tree, Empty):
@@ -473,8 +454,8 @@ class SearchIndex:
         mask[list(searcher.docs_for_query(item))] = True
         return mask
 
-    def search(self, query: str | Query, *, lang: str | None = None, filters: str = "", sort: str = "relevance",
-               limit: int = 10, page: int = 1, by_story: bool = True) -> Results:
+    def search(self, query: str | Query, *, lang: str | None = None, filters: str | Filters = NO_FILTERS,
+               sort: str = "relevance", limit: int = 10, page: int = 1, by_story: bool = True) -> Results:
         """One page of results: `limit` stories (or articles, without `by_story`) after `page - 1` pages."""
         plan = self.parse(query, lang, filters)
         allowed = self._allowed(plan.filters)
@@ -513,7 +494,8 @@ class SearchIndex:
         found = self.searcher().search(plan.scored or Q.Every(), limit=fetch, filter=allow, **kwargs)
         return [self._hit(h.docnum, h.score or 0.0) for h in found], found.scored_length() < fetch
 
-    def count(self, query: str | Query, *, lang: str | None = None, filters: str = "") -> tuple[list[str], int]:
+    def count(self, query: str | Query, *, lang: str | None = None, filters: str | Filters = NO_FILTERS
+              ) -> tuple[list[str], int]:
         """Every matching article id, and the number of stories they make."""
         plan = self.parse(query, lang, filters)
         searcher = self.searcher()
@@ -529,7 +511,8 @@ class SearchIndex:
         ids = [searcher.stored_fields(d)["id"] for d in docs]
         return ids, len({stories[d] for d in docs})
 
-    def highlighter(self, query: str | Query, lang: str | None = None, filters: str = "") -> "Highlighter":
+    def highlighter(self, query: str | Query, lang: str | None = None, filters: str | Filters = NO_FILTERS
+                    ) -> Highlighter:
         plan = self.parse(query, lang, filters)
         terms = set()
         if plan.scored is not None:
@@ -546,6 +529,10 @@ def _unmark(value: str | None) -> str | None:
 
 def _entity_key():
     return _aliases().key
+
+
+def _as_written(key: str) -> str:  # Filters hold entity keys already
+    return key
 
 
 def _as_datetime(value: str | None) -> datetime | None:

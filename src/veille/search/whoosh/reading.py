@@ -11,6 +11,7 @@ from whoosh.qparser import QueryParser
 from whoosh.qparser.dateparse import DateParserPlugin
 
 from veille.errors import QueryError
+from veille.search.protocol import Filters
 from veille.search.query import Empty, Query
 from veille.search.whoosh.analysis import Language
 from veille.search.whoosh.tree import from_whoosh
@@ -68,17 +69,20 @@ def stem_query(item, tables: list[Language], ignored: list[str]):
     return item
 
 
-def filter_text(lang: str | None = None, source: str | None = None, since: str | None = None,
-                until: str | None = None) -> str:
-    """The filters of the command-line options (and saved searches) in query syntax."""
-    filters = []
-    if lang:
-        filters.append(f"lang:{lang}")
-    if source:
-        filters.append(f'source:"{source}"')
-    if since or until:
-        filters.append(f"published:[{since or ''} to {until or ''}]")
-    return " ".join(filters)
+def filter_text(filters: Filters) -> str:
+    """Filters in whoosh's query syntax, read by the same parser as the query (so a source's name
+    is lower-cased and cut at commas as the index cut it)."""
+    found = []
+    if filters.lang:
+        found.append(f"lang:{filters.lang}")
+    if filters.source:
+        found.append(f'source:"{filters.source}"')
+    if filters.since or filters.until:
+        found.append(f"published:[{filters.since or ''} to {filters.until or ''}]")
+    found += [f"entity:{key}" for key in filters.entities] + [f"tag:{tag}" for tag in filters.tags]
+    if filters.story:
+        found.append(f"story:{filters.story}")
+    return " ".join(found)
 
 
 def read_tree(text: str, *, entity_key: Callable[[str], str] | None = None) -> Query:
