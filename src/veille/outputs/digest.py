@@ -219,10 +219,9 @@ def matching_ids(archive: Archive, digest: Digest) -> set[str] | None:
     saved = archive.saved_search(query)
     if saved is not None:
         query, lang, source = saved["query"], saved["options"].get("lang"), saved["options"].get("source")
-    from veille.search.protocol import Filters
-    from veille.search.whoosh.index import SearchIndex
+    from veille.search import Filters, open_index
 
-    index = SearchIndex(archive.folder, reader=True)
+    index = open_index(archive, reader=True)
     try:
         ids, _ = index.count(query, filters=Filters(lang=lang, source=source))
     finally:

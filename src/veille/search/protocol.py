@@ -74,6 +74,7 @@ class SearchIndex(Protocol):
 
     rebuilt: str | None  # why an index opened with repair was made empty again ("missing", ...)
     cursor_lost: bool
+    bulk_batch: int  # articles per commit when a bulk load (`veille reindex`) fills an empty index
 
     @property
     def cursor(self) -> str:

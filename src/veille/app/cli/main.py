@@ -530,7 +530,7 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     One line per story, its other versions beneath. Example: veille search '"reconnaissance faciale" AND lang:fr'
     """
     from veille.app.queries import filters_of
-    from veille.search.whoosh.index import SearchIndex
+    from veille.search import open_index
 
     _check_dates(since, until)
     archive = state.archive()
@@ -547,7 +547,7 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     _catch_up(archive)
     if archive.count_articles() == 0:
         raise ArchiveError(f"no articles yet in {archive.folder}; add some with `veille import PATH` or `veille fetch`")
-    index = SearchIndex(archive.folder, reader=True)
+    index = open_index(archive, reader=True)
     filters = filters_of(lang, source, since, until)
     plan = index.parse(query, lang, filters)
     _say_how_it_was_read(plan.ignored)
@@ -706,7 +706,7 @@ def searches() -> None:
 @click.pass_obj
 def searches_add(state: State, name: str, query: str, lang: str | None, source: str | None) -> None:
     """Save QUERY under NAME (replacing a search of that name). Example: veille searches add palantir entity:palantir"""
-    from veille.search.whoosh.index import check_syntax
+    from veille.search.query import check_syntax
 
     if not re.fullmatch(r"[\w.-]{1,64}", name):
         raise click.BadParameter("use letters, digits, '-', '_' or '.', at most 64", param_hint="NAME")
@@ -1256,7 +1256,8 @@ def export_(state: State, query: str, fmt: str, out_path: Path, lang: str | None
     Example: veille export 'tag:facial-recognition' --format parquet --out exports/fr.parquet
     """
     from veille.outputs.export import Selection, export
-    from veille.search.whoosh.index import SearchIndex, check_syntax
+    from veille.search import open_index
+    from veille.search.query import check_syntax
 
     _check_dates(since, until)
     archive = state.archive()
@@ -1267,7 +1268,7 @@ def export_(state: State, query: str, fmt: str, out_path: Path, lang: str | None
     if query.strip():
         check_syntax(query)
         _catch_up(archive)
-        index = SearchIndex(archive.folder, reader=True)
+        index = open_index(archive, reader=True)
         try:
             ids, _ = index.count(query)
         finally:

@@ -41,6 +41,7 @@ from veille.errors import IndexDamagedError, QueryError  # noqa: F401 - importab
 from veille.models import Article
 from veille.search.expand import expand_cross_lingual  # noqa: F401
 from veille.search.query import MAX_QUERY_CHARS, MAX_QUERY_TERMS, check_bounds, check_syntax  # noqa: F401
+from veille.search import INDEX_DIR
 from veille.search.protocol import NO_FILTERS, Filters, Hit, Results
 from veille.search.query import Empty, Query, parse as parse_query, read as read_query
 from veille.search.whoosh import fastpath
@@ -51,7 +52,6 @@ from veille.search.whoosh.reading import _aliases, filter_text, is_filter, stem_
 from veille.search.whoosh.tree import to_whoosh
 from veille.text.scripts import has_cjk
 
-INDEX_DIR = "index"
 # Indexes written before the subpackages name their analyzer and formats `veille.index.*` in the pickled
 # schema: the old name stays an alias of this module, so those indexes open without a rebuild.
 sys.modules.setdefault("veille.index", sys.modules[__name__])
@@ -234,6 +234,8 @@ class SearchIndex:
     reader must not delete what a running writer is using. A `reader` does not create a missing
     index either (the writer that holds the archive does).
     """
+
+    bulk_batch = BULK_BATCH
 
     def __init__(self, folder: Path, repair: bool = False, reader: bool = False, name: str = INDEX_DIR) -> None:
         self.folder = Path(folder) / name
