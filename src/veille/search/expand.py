@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import re
 
-from veille.search.whoosh.reading import _aliases
-from veille.text.keys import normalise
+from veille.text.keys import Aliases, normalise
 
 
-def expand_cross_lingual(query: str) -> tuple[str, list[str]]:
-    """Widen a query to the other languages: topic terms into their translations, names into their keys.
+def cross_lingual(query: str, lexicon: dict[str, dict[str, list[str]]], aliases: Aliases) -> tuple[str, list[str]]:
+    """Widen a query to the other languages: topic terms into their translations (`lexicon`: topic
+    slug -> language -> terms), names into their entity keys (`aliases`).
 
     Returns the new query and one line per expansion, to show the user.
     """
-    from veille.stages.topics import load_lexicon
-
-    lexicon = load_lexicon()
     notes: list[str] = []
     # Longest terms first, so "vidéosurveillance algorithmique" wins over "vidéosurveillance".
     terms = sorted(((term, slug) for slug, by_lang in lexicon.items() for terms in by_lang.values() for term in terms),
@@ -35,7 +32,6 @@ def expand_cross_lingual(query: str) -> tuple[str, list[str]]:
         spans.append((match.start(), match.end(), group))
         done.add(slug)
         notes.append(f"{term} → tag:{slug} and {len(others)} terms in other languages ({', '.join(others[:4])}, …)")
-    aliases = _aliases()
     for match in re.finditer(r'(?<![\w:"-])([A-Za-zÀ-ÿ][\w-]{1,})(?![\w:])', query):
         word = match.group(1)
         if word.upper() in ("AND", "OR", "NOT", "TO") or any(s < match.end() and match.start() < e for s, e, _ in spans):

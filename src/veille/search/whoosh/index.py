@@ -39,7 +39,6 @@ from whoosh.system import pack_uint
 
 from veille.errors import IndexDamagedError, QueryError  # noqa: F401 - importable here, as before
 from veille.models import Article
-from veille.search.expand import expand_cross_lingual  # noqa: F401
 from veille.search.query import MAX_QUERY_CHARS, MAX_QUERY_TERMS, check_bounds, check_syntax  # noqa: F401
 from veille.search import INDEX_DIR
 from veille.search.protocol import NO_FILTERS, Filters, Hit, Results
@@ -48,7 +47,7 @@ from veille.search.whoosh import fastpath
 from veille.search.whoosh.analysis import CJKWORDS, MARK, WORDS, cjk_terms, fold_word, language  # noqa: F401
 from veille.search.whoosh.bulk import TiedWriter, swap
 from veille.search.whoosh.highlight import Highlighter
-from veille.search.whoosh.reading import _aliases, filter_text, is_filter, stem_query  # noqa: F401
+from veille.search.whoosh.reading import filter_text, is_filter, stem_query
 from veille.search.whoosh.tree import to_whoosh
 from veille.text.scripts import has_cjk
 
@@ -402,9 +401,9 @@ class SearchIndex:
     def parse(self, query: str | Query, lang: str | None = None, filters: str | Filters = NO_FILTERS) -> Plan:
         """Read the query (a tree, or text to parse); split the filters off; stem each word in each
         candidate language."""
-        tree = parse_query(query, entity_key=_entity_key()) if isinstance(query, str) else query
+        tree = parse_query(query) if isinstance(query, str) else query
         limits = read_query(filter_text(filters), entity_key=_as_written) if isinstance(filters, Filters) else \
-            read_query(filters, entity_key=_entity_key())  # text: the query syntax, as a saved search holds it
+            read_query(filters)  # text: the query syntax, as a saved search holds it
         if isinstance(limits, Empty):
             parsed = to_whoosh(tree)
         elif isinstance(tree, Empty):
@@ -527,10 +526,6 @@ def _unmark(value: str | None) -> str | None:
     if value and value.startswith(MARK):
         return value[value.index(MARK, 1) + 1:]
     return value
-
-
-def _entity_key():
-    return _aliases().key
 
 
 def _as_written(key: str) -> str:  # Filters hold entity keys already

@@ -114,11 +114,3 @@ def normalise_filters(query: str, entity_key: Callable[[str], str]) -> str:
                                                    lambda d: "".join(g for g in d.groups() if g), m.group(1)), query)
     return re.sub(r'entity:(?:"([^"]+)"|([^\s)]+))', lambda m: f"entity:{entity_key(m.group(1) or m.group(2))}",
                   query)
-
-
-@lru_cache(maxsize=1)
-def _aliases():
-    from veille.stages.entities import load_gazetteer
-    from veille.text.keys import load_aliases
-
-    return load_aliases(load_gazetteer())
