@@ -33,7 +33,7 @@ EXTRA_STOPWORDS = {"fr": {"les", "des", "aux", "du", "au"}, "en": {"its"}, "es":
 # A word: letters, digits and combining marks (which \w alone leaves out: Devanagari vowel signs).
 WORDS = re.compile(f"{WORD}+(?:\\.?{WORD}+)*")
 CJK_RUNS = re.compile(f"[{CJK}]+|[^{CJK}]+")
-CJKWORDS = "\x01"  # not a term: the word holds CJK characters (see ArticleAnalyzer.terms)
+CJK_WORD = "\x01"  # not a term: the word holds CJK characters (see ArticleAnalyzer.terms)
 MARK = "\x00"  # text handed to the analyzer starts with "\x00fr\x00": the language to stem it in
 CACHE_LIMIT = 300_000
 
@@ -59,7 +59,7 @@ class Language:
         algorithm = STEMMERS.get(lang or "")
         self.stem = snowballstemmer.stemmer(algorithm).stemWord if algorithm else None
         self.terms: dict[str, str] = {}  # query words and CJK pieces
-        self.words: dict[str, str] = {}  # words of indexed text, CJKWORDS for a word with CJK in it
+        self.words: dict[str, str] = {}  # words of indexed text, CJK_WORD for a word with CJK in it
 
     def term(self, word: str) -> str:
         """The index term of one word as it appears in text ("" for a stop word)."""
@@ -72,10 +72,10 @@ class Language:
         return found
 
     def word(self, word: str) -> str:
-        """`term(word)`, or CJKWORDS if the word holds CJK characters, for an article's words."""
+        """`term(word)`, or CJK_WORD if the word holds CJK characters, for an article's words."""
         found = self.words.get(word)
         if found is None:
-            found = CJKWORDS if has_cjk(word) else self._term(word)
+            found = CJK_WORD if has_cjk(word) else self._term(word)
             if len(self.words) > CACHE_LIMIT:
                 self.words.clear()
             self.words[word] = found

@@ -44,7 +44,7 @@ from veille.search import INDEX_DIR
 from veille.search.protocol import NO_FILTERS, Filters, Hit, Results
 from veille.search.query import Empty, Query, parse as parse_query, read as read_query
 from veille.search.whoosh import fastpath
-from veille.search.whoosh.analysis import CJKWORDS, MARK, WORDS, cjk_terms, fold_word, language  # noqa: F401
+from veille.search.whoosh.analysis import CJK_WORD, MARK, WORDS, cjk_terms, fold_word, language  # noqa: F401
 from veille.search.whoosh.bulk import TiedWriter, swap
 from veille.search.whoosh.highlight import Highlighter
 from veille.search.whoosh.reading import filter_text, is_filter, stem_query
@@ -97,7 +97,7 @@ class ArticleAnalyzer(Tokenizer):
         found = [known(word) or term(word) for word in WORDS.findall(value, end + 1)]
         # A word with CJK characters in it says that the text needs cutting into characters: found
         # among the cached words, at no cost for the texts that have none.
-        if CJKWORDS not in found:
+        if CJK_WORD not in found:
             self._terms_value, self._terms, self._positions = value, [t for t in found if t], None
         else:
             placed = cjk_terms(value[end + 1:], 0, table, index=True)
