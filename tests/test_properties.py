@@ -45,7 +45,8 @@ from veille.stages import plaintext
 from veille.text.encoding import decode, declared_charset, looks_like_html, repair
 from veille.errors import ExtractError, FeedError, VeilleError
 from veille.stages.extract import extract, extract_fragment
-from veille.search.whoosh.index import QueryError, SearchIndex, check_syntax, expand_cross_lingual, fold_word
+from veille.app.queries import expand_cross_lingual
+from veille.search.whoosh.index import QueryError, SearchIndex, check_syntax, fold_word
 from veille.models import Article
 
 # One profile for every test here: same examples on every machine, nothing kept between runs.

@@ -17,7 +17,9 @@
     │   ├── MailSendError       the SMTP server cannot be reached, or refused the login or the message
     │   └── MailRefusedError    the SMTP server refused every recipient
     ├── DigestError             a digest cannot be sent (no smtp section, password unset, server refused)
-    └── ExportError             an export cannot be written (exit status 2)
+    ├── ExportError             an export cannot be written (exit status 2)
+    ├── QueryError              a search query cannot be read or is too long (exit status 2)
+    └── IndexDamagedError       the search index is missing, unreadable or in an older layout
 
 Every message is one line that says what went wrong and what to do.
 """
@@ -122,6 +124,16 @@ class DigestError(VeilleError):
 
 class ExportError(VeilleError):
     exit_code = 2
+
+
+class QueryError(VeilleError):
+    """What in the query cannot be read, and where ("unclosed quote at character 12")."""
+
+    exit_code = 2
+
+
+class IndexDamagedError(VeilleError):
+    exit_code = 1
 
 
 STORAGE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO))  # the disk, not the data

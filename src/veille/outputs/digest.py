@@ -217,19 +217,14 @@ def opening(text: str, sentences: int = 3, limit: int = 400) -> str:
 
 def matching_ids(archive: Archive, digest: Digest) -> set[str] | None:
     """Ids of the articles the digest's query matches (None: no query, everything)."""
-    query, lang, source = digest.query.strip(), None, None
+    from veille.app.queries import find_ids, resolve_saved
+    from veille.search import Filters
+
+    query = digest.query.strip()
     if not query:
         return None
-    saved = archive.saved_search(query)
-    if saved is not None:
-        query, lang, source = saved["query"], saved["options"].get("lang"), saved["options"].get("source")
-    from veille.search.whoosh.index import SearchIndex, filter_text
-
-    index = SearchIndex(archive.folder, reader=True)
-    try:
-        ids, _ = index.count(query, filters=filter_text(lang, source))
-    finally:
-        index.close()
+    query, lang, source = resolve_saved(archive, query, required=False) or (query, None, None)
+    ids, _ = find_ids(archive, None, query, Filters(lang=lang, source=source))
     return set(ids)
 
 

@@ -1100,9 +1100,9 @@ def sync_index(archive: Archive, *, progress: Progress | None = None, batch: int
     Only the archive's writer (or a reader holding the writer lock) calls this: an index that is
     missing or damaged is replaced and filled again, and `notice` (default: a logged warning)
     says so. `into`: another index to fill than the live one (`reindex` builds one beside it)."""
-    from veille.search.whoosh.index import SearchIndex
+    from veille.search import open_index
 
-    search_index = into or SearchIndex(archive.folder, repair=True)
+    search_index = into or open_index(archive, repair=True)
     built_before = archive.get_state("index") is not None  # a missing index is news only if there was one
     if into is None and search_index.rebuilt and (search_index.rebuilt != "missing" or built_before):
         articles = archive.count_articles()
@@ -1136,11 +1136,11 @@ def reindex(archive: Archive, *, progress: Progress | None = None) -> int:
     is only added to, so whoosh's parallel writer applies). It is built beside the live one, which
     readers go on searching, and takes its place at the end: a reindex stopped half-way leaves the
     old index as it was."""
-    from veille.search.whoosh.index import BULK_BATCH, SearchIndex
+    from veille.search import open_index
 
-    fresh = SearchIndex.beside(archive.folder)
+    fresh = open_index(archive, beside=True)
     _notify(progress, "total", str(archive.count_articles()))
-    count = sync_index(archive, progress=progress, batch=BULK_BATCH, procs=2, into=fresh)
+    count = sync_index(archive, progress=progress, batch=fresh.bulk_batch, procs=2, into=fresh)
     fresh.publish()
     fresh.close()
     return count

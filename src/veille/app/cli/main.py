@@ -529,16 +529,16 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     Fields: lang:fr source:NAME entity:palantir tag:facial-recognition story:ID published:[2025-01-01 to].
     One line per story, its other versions beneath. Example: veille search '"reconnaissance faciale" AND lang:fr'
     """
-    from veille.search.whoosh.index import SearchIndex, filter_text
+    from veille.app.queries import expand_cross_lingual, filters_of, find_ids, parse_query, resolve_saved
+    from veille.search import open_index
+    from veille.search.query import check_syntax
 
     _check_dates(since, until)
     archive = state.archive()
     if saved:
-        query, lang, source = _with_saved(archive, saved, query, lang, source)
+        query, lang, source = resolve_saved(archive, saved, query, lang, source)
     lang, source = _check_filters(archive, lang, source)
     if cross_lingual:
-        from veille.search.whoosh.index import check_syntax, expand_cross_lingual
-
         check_syntax(query)
         query, expansions = expand_cross_lingual(query)
         for note in expansions:
@@ -546,12 +546,13 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
     _catch_up(archive)
     if archive.count_articles() == 0:
         raise ArchiveError(f"no articles yet in {archive.folder}; add some with `veille import PATH` or `veille fetch`")
-    index = SearchIndex(archive.folder, reader=True)
-    filters = filter_text(lang, source, since, until)
-    plan = index.parse(query, lang, filters)
+    index = open_index(archive, reader=True)
+    filters = filters_of(lang, source, since, until)
+    tree = parse_query(query)
+    plan = index.parse(tree, lang, filters)
     _say_how_it_was_read(plan.ignored)
     if count_only or facets:
-        ids, story_count = index.count(query, lang=lang, filters=filters)
+        ids, story_count = find_ids(archive, index, tree, filters, lang=lang)
         if count_only:
             print(json.dumps({"stories": story_count, "articles": len(ids)}) if as_json
                   else f"{_n(story_count, 'story')}, {_n(len(ids), 'article')}")
@@ -566,9 +567,9 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
             shown = ", ".join(f"{escape(str(k))} {v}" for k, v in values.items()) or "-"
             out.print(f"[bold]{name:>9}[/bold]  {shown}")
         return
-    results = index.search(query, lang=lang, filters=filters, sort=sort, limit=limit, page=page,
+    results = index.search(tree, lang=lang, filters=filters, sort=sort, limit=limit, page=page,
                            by_story=not all_versions)
-    highlighter = index.highlighter(query, lang)
+    highlighter = index.highlighter(tree, lang)
     for hits in results.groups:
         _print_hit(archive, highlighter, hits[0], as_json, scored=plan.scored is not None)
     if results.more and not as_json:
@@ -649,17 +650,6 @@ def _check_dates(since: str | None, until: str | None) -> None:
             raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint=name) from None
 
 
-def _with_saved(archive: Archive, saved: str, query: str, lang: str | None, source: str | None
-                ) -> tuple[str, str | None, str | None]:
-    """A saved search's query (joined to QUERY) and options (the command line's win)."""
-    stored = archive.saved_search(saved)
-    if stored is None:
-        names = ", ".join(s["name"] for s in archive.saved_searches()) or "none yet"
-        raise VeilleError(f"no saved search named {saved!r}; saved searches: {names} (`veille searches add`)")
-    query = f"({stored['query']}) {query}".strip() if query and stored["query"] else query or stored["query"]
-    return query, lang or stored["options"].get("lang"), source or stored["options"].get("source")
-
-
 def _print_hit(archive: Archive, highlighter, hit, as_json: bool, scored: bool = True) -> None:
     article = archive.get_article(hit.id)
     if article is None:
@@ -705,7 +695,7 @@ def searches() -> None:
 @click.pass_obj
 def searches_add(state: State, name: str, query: str, lang: str | None, source: str | None) -> None:
     """Save QUERY under NAME (replacing a search of that name). Example: veille searches add palantir entity:palantir"""
-    from veille.search.whoosh.index import check_syntax
+    from veille.search.query import check_syntax
 
     if not re.fullmatch(r"[\w.-]{1,64}", name):
         raise click.BadParameter("use letters, digits, '-', '_' or '.', at most 64", param_hint="NAME")
@@ -1255,23 +1245,19 @@ def export_(state: State, query: str, fmt: str, out_path: Path, lang: str | None
 
     Example: veille export 'tag:facial-recognition' --format parquet --out exports/fr.parquet
     """
+    from veille.app.queries import find_ids, parse_query, resolve_saved
     from veille.outputs.export import Selection, export
-    from veille.search.whoosh.index import SearchIndex, check_syntax
 
     _check_dates(since, until)
     archive = state.archive()
     if saved:
-        query, lang, source = _with_saved(archive, saved, query, lang, source)
+        query, lang, source = resolve_saved(archive, saved, query, lang, source)
     lang, source = _check_filters(archive, lang, source)
     matching = None
     if query.strip():
-        check_syntax(query)
+        tree = parse_query(query)
         _catch_up(archive)
-        index = SearchIndex(archive.folder, reader=True)
-        try:
-            ids, _ = index.count(query)
-        finally:
-            index.close()
+        ids, _ = find_ids(archive, None, tree)
         matching = set(ids)
     selection = Selection(query=query, lang=lang, source=source, since=since, until=until, stories=stories,
                           text=not no_text, html=with_html)

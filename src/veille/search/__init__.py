@@ -1,0 +1,28 @@
+"""Full-text search over the archive: the query language (`query`), what a backend answers
+(`protocol`), and the backends (`whoosh/` today). `open_index(archive)` is the one way in.
+
+Importing this package loads no backend: whoosh is imported when an index is opened.
+"""
+
+from __future__ import annotations
+
+from veille.search.protocol import NO_FILTERS, Filters, Hit, Results, SearchIndex
+from veille.search.query import Query, parse
+
+INDEX_DIR = "index"  # ARCHIVE/index (the writer's sync builds it; `veille reindex` rebuilds it)
+
+__all__ = ["INDEX_DIR", "NO_FILTERS", "Filters", "Hit", "Query", "Results", "SearchIndex", "open_index", "parse"]
+
+
+def open_index(archive, *, reader: bool = False, repair: bool = False, beside: bool = False) -> SearchIndex:
+    """The search index of an archive.
+
+    `repair` (the archive's writer) replaces an index that is missing, unreadable or in an older
+    layout with an empty one for the sync to fill; a `reader` neither creates nor repairs one
+    (IndexDamagedError says what to do). `beside`: an empty index built next to the live one, which
+    readers go on searching until its `publish()` puts it in place (`veille reindex`)."""
+    from veille.search.whoosh.index import SearchIndex as WhooshIndex
+
+    if beside:
+        return WhooshIndex.beside(archive.folder)
+    return WhooshIndex(archive.folder, repair=repair, reader=reader, name=INDEX_DIR)
