@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
-import numpy as np
-
 from veille.stages import dedupe
 from veille.stages import health
 from veille.stages import extract as extract_stage
@@ -41,6 +39,7 @@ from veille.errors import (BlockedURLError, DeferredError, ExtractError, FeedErr
 from veille.net.http import ANY, Fetcher, Response, allowance, check_url
 from veille.models import Article, Entry, Extracted, ParsedFeed
 from veille.text.keys import DATA, fold
+from veille.storage.rows import FingerprintRow
 from veille.storage.sqlite.store import Archive, SourceState, decode_shares
 from veille.stages.topics import TopicTagger
 from veille.text.urls import article_id_for_content, article_id_for_url, canonical_url
@@ -881,13 +880,10 @@ def _copy_links(archive: Archive, fp: dedupe.Fingerprint, settings: DedupeSettin
     return links
 
 
-def _fingerprint(row, anchors: set[str]) -> dedupe.Fingerprint:
+def _fingerprint(row: FingerprintRow, anchors: set[str]) -> dedupe.Fingerprint:
     """A stored article's fingerprint, as the candidate queries return it."""
-    keys = row.keys()
-    return dedupe.Fingerprint(row["id"], row["lang"], row["length"], row["text_hash"],
-                              np.frombuffer(row["minhash"], dtype=np.uint32), anchors,
-                              credit=row["credit"] if "credit" in keys else None,
-                              size=row["size"] or 0.0, shares=decode_shares(row["lang_shares"]))
+    return dedupe.Fingerprint(row.id, row.lang, row.length, row.text_hash, row.minhash, anchors,
+                              credit=row.credit, size=row.size, shares=row.shares)
 
 
 def _translation_links(
@@ -915,7 +911,7 @@ def _translation_links(
     names = archive.entity_names(sorted(a[2:] for a in fp.anchors if a.startswith("e:")))
     links = []
     for row in archive.fingerprint_rows(candidates):
-        link = dedupe.compare_translation(fp, _fingerprint(row, anchors[row["id"]]), settings, frequency, total, names)
+        link = dedupe.compare_translation(fp, _fingerprint(row, anchors[row.id]), settings, frequency, total, names)
         if link is not None:
             links.append(link)
     return links

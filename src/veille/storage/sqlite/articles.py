@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from typing import Iterator
 
 from veille.models import Article, Entity
+from veille.storage.rows import RevisionRow
 from veille.storage.sqlite.base import Part, chunks, compress, encode_shares, row_to_article, text_hash
 from veille.storage.sqlite.schema import ARTICLE_COLUMNS, LIST_COLUMNS
 
@@ -156,12 +156,13 @@ class Articles(Part):
             row = rows[0] if len(rows) == 1 else None
         return row_to_article(row) if row else None
 
-    def revisions(self, article_id: str) -> list[sqlite3.Row]:
-        return self.db.execute(
+    def revisions(self, article_id: str) -> list[RevisionRow]:
+        rows = self.db.execute(
             "SELECT revision, title, text_hash, fetched, replaced_at FROM revisions "
             "WHERE article_id = ? ORDER BY revision",
             (article_id,),
-        ).fetchall()
+        )
+        return [RevisionRow.of(row) for row in rows]
 
     def list_articles(
         self, *, source: str | None = None, lang: str | None = None, limit: int | None = 20,

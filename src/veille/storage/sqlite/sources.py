@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from veille.stages.health import Health
+from veille.storage.rows import FailureRow, SourceRow
 from veille.storage.sqlite.base import Part
 
 
@@ -109,8 +110,8 @@ class Sources(Part):
             "WHERE name = ?", (name,))
         return cursor.rowcount > 0
 
-    def source_rows(self) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM sources ORDER BY name").fetchall()
+    def source_rows(self) -> list[SourceRow]:
+        return [SourceRow.of(row) for row in self.db.execute("SELECT * FROM sources ORDER BY name")]
 
     # -- feed entries ----------------------------------------------------
     def entry_seen(self, source: str, key: str) -> bool:
@@ -148,12 +149,14 @@ class Sources(Part):
     def clear_failures(self, source: str, url: str) -> None:
         self.db.execute("DELETE FROM failures WHERE source = ? AND url = ?", (source, url))
 
-    def failures(self, source: str | None = None, limit: int = 50) -> list[sqlite3.Row]:
+    def failures(self, source: str | None = None, limit: int = 50) -> list[FailureRow]:
         if source:
-            return self.db.execute(
+            rows = self.db.execute(
                 "SELECT * FROM failures WHERE source = ? ORDER BY last_at DESC LIMIT ?", (source, limit)
             ).fetchall()
-        return self.db.execute("SELECT * FROM failures ORDER BY last_at DESC LIMIT ?", (limit,)).fetchall()
+        else:
+            rows = self.db.execute("SELECT * FROM failures ORDER BY last_at DESC LIMIT ?", (limit,)).fetchall()
+        return [FailureRow.of(row) for row in rows]
 
 
     # -- politeness: what hosts' robots.txt asked for ------------------------

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 
+import numpy as np
+
 from veille.models import Article
-from veille.storage.sqlite.base import Part, row_to_article
+from veille.storage.rows import FingerprintRow
+from veille.storage.sqlite.base import Part, decode_shares, row_to_article
 
 _PLACED = "AND EXISTS (SELECT 1 FROM story_members sm WHERE sm.article_id = a.id)"  # already in a story
 
@@ -32,13 +35,13 @@ class Stories(Part):
             self.db.executemany("INSERT INTO alternate_links (url, article_id) VALUES (?, ?)",
                                 [(url, fp.article_id) for url in alternates])
 
-    def copy_candidates(self, fp, limit: int = 50, placed: bool = False) -> list[sqlite3.Row]:
+    def copy_candidates(self, fp, limit: int = 50, placed: bool = False) -> list[FingerprintRow]:
         """Articles with the same text hash or sharing an LSH band with `fp` (`placed`: only those in a
         story already, as a rebuild places them again one by one)."""
         bands = list(enumerate(fp.bands))
         placeholders = " OR ".join("(band = ? AND hash = ?)" for _ in bands)
         params = [v for pair in bands for v in pair]
-        return self.db.execute(
+        rows = self.db.execute(
             f"""
             SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, t.size, a.lang_shares
             FROM articles a JOIN fingerprints f ON f.article_id = a.id LEFT JOIN text_sizes t ON t.article_id = a.id
@@ -48,6 +51,7 @@ class Stories(Part):
             """,
             [fp.article_id, fp.text_hash, *params, limit],
         ).fetchall()
+        return [_fingerprint(row) for row in rows]
 
     def anchor_frequencies(self, anchors: set[str], cap: int = 2000) -> dict[str, int]:
         """How many articles hold each anchor, counted up to `cap` (beyond it an anchor is no evidence
@@ -99,14 +103,15 @@ class Stories(Part):
         ).fetchall()
         return [r["article_id"] for r in rows]
 
-    def fingerprint_rows(self, ids: list[str]) -> list[sqlite3.Row]:
+    def fingerprint_rows(self, ids: list[str]) -> list[FingerprintRow]:
         if not ids:
             return []
-        return self.db.execute(
+        rows = self.db.execute(
             f"SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, f.credit, t.size, a.lang_shares "
             f"FROM articles a JOIN fingerprints f ON f.article_id = a.id LEFT JOIN text_sizes t ON t.article_id = a.id "
             f"WHERE a.id IN ({', '.join('?' * len(ids))})",
             ids).fetchall()
+        return [_fingerprint(row) for row in rows]
 
     def anchors_of(self, ids: list[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {i: set() for i in ids}
@@ -166,7 +171,7 @@ class Stories(Part):
             LEFT JOIN fingerprints f ON f.article_id = m.article_id
             WHERE m.story_id = ? ORDER BY COALESCE(a.published, a.fetched), a.id
             """, (story_id,)).fetchall()
-        return [dict(r) for r in rows]
+        return [{**dict(r), "lang_shares": decode_shares(r["lang_shares"])} for r in rows]
 
     def write_story(self, story_id: str, original_id: str, members: list[dict], merged: list[str] = (), *,
                     replace: bool = True) -> None:
@@ -197,3 +202,9 @@ class Stories(Part):
             "ORDER BY COALESCE(published, fetched), id LIMIT ?", (when, last, batch)).fetchall()
         return [row_to_article(r) for r in rows]
 
+
+
+def _fingerprint(row: sqlite3.Row) -> FingerprintRow:
+    return FingerprintRow(row["id"], row["lang"], row["length"], row["text_hash"],
+                          np.frombuffer(row["minhash"], dtype=np.uint32), row["size"] or 0.0,
+                          decode_shares(row["lang_shares"]), row["credit"] if "credit" in row.keys() else None)
