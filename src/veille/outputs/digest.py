@@ -35,7 +35,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from veille.config.settings import Digest, SMTP
 from veille.errors import VeilleError
-from veille.storage.sqlite.store import Archive
+from veille.storage import Archive
 
 SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[\"«“A-ZÀ-ÖØ-Þ0-9])")
 

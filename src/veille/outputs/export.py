@@ -23,7 +23,7 @@ from typing import Iterator
 
 from veille import __version__
 from veille.errors import VeilleError
-from veille.storage.sqlite.store import Archive
+from veille.storage import Archive
 
 FORMATS = ("jsonl", "csv", "parquet", "spacy")
 BATCH = 1000

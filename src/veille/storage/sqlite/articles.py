@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterator
 
 from veille.models import Article, Entity
 from veille.storage.rows import RevisionRow
 from veille.storage.sqlite.base import Part, chunks, compress, encode_shares, row_to_article, text_hash
+from veille.storage.sqlite.failures import converts_errors
 from veille.storage.sqlite.schema import ARTICLE_COLUMNS, LIST_COLUMNS
 
 _ID_PREFIX = re.compile(r"[0-9a-f]{4,64}")  # what a person may type for an article id
 
 
+@converts_errors
 class Articles(Part):
     # -- articles --------------------------------------------------------
     def has_article(self, article_id: str) -> bool:
@@ -23,7 +24,7 @@ class Articles(Part):
     def save_article(self, article: Article, at: str) -> str:
         """Store `article`; return 'new', 'updated' (old text kept as a revision) or 'unchanged'."""
         article.text_hash = article.text_hash or text_hash(article.text)
-        with self._transaction():
+        with self.transaction():
             old = self.db.execute(
                 "SELECT id, text_hash, revision, title, text, raw, fetched, extractor FROM articles WHERE id = ?",
                 (article.id,),
@@ -66,7 +67,7 @@ class Articles(Part):
 
     def save_tagging(self, article: Article, at: str) -> None:
         """Store new entities and tags for an article already archived (retag)."""
-        with self._transaction():
+        with self.transaction():
             self._write_tagging(article)
             self.db.execute("UPDATE articles SET tagger = ?, tagged_at = ? WHERE id = ?",
                             (article.tagger, at, article.id))
@@ -182,19 +183,6 @@ class Articles(Part):
             sql += " LIMIT ?"
             params.append(limit)
         return [row_to_article(row) for row in self.db.execute(sql, params)]
-
-    def iter_articles(self, batch: int = 500) -> Iterator[Article]:
-        """Every article with its text, in id order, in bounded memory."""
-        last = ""
-        while True:
-            rows = self.db.execute(
-                "SELECT * FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
-            ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield row_to_article(row)
-            last = rows[-1]["id"]
 
     def export_batches(self, *, lang: str | None = None, source: str | None = None, since: str | None = None,
                        until: str | None = None, batch: int = 1000, with_raw: bool = False):

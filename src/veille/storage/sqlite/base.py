@@ -7,8 +7,11 @@ import hashlib
 import json
 import sqlite3
 import zlib
+from contextlib import contextmanager
+from typing import Iterator
 
 from veille.models import Article
+from veille.storage.sqlite.failures import storage_error
 
 
 def text_hash(text: str) -> str:
@@ -37,20 +40,36 @@ class Part:
     """A part of the archive's methods, by area; `Archive` is assembled from them."""
 
     db: sqlite3.Connection
+    _depth = 0  # transactions open on this archive's connection (inner ones join the outer)
 
-    def _transaction(self):
-        return _Transaction(self.db)
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One unit of work, holding SQLite's write lock from its start (BEGIN IMMEDIATE): what is
+        read inside cannot change before what is written inside commits. An inner one joins the
+        outer: it commits, or rolls back, with it."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._control("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self._control("ROLLBACK")
+            raise
+        self._depth = 0
+        self._control("COMMIT")
 
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+    def _control(self, statement: str) -> None:
+        try:
+            self.db.execute(statement)
+        except sqlite3.DatabaseError as exc:
+            raise storage_error(exc) from exc
 
 
 def chunks(ids: list[str], size: int = 900):

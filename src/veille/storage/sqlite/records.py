@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from veille.storage.sqlite.base import Part
+from veille.storage.sqlite.failures import converts_errors
 
 
+@converts_errors
 class Records(Part):
     def get_state(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM dedupe_state WHERE name = ?", (name,)).fetchone()
@@ -52,7 +54,7 @@ class Records(Part):
         """Record a send about to happen ('sending'), unless another send of `name` was recorded since
         the one the caller saw (`seen`, its id or None): then None, and the caller sends nothing.
         One transaction holding SQLite's write lock, so two senders cannot both claim."""
-        with self._transaction():
+        with self.transaction():
             row = self.db.execute("SELECT id FROM digest_sends WHERE digest = ? ORDER BY sent_at DESC, id DESC "
                                   "LIMIT 1", (name,)).fetchone()
             if (row["id"] if row else None) != seen:

@@ -15,10 +15,13 @@ from pathlib import Path
 from veille.errors import ArchiveError
 
 DB_NAME = "veille.db"
+INDEX_NAME = "index"  # the search index's folder, beside the database
 
 
 # Each entry upgrades the schema by one version. Never edit a released entry:
 # add a new one.
+# The `runs` table of version 1 is no longer written (nothing ever read it); it stays, empty or
+# with old rows, so that archives keep one format whichever veille wrote them.
 MIGRATIONS: list[str] = [
     # 1: sources, articles with revisions, feed entries seen, failures, runs
     """
@@ -361,7 +364,7 @@ def _refuse_a_lost_database(folder: Path) -> None:
             return
     except OSError:
         return
-    index = folder / "index"
+    index = folder / INDEX_NAME
     if any(index.glob("*.seg")) or any(index.glob("*.trm")):  # segments: the index holds articles
         raise ArchiveError(f"archive: {path} is empty (0 bytes), yet {index} holds a search index: the database was "
                            "lost or truncated; put back a copy of veille.db from a backup, or, to start a new "

@@ -1,15 +1,15 @@
-"""The archive's sources: feed state and health, feed entries seen, failures, what hosts'
-robots.txt asked for, and the runs."""
+"""The archive's sources: feed state and health, feed entries seen, failures, and what hosts'
+robots.txt asked for."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 
 from veille.stages.health import Health
 from veille.storage.rows import FailureRow, SourceRow
 from veille.storage.sqlite.base import Part
+from veille.storage.sqlite.failures import converts_errors
 
 
 @dataclass
@@ -39,6 +39,7 @@ class SourceState:
                       not_modified_streak=self.not_modified_streak)
 
 
+@converts_errors
 class Sources(Part):
     # -- sources ---------------------------------------------------------
     def source_state(self, name: str) -> SourceState:
@@ -108,6 +109,11 @@ class Sources(Part):
         cursor = self.db.execute(
             "UPDATE sources SET paused_since = NULL, health = 0, next_attempt = NULL, consecutive_failures = 0 "
             "WHERE name = ?", (name,))
+        return cursor.rowcount > 0
+
+    def forget_move(self, name: str) -> bool:
+        """Drop what a source's feed said about moving (once feeds.yaml has the new address)."""
+        cursor = self.db.execute("UPDATE sources SET moved_to = NULL, moved_at = NULL WHERE name = ?", (name,))
         return cursor.rowcount > 0
 
     def source_rows(self) -> list[SourceRow]:
@@ -182,19 +188,3 @@ class Sources(Part):
             else:
                 known.pop(host, None)
         self.set_state("crawl_delays", json.dumps(known, sort_keys=True) if known else None)
-
-    # -- runs ------------------------------------------------------------
-    def start_run(self, command: str, at: str) -> int:
-        cursor = self.db.execute("INSERT INTO runs (command, started) VALUES (?, ?)", (command, at))
-        return int(cursor.lastrowid)
-
-    def finish_run(self, run_id: int, at: str, counts: dict[str, int]) -> None:
-        self.db.execute(
-            "UPDATE runs SET finished = ?, new = ?, updated = ?, unchanged = ?, failed = ? WHERE id = ?",
-            (at, counts.get("new", 0), counts.get("updated", 0), counts.get("unchanged", 0),
-             counts.get("failed", 0), run_id),
-        )
-
-    def last_run(self) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-

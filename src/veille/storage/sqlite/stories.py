@@ -10,14 +10,16 @@ import numpy as np
 from veille.models import Article
 from veille.storage.rows import FingerprintRow
 from veille.storage.sqlite.base import Part, decode_shares, row_to_article
+from veille.storage.sqlite.failures import converts_errors
 
 _PLACED = "AND EXISTS (SELECT 1 FROM story_members sm WHERE sm.article_id = a.id)"  # already in a story
 
 
+@converts_errors
 class Stories(Part):
     # -- fingerprints and stories ------------------------------------------
     def save_fingerprint(self, fp, alternates: list[str]) -> None:
-        with self._transaction():
+        with self.transaction():
             self.db.execute("DELETE FROM lsh WHERE article_id = ?", (fp.article_id,))
             self.db.execute("DELETE FROM anchors WHERE article_id = ?", (fp.article_id,))
             self.db.execute("DELETE FROM alternate_links WHERE article_id = ?", (fp.article_id,))
@@ -178,7 +180,7 @@ class Stories(Part):
         """Set a story's original and write its members in one transaction: all of them (`replace`),
         or only those given, the others kept as they are. The stories in `merged`, whose members are
         now this story's, are deleted in it."""
-        with self._transaction():
+        with self.transaction():
             for other in merged:
                 self.db.execute("DELETE FROM stories WHERE id = ?", (other,))
             self.db.execute("INSERT OR REPLACE INTO stories (id, original_id) VALUES (?, ?)", (story_id, original_id))
@@ -190,7 +192,7 @@ class Stories(Part):
                 [{**m, "story_id": story_id} for m in members])
 
     def clear_stories(self) -> None:
-        with self._transaction():
+        with self.transaction():
             self.db.execute("DELETE FROM stories")
             self.db.execute("DELETE FROM story_members")
 
