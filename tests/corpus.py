@@ -37,7 +37,6 @@ import mimetypes
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -48,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import archive_sql
 from realworld import download_sdist
 
 CACHE = Path(__file__).resolve().parent / "cache"
@@ -307,10 +307,8 @@ def summarise(files: list[FeedFile], archive: Path, run: Run) -> Summary:
     recorded: set[str] = set()
     db_path = archive / DB_NAME
     if db_path.is_file():
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        db.row_factory = sqlite3.Row
-        try:
-            for row in db.execute("SELECT name, last_status, last_error FROM sources"):
+        with archive_sql.reader(archive) as rows:
+            for row in rows("SELECT name, last_status, last_error FROM sources"):
                 if row["name"] not in names:
                     continue
                 recorded.add(row["name"])
@@ -324,9 +322,7 @@ def summarise(files: list[FeedFile], archive: Path, run: Run) -> Summary:
                     reason = row["last_error"] or ""
                     failed_sources[row["name"]] = reason
                     sources_failed[_reason_kind(reason)] += 1
-            failure_rows = [dict(r) for r in db.execute("SELECT source, url, stage, reason FROM failures")]
-        finally:
-            db.close()
+            failure_rows = [dict(r) for r in rows("SELECT source, url, stage, reason FROM failures")]
     for name in sorted(names - recorded):  # neither a success nor a failure: the run lost the source
         failed_sources[name] = ""
         sources_failed["(never recorded)"] += 1

@@ -1,7 +1,6 @@
 """Nothing already archived is lost: not to a bug in one item, not to a killed process."""
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ from veille.stages import extract as extract_module
 from veille.config.settings import parse_config
 from veille.dev.devserver import FixtureServer, Reply
 from veille.pipeline.passes import fetch_sources
+
+import archive_sql
 
 ARTICLE = ("<html lang='en'><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
            + "<p>Police in the harbour district installed new cameras with automatic number plate "
@@ -63,23 +64,20 @@ def test_a_killed_fetch_keeps_every_stored_article_and_the_next_run_completes(tm
         while time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.2)
             try:
-                with sqlite3.connect(archive / "veille.db") as db:
-                    if db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] >= 5:
-                        break
-            except sqlite3.Error:
+                if archive_sql.count_articles(archive) >= 5:
+                    break
+            except archive_sql.Error:
                 continue
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=180)
 
-        with sqlite3.connect(archive / "veille.db") as db:
-            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            kept = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        assert archive_sql.integrity(archive) == "ok"
+        kept = archive_sql.count_articles(archive)
         assert 5 <= kept < 40
 
         finished = subprocess.run(command + ["fetch", "--json"], capture_output=True, text=True, timeout=240)
         assert finished.returncode == 0, finished.stderr
-        with sqlite3.connect(archive / "veille.db") as db:
-            assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 40
+        assert archive_sql.count_articles(archive) == 40
 
 
 @pytest.mark.parametrize("problem, advice", [
@@ -96,7 +94,7 @@ def test_a_full_or_read_only_disk_stops_the_run_with_one_line_and_keeps_what_was
 
     def failing(self, article, at):
         if len(saved) >= 3:
-            raise sqlite3.OperationalError(problem)
+            raise archive_sql.OperationalError(problem)
         saved.append(article.id)
         return real_save(self, article, at)
 

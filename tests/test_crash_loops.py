@@ -35,7 +35,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -43,6 +42,8 @@ from pathlib import Path
 
 from veille.dev.devserver import FixtureServer, Reply
 from veille.storage.sqlite.store import text_hash
+
+import archive_sql
 
 PAGES = 60
 COPIES = {56: 0, 57: 1, 58: 2, 59: 3}  # page -> the page whose text it repeats word for word
@@ -125,9 +126,8 @@ def veille(archive: Path, config: Path, *args: str, timeout: float = DEADLINE) -
 
 def count_articles(archive: Path) -> int:
     try:
-        with sqlite3.connect(f"file:{archive / 'veille.db'}?mode=ro", uri=True, timeout=10) as db:
-            return db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
-    except sqlite3.Error:  # not created yet, or not migrated yet
+        return archive_sql.count_articles(archive, readonly=True, timeout=10)
+    except archive_sql.Error:  # not created yet, or not migrated yet
         return 0
 
 
@@ -145,12 +145,7 @@ def archive_problems(archive: Path, urls: set[str] | None = None, *, final: bool
     """Everything wrong with the archive database. `final`: also what only a finished run guarantees
     (every article fingerprinted and in a story, every page's entry recorded)."""
     problems: list[str] = []
-    db = sqlite3.connect(f"file:{archive / 'veille.db'}?mode=ro", uri=True, timeout=10)
-    db.row_factory = sqlite3.Row
-    try:
-        def rows(sql: str, *params) -> list[sqlite3.Row]:
-            return db.execute(sql, params).fetchall()
-
+    with archive_sql.reader(archive, timeout=10) as rows:
         if (check := rows("PRAGMA integrity_check")[0][0]) != "ok":
             problems.append(f"integrity_check: {check}")
         if rows("PRAGMA foreign_key_check"):
@@ -201,7 +196,7 @@ def archive_problems(archive: Path, urls: set[str] | None = None, *, final: bool
         problems += [f"story member {a} is not an article" for a in members if a not in articles]
         problems += [f"member {a} of a missing story {m['story_id']}" for a, m in members.items()
                      if m["story_id"] not in stories]
-        by_story: dict[str, list[sqlite3.Row]] = {}
+        by_story: dict[str, list] = {}
         for m in members.values():
             by_story.setdefault(m["story_id"], []).append(m)
         for story, original in stories.items():
@@ -216,14 +211,11 @@ def archive_problems(archive: Path, urls: set[str] | None = None, *, final: bool
             fingerprinted = {r[0] for r in rows("SELECT article_id FROM fingerprints")}
             problems += [f"article {a} ({articles[a]['url']}) belongs to no story" for a in articles if a not in members]
             problems += [f"article {a} has no fingerprint" for a in articles if a not in fingerprinted]
-    finally:
-        db.close()
     return problems
 
 
 def archive_ids(archive: Path) -> set[str]:
-    with sqlite3.connect(f"file:{archive / 'veille.db'}?mode=ro", uri=True) as db:
-        return {r[0] for r in db.execute("SELECT id FROM articles")}
+    return archive_sql.article_ids(archive)
 
 
 def indexed_ids(archive: Path) -> list[str]:
@@ -249,9 +241,7 @@ def assert_index_matches(archive: Path, config: Path) -> None:
     assert len(indexed) == len(set(indexed)), "an article is in the index twice"
     if set(indexed) != stored:
         cursor = json.loads((archive / "index" / "cursor.json").read_text())["cursor"]
-        with sqlite3.connect(f"file:{archive / 'veille.db'}?mode=ro", uri=True) as db:
-            marks = sorted(r[0] for r in db.execute("SELECT MAX(updated, COALESCE(tagged_at, '')) || ' ' || id "
-                                                   "FROM articles"))
+        marks = archive_sql.change_marks(archive)
         missing = sorted(m for m in marks if m.split(" ")[1] not in set(indexed))
         raise AssertionError(
             f"index and archive differ: {len(stored - set(indexed))} stored articles not indexed, "
@@ -318,8 +308,7 @@ class Killer:
     def summary(self, name: str) -> str:
         stored = archive_ids(self.archive)
         lost = len(self.urls) - len(stored)
-        with sqlite3.connect(self.archive / "veille.db") as db:
-            duplicates = db.execute("SELECT COUNT(*) - COUNT(DISTINCT url) FROM articles").fetchone()[0]
+        duplicates = archive_sql.duplicate_urls(self.archive)
         return (f"{name}: {self.kills} kill points survived ({self.ended_alone} rounds ended before their kill), "
                 f"articles lost: {max(lost, 0)}, duplicates: {duplicates}")
 

@@ -8,6 +8,8 @@ from veille.dev.devserver import FixtureServer, Reply
 from veille.errors import FetchError
 from veille.pipeline.passes import fetch_sources
 
+import archive_sql
+
 FEED = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
 
 
@@ -117,7 +119,7 @@ def test_a_stuck_etag_does_not_freeze_a_feed_forever(archive, tmp_path):
         assert "if-none-match" in server.requests_for("/feed.xml")[-1].headers  # sent back as received
         assert server.requests_for("/feed.xml")[-1].headers["if-none-match"] == \
             server.requests_for("/feed.xml")[0].headers.get("if-none-match", archive.source_state("s").etag)
-        archive.db.execute("UPDATE sources SET not_modified_streak = ?", (health.UNCONDITIONAL_AFTER,))
+        archive_sql.execute(archive, "UPDATE sources SET not_modified_streak = ?", health.UNCONDITIONAL_AFTER)
         fetch_sources(config, archive)
         assert "if-none-match" not in server.requests_for("/feed.xml")[-1].headers
         assert archive.source_state("s").not_modified_streak == 0

@@ -17,7 +17,6 @@ import functools
 import json
 import random
 import socket
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from veille.config.settings import parse_config
 from veille.dev.devserver import FixtureServer, Reply
 from veille.pipeline.passes import Taggers, fetch_sources
 from veille.storage.sqlite.store import DB_NAME, Archive
+
+import archive_sql
 
 # The bound that catches a blow-up (an expansion, a quadratic parse, a loop) is on CPU seconds: the work
 # done, which other jobs on the machine hardly change (a whole hostile fetch uses a few). Waiting uses no
@@ -206,17 +207,13 @@ class Env:
                         err.read_text(encoding="utf-8", errors="replace"), measured["killed"], measured["cpu"])
 
     def rows(self, sql: str, *args) -> list[tuple]:
-        with sqlite3.connect(self.db) as db:
-            return db.execute(sql, args).fetchall()
+        return archive_sql.query(self.folder, sql, *args)
 
     def snapshot(self) -> dict:
         return {row[0]: row[1:] for row in self.rows("SELECT id, url, title, text, text_hash, raw FROM articles")}
 
     def source_row(self, name: str) -> dict:
-        with sqlite3.connect(self.db) as db:
-            db.row_factory = sqlite3.Row
-            row = db.execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
-        return dict(row) if row else {}
+        return archive_sql.source_row(self.folder, name)
 
     def failure_reasons(self, source: str) -> dict[str, str]:
         return dict(self.rows("SELECT url, reason FROM failures WHERE source = ?", source))

@@ -90,18 +90,15 @@ def test_shares_are_stored_on_the_article_and_read_back_in_order(archive):
 
 
 def test_an_archive_from_before_shares_upgrades_and_says_it_did_not_measure_them(tmp_path):
-    import sqlite3
-
+    import archive_sql
     from veille.models import Article
     from veille.storage.sqlite.store import MIGRATIONS, Archive
 
     folder = tmp_path / "archive"
     with Archive(folder) as archive:
         archive.save_article(Article(id="a1", url="https://x.example/a", source="s", text=FR, lang="fr"), "t1")
-    db = sqlite3.connect(folder / "veille.db")
-    db.executescript("ALTER TABLE articles DROP COLUMN lang_shares; ALTER TABLE digest_sends DROP COLUMN status; "
-                     "PRAGMA user_version = 7;")  # as a schema-7 archive was
-    db.close()
+    archive_sql.script(folder, "ALTER TABLE articles DROP COLUMN lang_shares; ALTER TABLE digest_sends DROP COLUMN status; "
+                               "PRAGMA user_version = 7;")  # as a schema-7 archive was
     with Archive(folder) as archive:
         assert archive.schema_version == len(MIGRATIONS)
         article = archive.get_article("a1")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import archive_sql
 from conftest import SEEDS
 
 TWENTY_DIGITS = "9" * 20
@@ -193,8 +193,7 @@ def test_readers_read_an_archive_they_cannot_write(seeded, tmp_path):
 def test_a_damaged_database_gets_a_way_to_save_what_can_be_read(seeded, tmp_path):
     archive = copied(seeded, tmp_path)
     database = archive / "veille.db"
-    with sqlite3.connect(database) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    archive_sql.checkpoint(archive)
     data = bytearray(database.read_bytes())
     data[:100] = b"\x00garbage" * 12 + b"\x00" * 4  # the header: SQLite no longer knows the file
     database.write_bytes(bytes(data))

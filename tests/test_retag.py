@@ -1,12 +1,11 @@
 """`veille retag`: the archive already held gets the current models' entities and topics."""
 
-import sqlite3
-
 import pytest
 
 from veille.pipeline.passes import Taggers, import_paths, retag
 from veille.storage.sqlite.store import MIGRATIONS, Archive
 
+import archive_sql
 from conftest import SEEDS
 
 NO_MODELS = "nlp:\n  models: {}\nsources: []\n"
@@ -42,21 +41,19 @@ def test_an_archive_from_before_tagging_upgrades_and_can_be_tagged(tmp_path):
     with Archive(folder) as archive:
         import_paths([SEEDS / "002_cdb768120f0b8caf.txt"], archive, taggers=Taggers())
     # Make it look like a version-1 archive: drop what migrations 2 to 7 added.
-    db = sqlite3.connect(folder / "veille.db")
-    db.executescript("DROP TRIGGER articles_changed_insert; DROP TRIGGER articles_changed_update; "
-                     "DROP TRIGGER story_members_changed_insert; DROP TRIGGER story_members_changed_update; "
-                     "DROP TRIGGER articles_changed_delete; DROP TRIGGER story_members_changed_delete; "
-                     "DROP TABLE article_changes; "
-                     "DROP TABLE entities; DROP TABLE tags; ALTER TABLE articles DROP COLUMN tagger; "
-                     "ALTER TABLE articles DROP COLUMN tagged_at; ALTER TABLE articles DROP COLUMN lang_shares; "
-                     "DROP TABLE fingerprints; DROP TABLE lsh; "
-                     "DROP TABLE anchors; DROP TABLE alternate_links; DROP TABLE stories; "
-                     "DROP TABLE story_members; DROP TABLE dedupe_state; DROP TABLE saved_searches; DROP TABLE digest_sends; " +
-                     "".join(f"ALTER TABLE sources DROP COLUMN {c}; " for c in (
-                         "health", "failing_since", "paused_since", "next_attempt", "error_kind",
-                         "not_modified_streak", "moved_to", "moved_at")) +
-                     "PRAGMA user_version = 1;")
-    db.close()
+    archive_sql.script(folder, "DROP TRIGGER articles_changed_insert; DROP TRIGGER articles_changed_update; "
+                               "DROP TRIGGER story_members_changed_insert; DROP TRIGGER story_members_changed_update; "
+                               "DROP TRIGGER articles_changed_delete; DROP TRIGGER story_members_changed_delete; "
+                               "DROP TABLE article_changes; "
+                               "DROP TABLE entities; DROP TABLE tags; ALTER TABLE articles DROP COLUMN tagger; "
+                               "ALTER TABLE articles DROP COLUMN tagged_at; ALTER TABLE articles DROP COLUMN lang_shares; "
+                               "DROP TABLE fingerprints; DROP TABLE lsh; "
+                               "DROP TABLE anchors; DROP TABLE alternate_links; DROP TABLE stories; "
+                               "DROP TABLE story_members; DROP TABLE dedupe_state; DROP TABLE saved_searches; DROP TABLE digest_sends; " +
+                               "".join(f"ALTER TABLE sources DROP COLUMN {c}; " for c in (
+                                   "health", "failing_since", "paused_since", "next_attempt", "error_kind",
+                                   "not_modified_streak", "moved_to", "moved_at")) +
+                               "PRAGMA user_version = 1;")
     with Archive(folder) as archive:
         assert archive.schema_version == len(MIGRATIONS)
         report = retag(None, archive)

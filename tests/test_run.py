@@ -1,12 +1,13 @@
 """`veille run` as a campaign's server runs it: in the background, for a while, then stopped and started again."""
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 from veille.dev.devserver import FixtureServer, Reply
+
+import archive_sql
 
 ARTICLE = ("<html lang='en'><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
            + "<p>Police in the harbour district installed new cameras with automatic number plate "
@@ -25,9 +26,8 @@ def feed(server: FixtureServer, path: str, stories: list[str]) -> None:
 
 def articles(archive) -> set[str]:
     try:
-        with sqlite3.connect(archive / "veille.db") as db:
-            return {row[0].rsplit("/", 1)[1][:-5] for row in db.execute("SELECT url FROM articles")}
-    except sqlite3.Error:
+        return {url.rsplit("/", 1)[1][:-5] for url in archive_sql.article_urls(archive)}
+    except archive_sql.Error:
         return set()
 
 
@@ -98,6 +98,5 @@ def test_run_fetches_on_schedule_reloads_its_config_stops_cleanly_and_restarts_w
                 process.send_signal(signal.SIGINT)
                 assert process.wait(timeout=DEADLINE) == 0
         assert len(server.requests_for("/slow.xml")) == slow_before
-    with sqlite3.connect(archive / "veille.db") as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 5  # a1-a3, s1, l1: nothing twice
+    assert archive_sql.integrity(archive) == "ok"
+    assert archive_sql.count_articles(archive) == 5  # a1-a3, s1, l1: nothing twice

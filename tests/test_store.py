@@ -1,10 +1,10 @@
-import sqlite3
-
 import pytest
 
 from veille.errors import ArchiveError
 from veille.models import Article
 from veille.storage.sqlite.store import MIGRATIONS, Archive
+
+import archive_sql
 
 
 def article(text="First version of the text.", **kw):
@@ -15,7 +15,7 @@ def article(text="First version of the text.", **kw):
 
 
 def test_the_archive_is_sqlite_in_wal_mode_at_the_latest_schema(archive):
-    assert archive.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert archive_sql.execute(archive, "PRAGMA journal_mode")[0][0] == "wal"
     assert archive.schema_version == len(MIGRATIONS)
 
 
@@ -28,7 +28,7 @@ def test_a_changed_text_is_stored_and_the_old_one_kept_as_a_revision(archive):
     assert stored.first_seen == "2026-01-01T00:00:00Z"
     (old,) = archive.revisions("a1")
     assert old["revision"] == 1
-    assert archive.db.execute("SELECT text FROM revisions").fetchone()[0] == "First version of the text."
+    assert archive_sql.execute(archive, "SELECT text FROM revisions")[0][0] == "First version of the text."
 
 
 def test_whitespace_changes_are_not_a_new_version(archive):
@@ -39,7 +39,7 @@ def test_whitespace_changes_are_not_a_new_version(archive):
 def test_raw_html_is_kept_compressed_and_comes_back_intact(archive):
     raw = ("<html>" + "répété " * 2000 + "</html>").encode("utf-8")
     archive.save_article(article(raw=raw), "t")
-    stored_size = archive.db.execute("SELECT length(raw) FROM articles").fetchone()[0]
+    stored_size = archive_sql.execute(archive, "SELECT length(raw) FROM articles")[0][0]
     assert stored_size < len(raw) / 10
     assert archive.get_article("a1").raw == raw
 
@@ -52,7 +52,7 @@ def test_ids_can_be_shortened_when_unique(archive):
 
 def test_an_archive_from_a_newer_veille_is_refused_not_damaged(tmp_path):
     with Archive(tmp_path) as opened:
-        opened.db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+        archive_sql.execute(opened, f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     with pytest.raises(ArchiveError, match="upgrade veille"):
         Archive(tmp_path)
 
@@ -65,7 +65,7 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
 
 def test_a_failed_write_leaves_earlier_articles_intact(archive):
     archive.save_article(article(), "t")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(archive_sql.IntegrityError):
         archive.save_article(article(id="a2", lang=None), "t")  # lang is NOT NULL
     assert archive.count_articles() == 1
     assert archive.get_article("a1").text == "First version of the text."

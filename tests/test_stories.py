@@ -139,8 +139,7 @@ def test_two_rebuilds_give_the_same_stories_whatever_fingerprints_were_there(tmp
     # An archive whose articles lack fingerprints (made before stories, or by an older veille) once
     # gave different stories on two rebuilds: the first saw only earlier articles as candidates, the
     # second also the later ones the first had fingerprinted (issue 22).
-    import sqlite3
-
+    import archive_sql
     from veille.pipeline.passes import Taggers, import_paths, rebuild_stories
     from veille.storage.sqlite.store import Archive
 
@@ -151,11 +150,7 @@ def test_two_rebuilds_give_the_same_stories_whatever_fingerprints_were_there(tmp
     with Archive(tmp_path) as archive:
         import_paths([SEEDS, FIXTURES / "site"], archive, taggers=Taggers())
         placed_as_they_came = stories(archive)
-    db = sqlite3.connect(tmp_path / "veille.db")
-    for table in ("fingerprints", "lsh", "anchors", "anchor_lsh", "text_sizes", "stories", "story_members"):
-        db.execute(f"DELETE FROM {table}")
-    db.commit()
-    db.close()
+    archive_sql.clear(tmp_path, ("fingerprints", "lsh", "anchors", "anchor_lsh", "text_sizes", "stories", "story_members"))
     with Archive(tmp_path) as archive:
         rebuild_stories(archive)
         first = stories(archive)

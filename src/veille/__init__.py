@@ -9,5 +9,6 @@ __version__ = "0.1.0"
 
 from veille.config.settings import Config, Source, load_config  # noqa: E402
 from veille.errors import VeilleError  # noqa: E402
+from veille.storage import open_archive  # noqa: E402
 
-__all__ = ["__version__", "Config", "Source", "VeilleError", "load_config"]
+__all__ = ["__version__", "Config", "Source", "VeilleError", "load_config", "open_archive"]

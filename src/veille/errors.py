@@ -6,6 +6,8 @@
     │   └── NoArchiveError      there is no archive where a reader was pointed (exit status 2)
     ├── ArchiveBusyError        another writer holds the archive's lock (exit status 2)
     ├── LockFileError           the archive's lock file cannot be made or opened (exit status 2)
+    ├── StorageError            the archive's database failed: a full or read-only disk, a damaged
+    │                           file, a lock held too long (exit status 74)
     ├── FetchError              a URL could not be fetched (kept on the item, never fatal)
     │   ├── BlockedURLError     the URL is not allowed (scheme, ...) and was not requested
     │   └── DeferredError       not requested now on purpose (Retry-After, robots.txt unavailable)
@@ -57,6 +59,14 @@ class LockFileError(VeilleError):
     """The lock file cannot be made or opened (the archive path is a file, veille.lock a folder...)."""
 
     exit_code = 2
+
+
+class StorageError(VeilleError):
+    """The archive's database failed while in use. The message is the database's own words
+    ("database or disk is full"); the command line says what to do about it. Raised by the store for
+    every error of its database (storage/sqlite/failures.py)."""
+
+    exit_code = 74
 
 
 class FetchError(VeilleError):
@@ -140,11 +150,37 @@ STORAGE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO))
 _STORAGE_WORDS = ("full", "readonly", "read-only", "disk i/o", "unable to open", "malformed", "not a database")
 
 
+_DRIVER_ERRORS: list[type[BaseException]] = []  # a backend's own error types, should one get past its store
+
+
+def register_driver_errors(*kinds: type[BaseException]) -> None:
+    """A storage backend names its database driver's errors (without this module importing the driver)."""
+    _DRIVER_ERRORS.extend(kind for kind in kinds if kind not in _DRIVER_ERRORS)
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """An error of the archive's database: a StorageError, or a driver's error raised past the store."""
+    return isinstance(exc, (StorageError, *_DRIVER_ERRORS))
+
+
 def is_storage_failure(exc: BaseException) -> bool:
     """The disk or the database file failed (full, read-only, I/O error, damaged), not the article or the
     code. A run stops on these: going on would only fail every article the same way."""
-    import sqlite3
-
-    if isinstance(exc, sqlite3.DatabaseError):
+    if is_storage_error(exc):
         return any(word in str(exc).lower() for word in _STORAGE_WORDS)
     return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
+
+
+def storage_advice(problem: str) -> str:
+    """What to do about a storage failure, from the words that describe it."""
+    problem = problem.lower()
+    if "full" in problem or "space" in problem or "quota" in problem:
+        return "free some disk space, then run the command again"
+    if "read-only" in problem or "readonly" in problem or "permission" in problem or "not permitted" in problem:
+        return "make the archive folder and its files writable by this user, then run the command again"
+    if "locked" in problem or "busy" in problem:
+        return "another program holds the database; try again in a moment"
+    if "malformed" in problem or "not a database" in problem or "corrupt" in problem:
+        return ("the database is damaged: copy the archive folder first, then save what can be read with "
+                "`sqlite3 veille.db .recover | sqlite3 recovered.db` and use the new file as veille.db")
+    return "check the disk and the archive folder, then run the command again"

@@ -17,7 +17,7 @@ from veille.search.expand import cross_lingual
 from veille.text.keys import Aliases, load_aliases
 
 if TYPE_CHECKING:
-    from veille.storage.sqlite.store import Archive
+    from veille.storage import Archive
 
 
 def filters_of(lang: str | None = None, source: str | None = None, since: str | None = None,

@@ -113,9 +113,9 @@ def _invoke(args: list[str]) -> int:
 
 
 def _first_article_id(archive: Path) -> str | None:
-    from veille.storage.sqlite.store import Archive
+    from veille.storage import open_archive
 
-    with Archive(archive) as opened:
+    with open_archive(archive) as opened:
         for article in opened.list_articles(limit=None):
             if article.origin == "page":
                 return article.id

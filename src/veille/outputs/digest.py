@@ -32,7 +32,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from veille.config.settings import Digest, SMTP
 from veille.errors import DigestError, MailError, MailRefusedError, MailSendError
 from veille.net.mail import open_smtp
-from veille.storage.sqlite.store import Archive
+from veille.storage import Archive
 from veille.text.times import iso, parse, utcnow
 
 SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[\"«“A-ZÀ-ÖØ-Þ0-9])")

@@ -22,7 +22,7 @@ from typing import Iterator
 
 from veille import __version__
 from veille.errors import ExportError
-from veille.storage.sqlite.store import Archive
+from veille.storage import Archive
 from veille.text.times import utcnow
 
 FORMATS = ("jsonl", "csv", "parquet", "spacy")

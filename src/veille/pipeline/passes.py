@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
-import numpy as np
-
 from veille.stages import dedupe
 from veille.stages import health
 from veille.stages import extract as extract_stage
@@ -41,6 +39,7 @@ from veille.errors import (BlockedURLError, DeferredError, ExtractError, FeedErr
 from veille.net.http import ANY, Fetcher, Response, allowance, check_url
 from veille.models import Article, Entry, Extracted, ParsedFeed
 from veille.text.keys import DATA, fold
+from veille.storage.rows import FingerprintRow
 from veille.storage.sqlite.store import Archive, SourceState, decode_shares
 from veille.stages.topics import TopicTagger
 from veille.text.urls import article_id_for_content, article_id_for_url, canonical_url
@@ -182,7 +181,6 @@ def fetch_sources(
         if due_only and state.next_attempt and state.next_attempt > now:
             continue
         sources.append((source, state))
-    run_id = archive.start_run("fetch", now)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(config.settings)
     fetcher.remember_crawl_delays({host: known["asks"] for host, known in archive.crawl_delays().items()})
@@ -193,7 +191,6 @@ def fetch_sources(
     finally:
         if own_fetcher:
             fetcher.close()
-        archive.finish_run(run_id, iso(clock()), dict(report.counts))
     taggers.report_problems(report)
     _sync_quietly(archive, report)
     return report
@@ -707,25 +704,21 @@ def import_paths(
     to one is refused with its reason, never read."""
     files = collect_paths(paths)
     report = RunReport()
-    run_id = archive.start_run("import", iso(clock()))
     _notify(progress, "total", str(len(files)))
     taggers = taggers or Taggers(None, archive)
-    try:
-        for start in range(0, len(files), taggers.batch_size):
-            prepared = []
-            for path in files[start:start + taggers.batch_size]:
-                _notify(progress, "file", str(path))
-                article = read_file(path, archive, report, clock=clock, max_bytes=max_bytes)
-                if article is not None:
-                    prepared.append(article)
-            taggers.tag(prepared)
-            for article in prepared:
-                outcome = archive.save_article(article, iso(clock()))
-                archive.clear_failures(IMPORT_SOURCE, article.url)
-                report.count(outcome, article.id)
-                _link(archive, article, outcome, report, stories)
-    finally:
-        archive.finish_run(run_id, iso(clock()), dict(report.counts))
+    for start in range(0, len(files), taggers.batch_size):
+        prepared = []
+        for path in files[start:start + taggers.batch_size]:
+            _notify(progress, "file", str(path))
+            article = read_file(path, archive, report, clock=clock, max_bytes=max_bytes)
+            if article is not None:
+                prepared.append(article)
+        taggers.tag(prepared)
+        for article in prepared:
+            outcome = archive.save_article(article, iso(clock()))
+            archive.clear_failures(IMPORT_SOURCE, article.url)
+            report.count(outcome, article.id)
+            _link(archive, article, outcome, report, stories)
     taggers.report_problems(report)
     _sync_quietly(archive, report)
     return report
@@ -834,14 +827,17 @@ def link_story(archive: Archive, article: Article, settings: DedupeSettings | No
     """
     settings = settings or DedupeSettings()
     fp = _save_fingerprint(archive, article)
-    own_urls = sorted({article.url, canonical_url(article.url)} | ({article.canonical_url} if article.canonical_url else set()))
-    links = _explicit_links(archive, article, _alternates(article), own_urls)
-    links += _copy_links(archive, fp, settings, placed_only)
-    if placed_only:
-        links = [link for link in links if archive.story_of(link.other_id) is not None]
-    if not any(link.kind in ("duplicate", "copy") for link in links):
-        links += _translation_links(archive, article, fp, settings, placed_only)
-    return _place_in_story(archive, article, fp, links, settings)
+    # One transaction from the candidates read to the story written: another writer placing a
+    # related article waits, then sees this one in its story (never two stories for one text).
+    with archive.transaction():
+        own_urls = sorted({article.url, canonical_url(article.url)} | ({article.canonical_url} if article.canonical_url else set()))
+        links = _explicit_links(archive, article, _alternates(article), own_urls)
+        links += _copy_links(archive, fp, settings, placed_only)
+        if placed_only:
+            links = [link for link in links if archive.story_of(link.other_id) is not None]
+        if not any(link.kind in ("duplicate", "copy") for link in links):
+            links += _translation_links(archive, article, fp, settings, placed_only)
+        return _place_in_story(archive, article, fp, links, settings)
 
 
 def _save_fingerprint(archive: Archive, article: Article) -> dedupe.Fingerprint:
@@ -881,13 +877,10 @@ def _copy_links(archive: Archive, fp: dedupe.Fingerprint, settings: DedupeSettin
     return links
 
 
-def _fingerprint(row, anchors: set[str]) -> dedupe.Fingerprint:
+def _fingerprint(row: FingerprintRow, anchors: set[str]) -> dedupe.Fingerprint:
     """A stored article's fingerprint, as the candidate queries return it."""
-    keys = row.keys()
-    return dedupe.Fingerprint(row["id"], row["lang"], row["length"], row["text_hash"],
-                              np.frombuffer(row["minhash"], dtype=np.uint32), anchors,
-                              credit=row["credit"] if "credit" in keys else None,
-                              size=row["size"] or 0.0, shares=decode_shares(row["lang_shares"]))
+    return dedupe.Fingerprint(row.id, row.lang, row.length, row.text_hash, row.minhash, anchors,
+                              credit=row.credit, size=row.size, shares=row.shares)
 
 
 def _translation_links(
@@ -915,7 +908,7 @@ def _translation_links(
     names = archive.entity_names(sorted(a[2:] for a in fp.anchors if a.startswith("e:")))
     links = []
     for row in archive.fingerprint_rows(candidates):
-        link = dedupe.compare_translation(fp, _fingerprint(row, anchors[row["id"]]), settings, frequency, total, names)
+        link = dedupe.compare_translation(fp, _fingerprint(row, anchors[row.id]), settings, frequency, total, names)
         if link is not None:
             links.append(link)
     return links

@@ -38,12 +38,12 @@ from veille.pipeline import passes as pipeline
 from veille.config.settings import Config, Source, load_config
 from veille.errors import ConfigError, is_storage_failure
 from veille.net.http import Fetcher
-from veille.storage.sqlite.store import Archive
+from veille.storage import Archive
 from veille.text.times import iso, parse, utcnow
 
 logger = logging.getLogger("veille.run")
 
-LOG_FILE = "logs/veille.log"
+LOG_NAME = "veille.log"  # in the archive's log folder (archive.log_folder())
 DIGEST_GRACE = 6 * 3600  # seconds after its time a digest missed while veille was down is still sent
 SPREAD_PER_SOURCE = 0.2  # seconds: overdue sources start this far apart on average (300 feeds: over a minute)
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -87,7 +87,8 @@ class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
 
 
 def setup_logging(folder: Path, level: int = logging.INFO) -> Path:
-    path = folder / LOG_FILE
+    """Log to stderr and to `folder`/veille.log (rotated); `folder` is the archive's log_folder()."""
+    path = folder / LOG_NAME
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     formatter = KeyValueFormatter()
     root = logging.getLogger("veille")
@@ -248,7 +249,7 @@ class Service:
             signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
         self.schedule(self.config)
         self.scheduler.start()
-        logger.info("veille run started", extra={"pid": os.getpid(), "archive": str(self.archive.folder)})
+        logger.info("veille run started", extra={"pid": os.getpid(), "archive": self.archive.location})
         try:  # whatever a killed run stored but did not index, before the first pass is due
             caught_up = pipeline.sync_index(self.archive, notice=logger.warning)
             if caught_up:

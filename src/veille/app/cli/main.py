@@ -11,7 +11,6 @@ import errno
 import json
 import logging
 import re
-import sqlite3
 import sys
 import time
 from collections import Counter
@@ -28,10 +27,11 @@ from veille import __version__
 from veille.stages import health
 from veille.pipeline import passes as pipeline
 from veille.config.settings import Config, Settings, load_config
-from veille.errors import STORAGE_ERRNOS, ArchiveError, NoArchiveError, VeilleError
-from veille.storage.sqlite.lock import WriterLock, try_writer
+from veille.errors import (STORAGE_ERRNOS, ArchiveError, NoArchiveError, StorageError, VeilleError, is_storage_error,
+                           storage_advice)
 from veille.models import Article
-from veille.storage.sqlite.store import DB_NAME, Archive
+from veille.storage import Archive, open_archive, writer_lock
+from veille.storage.sqlite.store import DB_NAME
 
 out = Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
@@ -75,6 +75,8 @@ class VeilleGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except StorageError as exc:  # the disk, not the code: said below, as any storage failure
+            return self._storage_failed(ctx, exc)
         except VeilleError as exc:
             click.echo(f"veille: {exc}", err=True)
             ctx.exit(exc.exit_code)
@@ -86,14 +88,11 @@ class VeilleGroup(click.Group):
         except Exception as exc:  # a bug: still one line, with a way to get the details
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            # The disk, not the code: full, read-only, not ours. SQLite rolls back the transaction in hand.
-            if isinstance(exc, sqlite3.DatabaseError):
-                click.echo(f"veille: the archive could not be written or read ({exc}); "
-                           f"{_storage_advice(str(exc))}; what was stored before is kept", err=True)
-                ctx.exit(74)
+            if is_storage_error(exc):
+                return self._storage_failed(ctx, exc)
             if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
                 click.echo(f"veille: cannot write {exc.filename or 'to the archive'} ({exc.strerror}); "
-                           f"{_storage_advice(exc.strerror or '')}; what was stored before is kept", err=True)
+                           f"{storage_advice(exc.strerror or '')}; what was stored before is kept", err=True)
                 ctx.exit(74)
             click.echo(
                 f"veille: internal error ({type(exc).__name__}: {exc}); run again with --debug for details "
@@ -101,22 +100,17 @@ class VeilleGroup(click.Group):
             )
             ctx.exit(70)
 
+    @staticmethod
+    def _storage_failed(ctx: click.Context, exc: Exception) -> None:
+        """The disk, not the code: full, read-only, not ours. The database rolls back the transaction in hand."""
+        if ctx.obj and ctx.obj.get("debug"):
+            raise exc
+        click.echo(f"veille: the archive could not be written or read ({exc}); "
+                   f"{storage_advice(str(exc))}; what was stored before is kept", err=True)
+        ctx.exit(74)
+
 
 _STORAGE_ERRNOS = STORAGE_ERRNOS | {errno.EACCES, errno.EPERM}  # and an archive this user may not write
-
-
-def _storage_advice(problem: str) -> str:
-    problem = problem.lower()
-    if "full" in problem or "space" in problem or "quota" in problem:
-        return "free some disk space, then run the command again"
-    if "read-only" in problem or "readonly" in problem or "permission" in problem or "not permitted" in problem:
-        return "make the archive folder and its files writable by this user, then run the command again"
-    if "locked" in problem or "busy" in problem:
-        return "another program holds the database; try again in a moment"
-    if "malformed" in problem or "not a database" in problem or "corrupt" in problem:
-        return ("the database is damaged: copy the archive folder first, then save what can be read with "
-                "`sqlite3 veille.db .recover | sqlite3 recovered.db` and use the new file as veille.db")
-    return "check the disk and the archive folder, then run the command again"
 
 
 class State(dict):
@@ -132,7 +126,7 @@ class State(dict):
             if not create and not self.has_archive():
                 raise NoArchiveError(f"no archive at {folder} (create one with `veille import PATH` or "
                                      "`veille fetch`; or give the right --archive)")
-            self["_archive"] = Archive(folder)
+            self["_archive"] = open_archive(folder)
         return self["_archive"]
 
     def has_archive(self) -> bool:
@@ -146,9 +140,10 @@ class State(dict):
     def writer(self, command: str, create: bool = False) -> Archive:
         """The archive, for a command that writes it in bulk: one such command at a time."""
         if "_lock" not in self:
-            if not create:
-                self.archive()  # says so if there is none, before the lock makes its folder
-            self["_lock"] = WriterLock(self["archive_path"], command).acquire()
+            # An archive to make: the lock first. Else the archive first: it says so if there is none,
+            # before the lock makes its folder.
+            lock = writer_lock(self["archive_path"], command) if create else self.archive().writer_lock(command)
+            self["_lock"] = lock.acquire()
         return self.archive(create)
 
     def close(self) -> None:
@@ -871,7 +866,7 @@ def _print_summary(command: str, report: pipeline.RunReport, seconds: float, as_
 def _catch_up(archive: Archive) -> None:
     """Index what was stored since the last sync, unless a writer (`veille run`, `fetch`...) is at
     work: it keeps the index in step itself, and the reader searches the last committed index."""
-    with try_writer(archive.folder, "search") as free:
+    with archive.try_writer("search") as free:
         if free:
             pipeline.sync_index(archive, notice=lambda message: err.print(f"veille: {escape(message)}", soft_wrap=True))
 
@@ -934,7 +929,7 @@ def run(state: State, log_level: str) -> None:
     from veille.service.scheduler import Service, setup_logging
 
     archive = state.writer("run", create=True)
-    log_path = setup_logging(archive.folder, getattr(logging, log_level.upper()))
+    log_path = setup_logging(archive.log_folder(), getattr(logging, log_level.upper()))
     service = Service(state["config_path"], archive)
     err.print(f"veille run: {_n(len(service.config.enabled_sources), 'source')}; log in {log_path}; Ctrl-C stops",
               soft_wrap=True)
@@ -1121,7 +1116,7 @@ def feeds_fix(state: State, names: tuple[str, ...]) -> None:
         file.set_url(name, url)
     file.save()
     for name in moved:
-        archive.db.execute("UPDATE sources SET moved_to = NULL, moved_at = NULL WHERE name = ?", (name,))
+        archive.forget_move(name)
 
 
 @feeds.command(name="resume")

@@ -1,0 +1,190 @@
+"""The archive's sources: feed state and health, feed entries seen, failures, and what hosts'
+robots.txt asked for."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from veille.stages.health import Health
+from veille.storage.rows import FailureRow, SourceRow
+from veille.storage.sqlite.base import Part
+from veille.storage.sqlite.failures import converts_errors
+
+
+@dataclass
+class SourceState:
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetch: str | None = None
+    last_success: str | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    consecutive_failures: int = 0
+    health: float = 0.0
+    failing_since: str | None = None
+    paused_since: str | None = None
+    next_attempt: str | None = None
+    error_kind: str | None = None
+    not_modified_streak: int = 0
+    moved_to: str | None = None
+    moved_at: str | None = None
+
+    def as_health(self) -> Health:
+        return Health(score=self.health, consecutive_failures=self.consecutive_failures,
+                      failing_since=self.failing_since, paused_since=self.paused_since,
+                      next_attempt=self.next_attempt, error_kind=self.error_kind,
+                      not_modified_streak=self.not_modified_streak)
+
+
+@converts_errors
+class Sources(Part):
+    # -- sources ---------------------------------------------------------
+    def source_state(self, name: str) -> SourceState:
+        row = self.db.execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return SourceState(name=name)
+        return SourceState(**{k: row[k] for k in SourceState.__dataclass_fields__})
+
+    def record_source_success(
+        self, name: str, url: str, kind: str, *, at: str, status: str,
+        etag: str | None, last_modified: str | None, keep_validators: bool = True,
+        health: Health | None = None, moved_to: str | None = None,
+    ) -> None:
+        """A fetch that worked. Without `keep_validators`, the stored ETag and
+        Last-Modified are dropped so that the next fetch is unconditional."""
+        health = health or Health()
+        if not keep_validators:
+            etag = last_modified = None
+            self.db.execute("UPDATE sources SET etag = NULL, last_modified = NULL WHERE name = ?", (name,))
+        self.db.execute(
+            """
+            INSERT INTO sources (name, url, kind, etag, last_modified, last_fetch, last_success,
+                                 last_status, last_error, last_error_at, consecutive_failures,
+                                 health, not_modified_streak, moved_to, moved_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, ?, ?, ?, CASE WHEN ? IS NULL THEN NULL ELSE ? END)
+            ON CONFLICT(name) DO UPDATE SET
+                url = excluded.url, kind = excluded.kind,
+                etag = COALESCE(excluded.etag, sources.etag),
+                last_modified = COALESCE(excluded.last_modified, sources.last_modified),
+                last_fetch = excluded.last_fetch, last_success = excluded.last_success,
+                last_status = excluded.last_status, last_error = NULL,
+                consecutive_failures = 0, health = excluded.health, failing_since = NULL,
+                paused_since = NULL, next_attempt = NULL, error_kind = NULL,
+                not_modified_streak = excluded.not_modified_streak,
+                moved_to = excluded.moved_to,
+                moved_at = CASE WHEN excluded.moved_to IS NULL THEN NULL
+                                ELSE COALESCE(sources.moved_at, excluded.moved_at) END
+            """,
+            (name, url, kind, etag, last_modified, at, at, status, health.score, health.not_modified_streak,
+             moved_to, moved_to, at),
+        )
+
+    def record_source_failure(self, name: str, url: str, kind: str, *, at: str, reason: str,
+                              health: Health | None = None) -> None:
+        health = health or Health(consecutive_failures=1)
+        self.db.execute(
+            """
+            INSERT INTO sources (name, url, kind, last_fetch, last_status, last_error,
+                                 last_error_at, consecutive_failures, health, failing_since, paused_since,
+                                 next_attempt, error_kind, not_modified_streak)
+            VALUES (?, ?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?, ?, ?, 0)
+            ON CONFLICT(name) DO UPDATE SET
+                url = excluded.url, kind = excluded.kind, last_fetch = excluded.last_fetch,
+                last_status = 'failed', last_error = excluded.last_error,
+                last_error_at = excluded.last_error_at,
+                consecutive_failures = excluded.consecutive_failures, health = excluded.health,
+                failing_since = excluded.failing_since, paused_since = excluded.paused_since,
+                next_attempt = excluded.next_attempt, error_kind = excluded.error_kind,
+                not_modified_streak = 0
+            """,
+            (name, url, kind, at, reason, at, health.consecutive_failures, health.score, health.failing_since,
+             health.paused_since, health.next_attempt, health.error_kind),
+        )
+
+    def resume_source(self, name: str) -> bool:
+        """End a pause by hand: the score starts again from zero and the next run tries the source."""
+        cursor = self.db.execute(
+            "UPDATE sources SET paused_since = NULL, health = 0, next_attempt = NULL, consecutive_failures = 0 "
+            "WHERE name = ?", (name,))
+        return cursor.rowcount > 0
+
+    def forget_move(self, name: str) -> bool:
+        """Drop what a source's feed said about moving (once feeds.yaml has the new address)."""
+        cursor = self.db.execute("UPDATE sources SET moved_to = NULL, moved_at = NULL WHERE name = ?", (name,))
+        return cursor.rowcount > 0
+
+    def source_rows(self) -> list[SourceRow]:
+        return [SourceRow.of(row) for row in self.db.execute("SELECT * FROM sources ORDER BY name")]
+
+    # -- feed entries ----------------------------------------------------
+    def entry_seen(self, source: str, key: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM entries WHERE source = ? AND key = ? AND article_id IS NOT NULL", (source, key)
+        ).fetchone()
+        return row is not None
+
+    def mark_entry(self, source: str, key: str, url: str | None, article_id: str, at: str) -> None:
+        self.db.execute(
+            """
+            INSERT INTO entries (source, key, url, article_id, first_seen) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(source, key) DO UPDATE SET article_id = excluded.article_id, url = excluded.url
+            """,
+            (source, key, url, article_id, at),
+        )
+
+    # -- failures --------------------------------------------------------
+    def record_failure(self, source: str, url: str, stage: str, reason: str, at: str) -> None:
+        self.db.execute(
+            """
+            INSERT INTO failures (source, url, stage, reason, first_at, last_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(source, url, stage) DO UPDATE SET
+                reason = excluded.reason, last_at = excluded.last_at, count = failures.count + 1
+            """,
+            (source, url, stage, reason, at, at),
+        )
+
+    def failure_count(self, source: str, url: str, stage: str) -> int:
+        row = self.db.execute(
+            "SELECT count FROM failures WHERE source = ? AND url = ? AND stage = ?", (source, url, stage)
+        ).fetchone()
+        return row["count"] if row else 0
+
+    def clear_failures(self, source: str, url: str) -> None:
+        self.db.execute("DELETE FROM failures WHERE source = ? AND url = ?", (source, url))
+
+    def failures(self, source: str | None = None, limit: int = 50) -> list[FailureRow]:
+        if source:
+            rows = self.db.execute(
+                "SELECT * FROM failures WHERE source = ? ORDER BY last_at DESC LIMIT ?", (source, limit)
+            ).fetchall()
+        else:
+            rows = self.db.execute("SELECT * FROM failures ORDER BY last_at DESC LIMIT ?", (limit,)).fetchall()
+        return [FailureRow.of(row) for row in rows]
+
+
+    # -- politeness: what hosts' robots.txt asked for ------------------------
+    # Kept as one value in the state table, not a table of its own: a few hosts at most, read by
+    # `veille status` and at the start of a pass, written once at its end (no migration needed).
+    def crawl_delays(self) -> dict[str, dict]:
+        """host -> {"asks": seconds its robots.txt Crawl-delay asks, "read": when it was read}."""
+        try:
+            known = json.loads(self.get_state("crawl_delays") or "{}")
+        except ValueError:
+            return {}
+        if not isinstance(known, dict):
+            return {}
+        return {host: value for host, value in known.items()
+                if isinstance(value, dict) and isinstance(value.get("asks"), (int, float))}
+
+    def record_crawl_delays(self, read: dict[str, float | None], at: str) -> None:
+        """What robots.txt files just read ask for (None: no Crawl-delay, so it is forgotten)."""
+        known = self.crawl_delays()
+        for host, asks in read.items():
+            if asks:
+                known[host] = {"asks": asks, "read": at}
+            else:
+                known.pop(host, None)
+        self.set_state("crawl_delays", json.dumps(known, sort_keys=True) if known else None)
