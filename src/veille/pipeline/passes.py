@@ -41,6 +41,7 @@ from veille.errors import (BlockedURLError, DeferredError, ExtractError, FeedErr
 from veille.net.http import ANY, Fetcher, Response, allowance, check_url
 from veille.models import Article, Entry, Extracted, ParsedFeed
 from veille.text.keys import DATA, fold
+from veille.text.times import Clock, iso, utcnow
 from veille.storage.sqlite.store import Archive, SourceState, decode_shares
 from veille.stages.topics import TopicTagger
 from veille.text.urls import article_id_for_content, article_id_for_url, canonical_url
@@ -58,16 +59,7 @@ PAGE_RETRIES = 3  # a page that failed this often is not retried on later runs
 MAX_NEW_PER_PASS = 500  # new entries fetched per feed and run; a feed of 10,000 entries is read over 20 runs
 DEFER_AFTER = 30.0  # seconds: a host that asks us to wait longer is left for the next pass
 
-Clock = Callable[[], datetime]
 Progress = Callable[[str, str], None]  # (event, detail)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
