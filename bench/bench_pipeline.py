@@ -25,7 +25,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from veille.pipeline import passes as pipeline
+from veille import pipeline
 from veille.config.settings import Settings, parse_config
 from veille.dev.devserver import FixtureServer
 from veille.stages.extract import extract

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from veille.pipeline.passes import Taggers, import_paths, retag
+from veille.pipeline import Taggers, import_paths, retag
 from veille.storage.sqlite.store import MIGRATIONS, Archive
 
 from conftest import SEEDS

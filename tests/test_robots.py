@@ -10,7 +10,7 @@ import threading
 
 from veille.config.settings import parse_config
 from veille.dev.devserver import FixtureServer, Reply
-from veille.pipeline.passes import fetch_sources
+from veille.pipeline import fetch_sources
 
 PAGE = ("<html lang='en'><head><title>{title}</title></head><body><article><h1>{title}</h1>"
         + "<p>The regional police bought {title} from a vendor of face recognition, and the data protection "

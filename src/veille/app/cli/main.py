@@ -26,7 +26,7 @@ from rich.table import Table
 
 from veille import __version__
 from veille.stages import health
-from veille.pipeline import passes as pipeline
+from veille import pipeline
 from veille.config.settings import Config, Settings, load_config
 from veille.errors import STORAGE_ERRNOS, ArchiveError, NoArchiveError, VeilleError
 from veille.storage.sqlite.lock import WriterLock, try_writer
