@@ -7,7 +7,6 @@ import stat
 from pathlib import Path
 from typing import Iterable
 
-from veille.config.settings import Source
 from veille.errors import ExtractError, ImportFileError, ImportPathError
 from veille.models import Article
 from veille.pipeline.indexing import sync_quietly
@@ -138,8 +137,7 @@ def read_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock =
         archive.record_failure(IMPORT_SOURCE, url, "extract", "no text left after cleaning", iso(clock()))
         report.fail(IMPORT_SOURCE, url, "no text left after cleaning")
         return None
-    source = Source(name=IMPORT_SOURCE, url=url, kind="page")
-    article = assemble(source, None, None, url, extracted, clock, origin="file")
+    article = assemble(IMPORT_SOURCE, None, None, url, extracted, clock, origin="file")
     if not is_html and not article.published:  # only now is the language known to read "24 septembre 2019"
         article.published = plaintext.find_written_date(text, article.lang, markdown=path.suffix.lower() == ".md")
     article.id = article_id

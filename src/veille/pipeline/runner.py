@@ -4,7 +4,7 @@
 
 Read `fetch_sources` top to bottom: each step either hands its result to the next or records
 why it could not, and the run goes on. A failure on one item is data, not a crash. Network and
-CPU work for the entries of a feed runs in a small thread pool (the steps in `steps`); every
+CPU work runs in a small thread pool: the steps of `steps`, each on a job of `jobs`; every
 write to the archive happens here, on the calling thread, one article per transaction."""
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from veille.models import Entry, ParsedFeed
 from veille.net.http import Fetcher, Response, allowance
 from veille.pipeline.indexing import sync_quietly
 from veille.pipeline.reports import Failure, Progress, RunReport, notify
-from veille.pipeline.steps import FEED_ACCEPT, PAGE_ACCEPT, Page, fetch_entry, page_from_response, parse_feed
+from veille.pipeline.jobs import FeedJob, Fetched, Page, PageJob
+from veille.pipeline.steps import fetch_feed, fetch_page, process
 from veille.pipeline.stories import link_quietly
 from veille.pipeline.tagging import Taggers
 from veille.stages import health
@@ -33,6 +34,8 @@ from veille.storage.sqlite.store import Archive, SourceState
 from veille.text.times import Clock, iso, utcnow
 
 logger = logging.getLogger(__name__)
+
+Step = Callable[..., object]  # fetch_feed or fetch_page: (job, client, clock) -> what comes back
 
 PAGE_RETRIES = 3  # a page that failed this often is not retried on later runs
 MAX_NEW_PER_PASS = 500  # new entries fetched per feed and run; a feed of 10,000 entries is read over 20 runs
@@ -107,7 +110,11 @@ class _SourceWork:
 class _Pass:
     """Fetches feeds and pages in a thread pool, at most `per_host` at a time per host and
     `concurrency` in all; parses and extracts in the workers; tags and stores here, on the
-    calling thread, one article per transaction."""
+    calling thread, one article per transaction.
+
+    What waits and what runs is a (step, job) pair, a step function of `steps` and the plain
+    value it runs on (`jobs`): what a queue would carry. What the step brings back goes to the
+    handler of that step, here."""
 
     def __init__(self, config: Config, archive: Archive, fetcher: Fetcher, taggers: Taggers, report: RunReport,
                  clock: Clock, progress: Progress | None, stop: threading.Event) -> None:
@@ -116,15 +123,15 @@ class _Pass:
         self.settings = config.settings
         self.waiting: dict[str, deque] = {}  # host -> jobs not started
         self.busy: Counter = Counter()  # host -> jobs running
-        self.running: dict[Future, tuple[str, Callable[[object], None], _SourceWork]] = {}
+        self.running: dict[Future, tuple[str, Step, _SourceWork]] = {}  # -> host, step, its source
+        self.handlers: dict[Step, Callable[[_SourceWork, object], None]] = {
+            fetch_feed: self._feed_done, fetch_page: self._page_done}
 
     def run(self, sources: list[tuple[Source, SourceState]]) -> None:
         pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="fetch")
         try:
             for source, state in sources:
-                work = _SourceWork(source, state)
-                self._queue(work, source.url, lambda w=work: self._fetch_feed(w),
-                            lambda result, w=work: self._feed_done(w, result))
+                self._queue(_SourceWork(source, state), fetch_feed, feed_job(source, state))
             while (self.running or any(self.waiting.values())) and not self.stop.is_set():
                 pause = self._start(pool)
                 if not self.running:
@@ -132,12 +139,12 @@ class _Pass:
                     continue
                 done, _ = wait(list(self.running), timeout=pause, return_when=FIRST_COMPLETED)
                 for future in done:
-                    host, handle, work = self.running.pop(future)
+                    host, step, work = self.running.pop(future)
                     self.busy[host] -= 1
                     if self.stop.is_set():
                         break
                     try:
-                        handle(future.result())
+                        self.handlers[step](work, future.result())
                     except Exception as exc:  # a bug or a locked database on one source: record it, go on
                         if is_storage_failure(exc):
                             raise  # a full or read-only disk fails every source alike: stop, say it once
@@ -151,9 +158,10 @@ class _Pass:
             pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
 
     # -- the dispatcher: a job starts only when its host has room ----------------
-    def _queue(self, work: _SourceWork, url: str, job: Callable[[], object], handle: Callable[[object], None]) -> None:
-        host = (urlsplit(url).hostname or "").lower()
-        self.waiting.setdefault(host, deque()).append((url, job, handle, work))
+    def _queue(self, work: _SourceWork, step: Step, job: FeedJob | PageJob) -> None:
+        """Queue a (step, job) pair: a step function and the plain value it runs on."""
+        host = (urlsplit(job.url).hostname or "").lower()
+        self.waiting.setdefault(host, deque()).append((step, job, work))
 
     def _start(self, pool: ThreadPoolExecutor) -> float:
         """Start what the limits allow; return how long until a waiting host may start again."""
@@ -166,16 +174,16 @@ class _Pass:
                     continue
                 if len(self.running) >= self.settings.concurrency:
                     break
-                held = self.fetcher.gate.held_for(jobs[0][0])
+                held = self.fetcher.gate.held_for(jobs[0][1].url)
                 if held > DEFER_AFTER:  # the host asked us to wait (Retry-After): not in this pass
                     self._defer(host, held)
                     continue
-                wait_for = self.fetcher.gate.ready_in(jobs[0][0])
+                wait_for = self.fetcher.gate.ready_in(jobs[0][1].url)
                 if wait_for > 0:  # its delay (or Crawl-delay) has not passed: do not tie up a worker sleeping
                     soonest = min(soonest, wait_for)
                     continue
-                url, job, handle, work = jobs.popleft()
-                self.running[pool.submit(_guarded, job)] = (host, handle, work)
+                step, job, work = jobs.popleft()
+                self.running[pool.submit(_guarded, step, job, self.fetcher, self.clock)] = (host, step, work)
                 self.busy[host] += 1
                 started = True
         return max(soonest, 0.005)
@@ -183,42 +191,29 @@ class _Pass:
     def _defer(self, host: str, seconds: float) -> None:
         """Everything still queued for a host that asked us to wait: answered now, as deferred."""
         jobs, self.waiting[host] = self.waiting[host], deque()
-        for url, _, handle, work in jobs:
-            error = DeferredError("the host asked us to wait (Retry-After)", url, f"{seconds:.0f} s",
+        for step, job, work in jobs:
+            error = DeferredError("the host asked us to wait (Retry-After)", job.url, f"{seconds:.0f} s",
                                   status=429, retry_after=seconds)
             try:
-                handle(error)
+                self.handlers[step](work, error)
             except Exception as exc:
                 logger.debug("deferral failed", exc_info=True)
-                self.report.fail(work.source.name, url, f"internal error ({type(exc).__name__}: {exc})")
-
-    # -- workers (no archive access) ---------------------------------------------------
-    def _fetch_feed(self, work: _SourceWork):
-        source, state = work.source, work.state
-        accept = FEED_ACCEPT if source.kind == "feed" else PAGE_ACCEPT
-        conditional = health.conditional(state.as_health())
-        response = self.fetcher.get(source.url, etag=state.etag if conditional else None,
-                                    last_modified=state.last_modified if conditional else None, accept=accept)
-        if response.not_modified:
-            return response, None, None
-        if source.kind == "page":
-            return response, None, page_from_response(source, None, source.url, response, self.clock)
-        return response, parse_feed(response), None
+                self.report.fail(work.source.name, job.url, f"internal error ({type(exc).__name__}: {exc})")
 
     # -- handlers (calling thread: the archive is written here only) ------------------------
-    def _feed_done(self, work: _SourceWork, result) -> None:
+    def _feed_done(self, work: _SourceWork, result: Fetched | BaseException) -> None:
         source = work.source
         notify(self.progress, "source", source.name)
         if isinstance(result, BaseException):
             self._failed(work, result)
             return
-        response, feed, page = result
+        response, feed, page = result.response, result.feed, result.page
         work.response = response
         if response.not_modified:
             self._succeeded(work, "not modified (304)", not_modified=True)
             return
         if page is not None:
-            self.taggers.tag([page.article] if page.article else [])
+            process([page], self.taggers)
             _store_page(source, self.archive, self.report, page, self.clock, self.config.dedupe)
             self._succeeded(work, "fetched page" if page.error is None else page.error, keep=page.error is None)
             return
@@ -232,16 +227,15 @@ class _Pass:
             self._finish(work)
             return
         allow = allowance(response, source.allow_private)
+        language = source.language or feed.language
         for entry in work.fresh:
-            self._queue(work, entry.url or source.url,
-                        lambda e=entry: fetch_entry(source, feed, e, self.fetcher, self.clock, allow),
-                        lambda page, w=work: self._page_done(w, page))
+            self._queue(work, fetch_page, PageJob(source.name, entry.url, entry, language, source.robots, allow))
 
-    def _page_done(self, work: _SourceWork, page) -> None:
+    def _page_done(self, work: _SourceWork, page: Page | BaseException) -> None:
         if isinstance(page, DeferredError):
             page = Page(None, page.url, error=f"page not fetched now: {page.reason}; tried again next run",
                          deferred=True)
-        elif isinstance(page, BaseException):  # fetch_entry turns errors into pages; this is a last resort
+        elif isinstance(page, BaseException):  # fetch_page turns errors into pages; this is a last resort
             page = Page(None, work.source.url, error=f"internal error ({type(page).__name__}: {page})")
         work.pages.append(page)
         work.fetched += 1
@@ -253,7 +247,7 @@ class _Pass:
     def _store(self, work: _SourceWork) -> None:
         """Tag the pages fetched so far together (nlp.pipe), then store them one per transaction."""
         pages, work.pages = work.pages, []
-        self.taggers.tag([p.article for p in pages if p.article is not None])
+        process(pages, self.taggers)
         for page in pages:
             if self.stop.is_set():
                 return  # the feed's validators are not stored: the next pass reads it in full
@@ -307,10 +301,19 @@ class _Pass:
                        self.settings.pause_after, getattr(error, "retry_after", None))
 
 
-def _guarded(job: Callable[[], object]) -> object:
-    """Run a worker job; an exception comes back as the result, for the calling thread to record."""
+def feed_job(source: Source, state: SourceState) -> FeedJob:
+    """The job of reading a source, with the validators the archive holds for it (if still trusted)."""
+    conditional = health.conditional(state.as_health())
+    return FeedJob(source.name, source.url, source.kind, source.language,
+                   etag=state.etag if conditional else None,
+                   last_modified=state.last_modified if conditional else None)
+
+
+def _guarded(step: Step, job: FeedJob | PageJob, client: Fetcher, clock: Clock) -> object:
+    """Worker thread: run one step on its job; an exception comes back as the result, for the
+    calling thread to record."""
     try:
-        return job()
+        return step(job, client, clock)
     except Exception as exc:
         return exc
 
