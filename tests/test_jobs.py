@@ -4,7 +4,8 @@ import json
 import pickle
 
 from veille.config.settings import Settings
-from veille.net.http import Fetcher, allowance
+from veille.net.client import Fetcher
+from veille.net.guard import allowance
 from veille.pipeline.jobs import FeedJob, PageJob
 from veille.pipeline.steps import fetch_feed, fetch_page, process
 from veille.pipeline.tagging import Taggers

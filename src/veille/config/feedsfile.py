@@ -258,7 +258,7 @@ def discover(url: str, fetcher) -> list[Found]:
     """The feeds at `url`: the URL itself if it is a feed, else the page's <link rel=alternate>
     feeds, else the usual paths (/feed, /rss.xml, ...). Each candidate is fetched and parsed."""
     from veille.stages import feeds as feed_stage
-    from veille.net.http import allowance
+    from veille.net import allowance
 
     def as_feed(candidate: str, response=None) -> Found | None:
         try:  # the page's links are its author's choice: they may reach only what a feed's links may

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from veille.models import Article, Entry, ParsedFeed
-from veille.net.http import Response
+from veille.net.client import Response
 
 
 @dataclass(frozen=True)

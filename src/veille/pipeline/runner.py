@@ -21,10 +21,11 @@ from urllib.parse import urlsplit
 from veille.config.settings import Config, Source
 from veille.errors import DeferredError, FeedError, FetchError, is_storage_failure
 from veille.models import Entry, ParsedFeed
-from veille.net.http import Fetcher, Response, allowance
+from veille.net.client import Fetcher, Response
+from veille.net.guard import allowance
 from veille.pipeline.indexing import sync_quietly
-from veille.pipeline.reports import Failure, Progress, RunReport, notify
 from veille.pipeline.jobs import FeedJob, Fetched, Page, PageJob
+from veille.pipeline.reports import Failure, Progress, RunReport, notify
 from veille.pipeline.steps import fetch_feed, fetch_page, process
 from veille.pipeline.stories import link_quietly
 from veille.pipeline.tagging import Taggers

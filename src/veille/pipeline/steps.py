@@ -14,7 +14,8 @@ from typing import Sequence
 
 from veille.errors import BlockedURLError, DeferredError, ExtractError, FeedError, FetchError
 from veille.models import Article, Entry, Extracted, ParsedFeed
-from veille.net.http import Fetcher, Response, check_url
+from veille.net.client import Fetcher, Response
+from veille.net.guard import check_url
 from veille.pipeline.jobs import FeedJob, Fetched, Page, PageJob
 from veille.pipeline.tagging import Taggers
 from veille.stages import extract as extract_stage

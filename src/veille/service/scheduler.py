@@ -37,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from veille import pipeline
 from veille.config.settings import Config, Source, load_config
 from veille.errors import ConfigError, is_storage_failure
-from veille.net.http import Fetcher
+from veille.net import Fetcher
 from veille.storage.sqlite.store import Archive
 
 logger = logging.getLogger("veille.run")

@@ -820,7 +820,7 @@ def dedupe(state: State, rebuild: bool, quiet: bool, as_json: bool) -> None:
 def _crawl_delays(archive: Archive, settings: Settings) -> list[dict]:
     """The hosts whose robots.txt Crawl-delay makes veille wait longer than host_delay, or
     asks for longer than it waits (capped): what it asks, what veille waits, when it was read."""
-    from veille.net.http import paced_delay
+    from veille.net import paced_delay
 
     paced = []
     for host, known in sorted(archive.crawl_delays().items()):
@@ -997,7 +997,7 @@ def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: 
     Example: veille feeds add https://www.laquadrature.net --tags privacy
     """
     from veille.config.feedsfile import FeedsFile, discover
-    from veille.net.http import Fetcher, check_url
+    from veille.net import Fetcher, check_url
 
     check_url(url)
     file = FeedsFile(state["config_path"])
@@ -1061,7 +1061,7 @@ def feeds_check(state: State, names: tuple[str, ...], as_json: bool) -> None:
     Example: veille feeds check "La Quadrature du Net"
     """
     from veille.errors import FeedError, FetchError
-    from veille.net.http import Fetcher
+    from veille.net import Fetcher
 
     config = state.config()
     sources = [config.source(n) for n in names] if names else list(config.sources)
