@@ -4,7 +4,7 @@ import json
 import pickle
 
 from veille.config.settings import Settings
-from veille.net.client import Fetcher
+from veille.net.client import ClientSettings, Fetcher
 from veille.net.guard import allowance
 from veille.pipeline.jobs import FeedJob, PageJob
 from veille.pipeline.steps import fetch_feed, fetch_page, process
@@ -24,7 +24,9 @@ def carried(value):
 
 def test_a_feed_job_and_a_page_job_pickle_and_their_steps_run_from_the_unpickled_values(site):
     feed_job = carried(FeedJob("observatoire", site.url + "/feeds/observatoire.xml"))
-    with Fetcher(Settings(host_delay=0, timeout=5)) as client:
+    settings = carried(ClientSettings.of(Settings(host_delay=0, timeout=5)))  # what a worker is given
+    with Fetcher(settings) as client:
+        assert client.settings is settings
         fetched = fetch_feed(feed_job, client)
         assert fetched.response.status == 200 and fetched.page is None
         entry = fetched.feed.entries[0]
@@ -44,7 +46,7 @@ def test_a_feed_job_and_a_page_job_pickle_and_their_steps_run_from_the_unpickled
 
 def test_a_page_source_and_a_conditional_get_run_from_unpickled_jobs(site):
     url = site.url + "/page/rapport-annuel.html"
-    with Fetcher(Settings(host_delay=0, timeout=5)) as client:
+    with Fetcher(ClientSettings.of(Settings(host_delay=0, timeout=5))) as client:
         first = fetch_feed(carried(FeedJob("rapport", url, kind="page")), client)
         assert first.feed is None and first.page.article is not None and first.page.entry is None
         assert first.page.article.source == "rapport"

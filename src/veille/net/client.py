@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from urllib.parse import urljoin
 
 import httpx
 
 from veille import __version__
-from veille.config.settings import Settings
 from veille.errors import BlockedURLError, FetchError
 from veille.net.guard import ANY, address_kind, check_url, guarded_transport, narrow_to, request_scope
 from veille.net.politeness import Gate, MemoryGate, retry_after
@@ -85,14 +84,37 @@ class Response:
         return False
 
 
+@dataclass(frozen=True)
+class ClientSettings:
+    """What the HTTP client needs of the settings, and nothing more (config's `settings:` has these)."""
+
+    user_agent: str
+    contact: str
+    timeout: float
+    max_body: int
+    max_redirects: int
+    concurrency: int
+    per_host: int
+    host_delay: float
+    max_crawl_delay: float
+
+    @classmethod
+    def of(cls, settings: object) -> "ClientSettings":
+        """The client's part of a larger settings object: the fields named alike."""
+        if isinstance(settings, cls):
+            return settings
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
+
+
 class Fetcher:
     """The HTTP client. One per run (shared by its threads); pass `transport` to test without a network.
 
+    `settings`: a ClientSettings, or any settings object with those fields (config's Settings).
     `gate`: the politeness gate every request passes (default: this process's own MemoryGate)."""
 
-    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None,
+    def __init__(self, settings: ClientSettings | object, transport: httpx.BaseTransport | None = None,
                  gate: Gate | None = None) -> None:
-        self.settings = settings
+        self.settings = settings = ClientSettings.of(settings)
         self.gate = gate or MemoryGate(settings.per_host, settings.host_delay)
         self.user_agent = settings.user_agent.format(version=__version__, contact=settings.contact)
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from veille.config.settings import Config, Source
 from veille.errors import DeferredError, FeedError, FetchError, is_storage_failure
 from veille.models import Entry, ParsedFeed
-from veille.net.client import Fetcher, Response
+from veille.net.client import ClientSettings, Fetcher, Response
 from veille.net.guard import allowance
 from veille.pipeline.indexing import sync_quietly
 from veille.pipeline.jobs import FeedJob, Fetched, Page, PageJob
@@ -77,7 +77,7 @@ def fetch_sources(
         sources.append((source, state))
     run_id = archive.start_run("fetch", now)
     own_fetcher = fetcher is None
-    fetcher = fetcher or Fetcher(config.settings)
+    fetcher = fetcher or Fetcher(ClientSettings.of(config.settings))
     fetcher.remember_crawl_delays({host: known["asks"] for host, known in archive.crawl_delays().items()})
     notify(progress, "total", str(len(sources)))
     try:
