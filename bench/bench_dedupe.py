@@ -29,7 +29,7 @@ from veille.stages import dedupe
 from veille.stages.extract import extract
 from veille.stages.language import detect
 from veille.models import Article
-from veille.pipeline.passes import Taggers, link_story
+from veille.pipeline import Taggers, link_story
 from veille.stages.plaintext import clean
 from veille.storage.sqlite.store import Archive, text_hash
 

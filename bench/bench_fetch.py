@@ -34,7 +34,8 @@ from pathlib import Path
 
 from veille.stages import feeds as feed_stage
 from veille.config.settings import parse_config
-from veille.pipeline.passes import Taggers, fetch_sources, iso, utcnow
+from veille.pipeline import Taggers, fetch_sources
+from veille.text.times import iso, utcnow
 from veille.storage.sqlite.store import Archive
 
 LAST_MODIFIED = "Mon, 02 Mar 2026 08:00:00 GMT"

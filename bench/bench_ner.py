@@ -33,7 +33,7 @@ import spacy
 
 from veille.stages.entities import DEFAULT_MODELS, LABEL_MAP, EntityTagger, _load_model
 from veille.models import Article
-from veille.pipeline.passes import Taggers
+from veille.pipeline import Taggers
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "bench" / "eval" / "ner_gold.jsonl"

@@ -25,11 +25,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-from veille.pipeline import passes as pipeline
+from veille import pipeline
 from veille.config.settings import Settings, parse_config
 from veille.dev.devserver import FixtureServer
 from veille.stages.extract import extract
-from veille.net.http import Fetcher
+from veille.net.client import Fetcher
 from veille.stages.language import detect
 from veille.models import Article
 from veille.stages.plaintext import clean

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from veille.pipeline.passes import Taggers, import_paths, rebuild_stories
+from veille.pipeline import Taggers, import_paths, rebuild_stories
 from veille.storage.sqlite.store import Archive
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "002_cdb768120f0b8caf.txt"

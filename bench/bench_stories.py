@@ -33,7 +33,7 @@ from datetime import date
 from pathlib import Path
 
 from veille.stages.dedupe import Settings, differ
-from veille.pipeline.passes import Taggers, import_paths
+from veille.pipeline import Taggers, import_paths
 from veille.storage.sqlite.store import Archive
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -347,7 +347,7 @@ def test_articles_stored_in_the_same_second_as_the_last_index_sync_are_indexed(t
 
     from veille.config.settings import parse_config
     from veille.search.whoosh.index import SearchIndex
-    from veille.pipeline.passes import fetch_sources
+    from veille.pipeline import fetch_sources
     from veille.storage.sqlite.store import Archive
     from veille.text.urls import article_id_for_url
 

@@ -10,7 +10,7 @@ import pytest
 from veille.stages import extract as extract_module
 from veille.config.settings import parse_config
 from veille.dev.devserver import FixtureServer, Reply
-from veille.pipeline.passes import fetch_sources
+from veille.pipeline import fetch_sources
 
 import archive_sql
 
@@ -113,7 +113,7 @@ def test_a_full_or_read_only_disk_stops_the_run_with_one_line_and_keeps_what_was
 
 
 def test_a_huge_feed_is_read_a_bounded_slice_per_run_and_says_how_much_is_left(archive, tmp_path, monkeypatch):
-    from veille.pipeline import passes as pipeline
+    from veille.pipeline import runner as pipeline
 
     monkeypatch.setattr(pipeline, "MAX_NEW_PER_PASS", 3)
     with FixtureServer() as server:

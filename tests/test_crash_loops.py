@@ -398,7 +398,7 @@ main(prog_name="veille")
 
 # (where, on which call): the process SIGKILLs itself as it enters that function
 MOMENTS = [
-    ("veille.pipeline.passes:link_story", 3),  # the article is committed; its fingerprint and story are not
+    ("veille.pipeline.stories:link_story", 3),  # the article is committed; its fingerprint and story are not
     ("veille.storage.sqlite.store:Archive.write_story", 2),  # its fingerprint is committed; its story is not
     ("veille.storage.sqlite.store:Archive.mark_entry", 2),  # article and story committed; the feed entry not marked
     ("veille.search.whoosh.index:SearchIndex.save_cursor", 1),  # the index committed; its cursor not moved

@@ -9,8 +9,8 @@ import pytest
 from veille.config.settings import Settings, parse_config
 from veille.dev.devserver import FixtureServer, Reply
 from veille.errors import BlockedURLError, FetchError
-from veille.net.http import Fetcher
-from veille.pipeline.passes import fetch_sources
+from veille.net.client import Fetcher
+from veille.pipeline import fetch_sources
 from veille.storage.sqlite.store import Archive
 
 from conftest import FIXTURES

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from veille.config.settings import parse_config
-from veille.pipeline.passes import fetch_sources
+from veille.pipeline import fetch_sources
 from veille.storage.sqlite.store import Archive
 
 from conftest import FIXTURES

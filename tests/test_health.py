@@ -6,7 +6,7 @@ from veille.stages import health
 from veille.config.settings import parse_config
 from veille.dev.devserver import FixtureServer, Reply
 from veille.errors import FetchError
-from veille.pipeline.passes import fetch_sources
+from veille.pipeline import fetch_sources
 
 import archive_sql
 

@@ -30,7 +30,7 @@ import pytest
 
 from veille.config.settings import parse_config
 from veille.dev.devserver import FixtureServer, Reply
-from veille.pipeline.passes import Taggers, fetch_sources
+from veille.pipeline import Taggers, fetch_sources
 from veille.storage.sqlite.store import DB_NAME, Archive
 
 import archive_sql

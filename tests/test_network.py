@@ -7,12 +7,13 @@ import time
 import httpcore
 import pytest
 
-from veille.net import http as fetch
+from veille.net import guard as fetch
 from veille.config.settings import Settings, parse_config
 from veille.dev.devserver import FixtureServer, Reply
 from veille.errors import BlockedURLError, FetchError
-from veille.net.http import ANY, PUBLIC, Fetcher, GuardedBackend, Response, address_kind, allowance
-from veille.pipeline.passes import fetch_sources
+from veille.net.client import Fetcher, Response
+from veille.net.guard import ANY, PUBLIC, GuardedBackend, address_kind, allowance
+from veille.pipeline import fetch_sources
 
 PAGE = ("<html lang='en'><head><title>Cameras</title></head><body><article><h1>Cameras</h1>"
         + "<p>The council approved new cameras with face matching in the old town, and residents object.</p>" * 4

@@ -12,7 +12,7 @@ import pytest
 
 from veille.config.settings import parse_config
 from veille.dev.devserver import FixtureServer, Reply
-from veille.pipeline.passes import fetch_sources
+from veille.pipeline import fetch_sources
 
 ARTICLE = ("<html lang='en'><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
            + "<p>The city council approved a contract for cameras with automatic number plate readers in the "

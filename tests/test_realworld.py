@@ -23,7 +23,7 @@ import realworld
 from veille.config.settings import parse_config
 from veille.dev.devserver import FixtureServer
 from veille.stages.language import normalise_hint
-from veille.pipeline.passes import RunReport, fetch_sources
+from veille.pipeline import RunReport, fetch_sources
 from veille.storage.sqlite.store import Archive
 
 # Measured on 86 pages (2 cores): 86 archived, 0 failed; 183/184 must_contain

@@ -2,7 +2,7 @@
 
 import pytest
 
-from veille.pipeline.passes import Taggers, import_paths, retag
+from veille.pipeline import Taggers, import_paths, retag
 from veille.storage.sqlite.store import MIGRATIONS, Archive
 
 import archive_sql

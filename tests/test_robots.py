@@ -10,7 +10,7 @@ import threading
 
 from veille.config.settings import parse_config
 from veille.dev.devserver import FixtureServer, Reply
-from veille.pipeline.passes import fetch_sources
+from veille.pipeline import fetch_sources
 
 PAGE = ("<html lang='en'><head><title>{title}</title></head><body><article><h1>{title}</h1>"
         + "<p>The regional police bought {title} from a vendor of face recognition, and the data protection "
@@ -137,7 +137,7 @@ def test_a_robots_txt_the_server_fails_to_give_defers_the_pages(archive, tmp_pat
 
 
 def test_a_huge_robots_txt_is_read_up_to_500_kib_and_never_half_a_line(archive, tmp_path):
-    from veille.net.http import ROBOTS_MAX
+    from veille.net.robots import ROBOTS_MAX
     head = "User-agent: veille\nDisallow: /\nAllow: /about/team\n"
     crossing = "Allow: /story?id=7\n"  # its first 9 bytes, "Allow: /s", fall inside the limit
     room = ROBOTS_MAX - 9 - len(head)

@@ -12,7 +12,7 @@ import pytest
 from veille import open_archive as exported
 from veille.errors import ArchiveError, StorageError, is_storage_failure
 from veille.models import Article
-from veille.pipeline.passes import link_story
+from veille.pipeline import link_story
 from veille.storage import Archive, open_archive
 from veille.storage.rows import FailureRow, RevisionRow, SourceRow
 

@@ -60,7 +60,7 @@ def test_rebuilding_gives_the_same_stories_and_originals(seeds):
 def site(tmp_path_factory):
     from veille.config.settings import parse_config
     from veille.dev.devserver import FixtureServer
-    from veille.pipeline.passes import fetch_sources
+    from veille.pipeline import fetch_sources
     from veille.storage.sqlite.store import Archive
 
     folder = tmp_path_factory.mktemp("site-stories")
@@ -94,7 +94,7 @@ def test_amp_mobile_and_tracking_variants_have_one_canonical_url(variant):
 
 
 def test_an_interrupted_rebuild_resumes_and_ends_with_the_same_stories(tmp_path):
-    from veille.pipeline.passes import Taggers, import_paths, rebuild_stories
+    from veille.pipeline import Taggers, import_paths, rebuild_stories
     from veille.storage.sqlite.store import Archive
 
     with Archive(tmp_path) as archive:
@@ -118,7 +118,7 @@ def test_an_interrupted_rebuild_resumes_and_ends_with_the_same_stories(tmp_path)
 
 
 def test_a_republication_that_credits_its_source_is_a_copy_of_it_even_when_published_first(tmp_path):
-    from veille.pipeline.passes import Taggers, import_paths
+    from veille.pipeline import Taggers, import_paths
     from veille.storage.sqlite.store import Archive
 
     body = (FIXTURES / "site" / "MANIFEST.json").read_text(encoding="utf-8")  # any real text would do
@@ -140,7 +140,7 @@ def test_two_rebuilds_give_the_same_stories_whatever_fingerprints_were_there(tmp
     # gave different stories on two rebuilds: the first saw only earlier articles as candidates, the
     # second also the later ones the first had fingerprinted (issue 22).
     import archive_sql
-    from veille.pipeline.passes import Taggers, import_paths, rebuild_stories
+    from veille.pipeline import Taggers, import_paths, rebuild_stories
     from veille.storage.sqlite.store import Archive
 
     def stories(archive):

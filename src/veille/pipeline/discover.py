@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 from veille.errors import FeedError, FetchError
-from veille.net.http import allowance
+from veille.net import allowance
 from veille.stages import feeds as feed_stage
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",

@@ -34,10 +34,10 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from veille.pipeline import passes as pipeline
+from veille import pipeline
 from veille.config.settings import Config, Source, load_config
 from veille.errors import ConfigError, is_storage_failure
-from veille.net.http import Fetcher
+from veille.net import Fetcher
 from veille.storage import Archive
 from veille.text.times import iso, parse, utcnow
 

@@ -6,6 +6,9 @@ The archive, the logs and the digests' records all hold this one form, which sor
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Callable
+
+Clock = Callable[[], datetime]  # what a pass asks for the time (tests pass a fixed one)
 
 
 def utcnow() -> datetime:

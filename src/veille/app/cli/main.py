@@ -25,7 +25,7 @@ from rich.table import Table
 
 from veille import __version__
 from veille.stages import health
-from veille.pipeline import passes as pipeline
+from veille import pipeline
 from veille.config.settings import Config, Settings, load_config
 from veille.errors import (STORAGE_ERRNOS, ArchiveError, NoArchiveError, StorageError, VeilleError, is_storage_error,
                            storage_advice)
@@ -805,7 +805,7 @@ def dedupe(state: State, rebuild: bool, quiet: bool, as_json: bool) -> None:
 def _crawl_delays(archive: Archive, settings: Settings) -> list[dict]:
     """The hosts whose robots.txt Crawl-delay makes veille wait longer than host_delay, or
     asks for longer than it waits (capped): what it asks, what veille waits, when it was read."""
-    from veille.net.http import paced_delay
+    from veille.net import paced_delay
 
     paced = []
     for host, known in sorted(archive.crawl_delays().items()):
@@ -983,7 +983,7 @@ def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: 
     """
     from veille.config.feedsfile import FeedsFile
     from veille.pipeline.discover import discover
-    from veille.net.http import Fetcher, check_url
+    from veille.net import Fetcher, check_url
 
     check_url(url)
     file = FeedsFile(state["config_path"])
@@ -1047,7 +1047,7 @@ def feeds_check(state: State, names: tuple[str, ...], as_json: bool) -> None:
     Example: veille feeds check "La Quadrature du Net"
     """
     from veille.errors import FeedError, FetchError
-    from veille.net.http import Fetcher
+    from veille.net import Fetcher
 
     config = state.config()
     sources = [config.source(n) for n in names] if names else list(config.sources)

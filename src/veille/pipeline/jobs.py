@@ -1,0 +1,57 @@
+"""The units of work, as values a queue can carry: what to fetch, and what comes back.
+
+A job holds plain values only (strings, a frozenset, the feed's `Entry`): it pickles, so a
+worker in another process can run the step it names. What the archive knows of a source (its
+validators) is read into the job before it leaves; nothing in a job reaches back into the archive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from veille.models import Article, Entry, ParsedFeed
+from veille.net.client import Response
+
+
+@dataclass(frozen=True)
+class FeedJob:
+    """Read one source: a feed, or (kind "page") a single page watched for changes."""
+
+    source: str  # the source's name
+    url: str
+    kind: str = "feed"  # feed or page
+    language: str | None = None  # the language the source is said to write in, if any
+    etag: str | None = None  # validators for a conditional GET (None: fetch in full)
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """Fetch, extract and detect the page one feed entry links to."""
+
+    source: str  # the source's name
+    url: str  # the entry's link
+    entry: Entry
+    language: str | None = None  # the source's language, else the feed's (the entry's own comes first)
+    robots: bool = True  # ask the site's robots.txt first
+    allow: frozenset[str] = frozenset()  # the non-public networks the link may reach (see net allowance)
+
+
+@dataclass
+class Page:
+    """What a worker brings back for one entry or page."""
+
+    entry: Entry | None
+    url: str
+    article: Article | None = None
+    error: str | None = None  # why the page itself could not be had
+    deferred: bool = False  # not tried now (the host asked to wait, robots.txt unavailable): not a failure
+
+
+@dataclass
+class Fetched:
+    """What a worker brings back for one source: the response, and its feed or (a page source) its page."""
+
+    response: Response
+    feed: ParsedFeed | None = None
+    page: Page | None = None

@@ -1,0 +1,160 @@
+"""The steps of one source or one page, which touch no archive: fetch, parse, extract, detect, tag.
+
+    fetch_feed(FeedJob, client) -> Fetched      the response, its feed (or, a page source, its page)
+    fetch_page(PageJob, client) -> Page         the entry's page, extracted, its language detected
+    process(pages, taggers) -> articles         entities and topics, a batch at once
+
+The local runner calls them in its thread pool; a queue worker can call them with the jobs it
+is handed. What they bring back is written to the archive by the caller."""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+from veille.errors import BlockedURLError, DeferredError, ExtractError, FeedError, FetchError
+from veille.models import Article, Entry, Extracted, ParsedFeed
+from veille.net.client import Fetcher, Response
+from veille.net.guard import check_url
+from veille.pipeline.jobs import FeedJob, Fetched, Page, PageJob
+from veille.pipeline.tagging import Taggers
+from veille.stages import extract as extract_stage
+from veille.stages import feeds as feed_stage
+from veille.stages import language as language_stage
+from veille.text.encoding import looks_like_html
+from veille.text.times import Clock, iso, utcnow
+from veille.text.urls import article_id_for_url, canonical_url
+
+logger = logging.getLogger(__name__)
+
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+FEED_ACCEPT = (
+    "application/rss+xml,application/atom+xml,application/rdf+xml,application/feed+json,"
+    "application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.5"
+)
+
+
+def parse_feed(response: Response) -> ParsedFeed:
+    """The feed in a response; FeedError says so plainly (`not_a_feed`) when it is a web page instead."""
+    try:
+        return feed_stage.parse(response.body, response.url, response.charset)
+    except FeedError:
+        if response.is_html() or looks_like_html(response.body):
+            error = FeedError(f"the URL gives an HTML page, not a feed ({response.content_type or 'no type'})")
+            error.not_a_feed = True
+            raise error from None
+        raise
+
+
+def fetch_feed(job: FeedJob, client: Fetcher, clock: Clock = utcnow) -> Fetched:
+    """Worker: fetch one source and parse its feed (or, a page source, extract its page)."""
+    accept = FEED_ACCEPT if job.kind == "feed" else PAGE_ACCEPT
+    response = client.get(job.url, etag=job.etag, last_modified=job.last_modified, accept=accept)
+    if response.not_modified:
+        return Fetched(response)
+    if job.kind == "page":
+        return Fetched(response, page=page_from_response(job, None, job.url, response, clock))
+    return Fetched(response, feed=parse_feed(response))
+
+
+def fetch_page(job: PageJob, client: Fetcher, clock: Clock = utcnow) -> Page:
+    """Worker: fetch, extract and detect the page of one entry. No archive access here.
+
+    An error comes back as a page that says why: the entry is data, never a crash."""
+    try:
+        return _fetch_page(job, client, clock)
+    except Exception as exc:  # a bug or a library failing on strange input: data, not a crash
+        logger.debug("entry failed", exc_info=True, extra={"source": job.source, "url": job.url})
+        return Page(job.entry, job.url, error=f"internal error ({type(exc).__name__}: {exc}); please report it")
+
+
+def _fetch_page(job: PageJob, client: Fetcher, clock: Clock) -> Page:
+    entry = job.entry
+    try:
+        check_url(job.url)
+        if job.robots and not client.robots_allow(job.url, job.allow):
+            return _feed_fallback(job, entry, clock, "page not fetched: disallowed by robots.txt")
+        response = client.get(job.url, accept=PAGE_ACCEPT, allow=job.allow)
+    except DeferredError as exc:
+        return Page(entry, job.url, error=f"page not fetched now: {exc.reason}; tried again next run", deferred=True)
+    except BlockedURLError as exc:
+        return Page(entry, job.url, error=f"link not followed: {exc.reason}")
+    except FetchError as exc:
+        return _feed_fallback(job, entry, clock, f"page not fetched: {exc.summary}")
+    return page_from_response(job, entry, job.url, response, clock)
+
+
+def process(pages: Sequence[Page], taggers: Taggers) -> list[Article]:
+    """Tag the articles of fetched pages, together (the models read a batch at once); returns them."""
+    articles = [page.article for page in pages if page.article is not None]
+    taggers.tag(articles)
+    return articles
+
+
+def page_from_response(job: FeedJob | PageJob, entry: Entry | None, url: str, response: Response,
+                       clock: Clock) -> Page:
+    if not response.is_html():
+        reason = f"page not fetched: not HTML ({response.content_type or 'no content type'})"
+        return _feed_fallback(job, entry, clock, reason) if entry else Page(entry, url, error=reason)
+    try:
+        extracted = extract_stage.extract(response.text(), response.url)
+    except ExtractError as exc:
+        reason = f"no article in page: {exc}"
+        return _feed_fallback(job, entry, clock, reason) if entry else Page(entry, url, error=reason)
+    article = assemble(job.source, job.language, entry, url, extracted, clock, origin="page")
+    article.raw = response.body
+    article.raw_type = response.content_type or "text/html"
+    if response.url != url:
+        article.note = f"redirected to {response.url}"
+    return Page(entry, url, article=article)
+
+
+def _feed_fallback(job: FeedJob | PageJob, entry: Entry | None, clock: Clock, reason: str) -> Page:
+    """Keep the entry with the feed's own content when its page cannot be had."""
+    assert entry and entry.url
+    if not entry.summary_html:
+        return Page(entry, entry.url, error=reason + "; the feed has no text for it either")
+    try:
+        extracted = extract_stage.extract_fragment(entry.summary_html)
+    except ExtractError:
+        return Page(entry, entry.url, error=reason + "; the feed's text for it is empty")
+    article = assemble(job.source, job.language, entry, entry.url, extracted, clock, origin="feed")
+    article.note = f"{reason}; kept the feed's own text"
+    article.raw = entry.summary_html.encode("utf-8")
+    return Page(entry, entry.url, article=article, error=reason)
+
+
+def assemble(
+    source: str, language: str | None, entry: Entry | None, url: str,
+    extracted: Extracted, clock: Clock, *, origin: str,
+) -> Article:
+    """An article from extracted text; `language` is what the source (or its feed) says it writes in."""
+    source_lang = (entry.language if entry else None) or language
+    lang = language_stage.detect(extracted.text, html_lang=extracted.html_lang, source_lang=source_lang)
+    return Article(
+        id=article_id_for_url(url),
+        url=url,
+        canonical_url=canonical_url(extracted.canonical_url if _web(extracted.canonical_url) else url),
+        source=source,
+        text=extracted.text,
+        title=extracted.title or (entry.title if entry else None),
+        author=extracted.author or (entry.author if entry else None),
+        published=(entry.published if entry else None) or extracted.published,
+        fetched=iso(clock()),
+        lang=lang.code,
+        lang_confidence=lang.confidence,
+        lang_reason=lang.reason,
+        lang_shares=lang.shares,
+        site_name=extracted.site_name,
+        description=extracted.description,
+        html_lang=extracted.html_lang,
+        origin=origin,
+        extractor=extracted.extractor,
+        alternates=extracted.alternates,
+    )
+
+
+def _web(url: str | None) -> bool:
+    """An http(s) address: a page's canonical link is written by strangers (`javascript:`, `data:`...)."""
+    return bool(url) and url.split(":", 1)[0].lower() in ("http", "https")
+

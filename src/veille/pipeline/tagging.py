@@ -1,0 +1,91 @@
+"""The tagging stages for a run (entities, topics), and `veille retag`."""
+
+from __future__ import annotations
+
+import logging
+
+from veille.config.settings import NLP, Config
+from veille.models import Article
+from veille.pipeline.reports import Failure, Progress, RunReport, notify
+from veille.stages.entities import EntityTagger, KnownName, capped_note, data_fingerprint
+from veille.stages.topics import TopicTagger
+from veille.storage import Archive
+from veille.text.keys import DATA
+from veille.text.times import Clock, iso, utcnow
+
+logger = logging.getLogger(__name__)
+
+class Taggers:
+    """The tagging stages for one run: entities (spaCy + gazetteer) and topics."""
+
+    def __init__(self, config: Config | None = None, archive: Archive | None = None) -> None:
+        nlp = config.nlp if config else NLP()
+        known = [KnownName(*row) for row in archive.known_names()] if archive else []
+        self.entities = EntityTagger(dict(nlp.models), known_names=known, batch_size=nlp.batch_size)
+        self.topics = TopicTagger()
+        self.topics_fingerprint = data_fingerprint(DATA / "topics.yaml")
+        self.batch_size = nlp.batch_size
+
+    def describe(self, lang: str) -> str:
+        return f"{self.entities.describe(lang)}; topics {self.topics_fingerprint}"
+
+    def report_problems(self, report: "RunReport") -> None:
+        """A configured model that is missing is said once per run, not per article."""
+        for lang, problem in sorted(self.entities.problems.items()):
+            report.failures.append(Failure("nlp", lang, problem))
+
+    def tag(self, articles: list[Article]) -> None:
+        """Fill in entities, tags and tagger; a failure leaves the articles untagged, with a note."""
+        if not articles:
+            return
+        try:
+            found = self.entities.tag([(a.text, a.lang) for a in articles])
+            for article, entities in zip(articles, found):
+                article.entities = entities
+                article.tags = self.topics.tag(article.text, article.lang)
+                article.tagger = self.describe(article.lang)
+                capped = capped_note(article.text)
+                if capped and capped not in (article.note or ""):
+                    article.note = f"{article.note}; {capped}" if article.note else capped
+        except Exception as exc:  # a model failing must not cost the articles themselves
+            logger.debug("tagging failed", exc_info=True)
+            for article in articles:
+                article.entities, article.tags, article.tagger = [], [], None
+                reason = f"not tagged ({type(exc).__name__}: {exc}); run `veille retag`"
+                article.note = f"{article.note}; {reason}" if article.note else reason
+
+
+def retag(
+    config: Config | None,
+    archive: Archive,
+    *,
+    lang: str | None = None,
+    taggers: Taggers | None = None,
+    clock: Clock = utcnow,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Tag again every article not tagged by the current models and data files.
+
+    Batch by batch, each committed: an interrupted retag resumes where it stopped.
+    """
+    taggers = taggers or Taggers(config, archive)
+    report = RunReport()
+    langs = [lang] if lang else list(archive.counts_by_lang())
+    notify(progress, "total", str(sum(archive.count_to_tag(code, taggers.describe(code)) for code in langs)))
+    for code in langs:
+        current = taggers.describe(code)
+        while True:
+            batch = archive.articles_to_tag(code, current, taggers.batch_size)
+            if not batch:
+                break
+            taggers.tag(batch)
+            for article in batch:
+                if article.tagger is None:  # tagging failed: stop instead of looping on it
+                    report.fail("retag", article.id, article.note or "tagging failed")
+                    return report
+                archive.save_tagging(article, iso(clock()))
+                report.count("updated", article.id)
+                notify(progress, "file", article.id)
+    taggers.report_problems(report)
+    return report
+
