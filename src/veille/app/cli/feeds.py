@@ -1,0 +1,266 @@
+"""veille feeds ...: the sources in feeds.yaml, and what the archive knows of them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.markup import escape
+
+from veille.app.cli.common import _n, err, out
+from veille.errors import VeilleError
+from veille.pipeline import passes as pipeline
+from veille.stages import health
+
+if TYPE_CHECKING:
+    from veille.app.cli.main import State
+
+
+@click.group()
+def feeds() -> None:
+    """Manage the sources in feeds.yaml (comments and order are kept).
+
+    Example: veille feeds add https://technopolice.fr --lang fr
+    """
+
+
+@feeds.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one source per line.")
+@click.pass_obj
+def feeds_list(state: State, as_json: bool) -> None:
+    """List the sources with their state. Example: veille feeds list"""
+    config = state.config()
+    # feeds.yaml's sources, with what the archive knows of them when there is one yet
+    rows = {row["name"]: dict(row) for row in state.archive().source_rows()} if state.has_archive() else {}
+    for source in config.sources:
+        row = rows.get(source.name, {})
+        condition = ("off" if not source.enabled else "paused" if row.get("paused_since") else
+                     "failing" if row.get("consecutive_failures") else "ok" if row.get("last_success") else "new")
+        record = {"name": source.name, "url": source.url, "kind": source.kind, "language": source.language,
+                  "tags": list(source.tags), "interval": source.interval, "enabled": source.enabled,
+                  "state": condition, "last_fetch": row.get("last_fetch"), "moved_to": row.get("moved_to")}
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            colour = {"ok": "green", "paused": "red", "failing": "yellow"}.get(condition, "dim")
+            out.print(f"[{colour}]{condition:>7}[/{colour}]  [bold]{escape(source.name)}[/bold]  {escape(source.url)}"
+                      f"  [dim]{source.kind} · {source.language or 'auto'} · every {_interval(source.interval)}[/dim]")
+
+
+@feeds.command(name="add")
+@click.argument("url")
+@click.option("--name", help="Name of the source (default: the feed's title).")
+@click.option("--lang", help="Language of the source, like fr (default: the feed's own).")
+@click.option("--tags", help="Comma-separated tags, like police,biometrics.")
+@click.option("--pick", type=click.IntRange(min=1), help="Which of several discovered feeds to add.")
+@click.option("--page", "as_page", is_flag=True, help="Add URL as a page to watch, not a feed.")
+@click.pass_obj
+def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: str | None, pick: int | None,
+              as_page: bool) -> None:
+    """Add a feed; given a web site, find its feeds and offer them.
+
+    Example: veille feeds add https://www.laquadrature.net --tags privacy
+    """
+    from veille.config.feedsfile import FeedsFile, discover
+    from veille.net.http import Fetcher, check_url
+
+    check_url(url)
+    file = FeedsFile(state["config_path"])
+    settings = state.config().settings if Path(state["config_path"]).exists() else None
+    from veille.config.settings import Settings
+
+    title, language = None, lang
+    if as_page:
+        chosen = url
+    else:
+        with Fetcher(settings or Settings()) as fetcher:
+            try:
+                found = discover(url, fetcher)
+            except VeilleError as exc:
+                raise VeilleError(f"feeds add: cannot read {url} ({exc}); check the address") from None
+        if not found:
+            raise VeilleError(f"feeds add: no feed found at {url} (no <link rel=alternate>, none at /feed, /rss.xml, "
+                              "...); pass the feed's own URL, or --page to watch the page itself")
+        if len(found) > 1 and pick is None:
+            for number, feed in enumerate(found, start=1):
+                out.print(f"  {number}. {escape(feed.title or '(untitled)')}  {escape(feed.url)}  "
+                          f"[dim]{feed.entries} entries · {feed.language or 'language not given'}[/dim]")
+            if not sys.stdin.isatty():
+                raise VeilleError(f"feeds add: {len(found)} feeds found at {url}; choose one with --pick N")
+            pick = click.prompt("Which one", type=click.IntRange(1, len(found)))
+        if pick is not None and pick > len(found):
+            raise VeilleError(f"feeds add: --pick {pick}, but only {len(found)} feed(s) were found")
+        feed = found[(pick or 1) - 1]
+        chosen, title = feed.url, feed.title
+        language = lang or (feed.language or "").lower()[:2] or None
+    if chosen in file.urls():
+        raise VeilleError(f"feeds add: {chosen} is already in {file.path}")
+    final = name or file.unique_name(title or urlsplit_host(chosen))
+    file.add(final, chosen, kind="page" if as_page else "feed", language=language,
+             tags=[t.strip() for t in tags.split(",") if t.strip()] if tags else None)
+    file.save()
+    out.print(f"added {escape(final)}: {escape(chosen)} to {file.path}")
+
+
+@feeds.command(name="remove")
+@click.argument("name")
+@click.pass_obj
+def feeds_remove(state: State, name: str) -> None:
+    """Remove a source from feeds.yaml (its articles stay in the archive). Example: veille feeds remove lemonde"""
+    from veille.config.feedsfile import FeedsFile
+
+    file = FeedsFile(state["config_path"])
+    if not file.remove(name):
+        raise VeilleError(f"feeds remove: no source named {name!r}; `veille feeds list` shows them")
+    file.save()
+    out.print(f"removed {escape(name)} from {file.path}; its articles stay in the archive")
+
+
+@feeds.command(name="check")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one source per line.")
+@click.pass_obj
+def feeds_check(state: State, names: tuple[str, ...], as_json: bool) -> None:
+    """Fetch each source (or the named ones) once and report; nothing is stored.
+
+    Example: veille feeds check "La Quadrature du Net"
+    """
+    from veille.errors import FeedError, FetchError
+    from veille.net.http import Fetcher
+
+    config = state.config()
+    sources = [config.source(n) for n in names] if names else list(config.sources)
+    bad = 0
+    with Fetcher(config.settings) as fetcher:
+        for source in sources:
+            record: dict[str, Any] = {"name": source.name, "url": source.url}
+            try:
+                response = fetcher.get(source.url)
+                record.update(status=response.status, seconds=round(response.elapsed, 2))
+                if response.moved_to:
+                    record["moved_to"] = response.moved_to
+                if source.kind == "feed":
+                    try:
+                        parsed = pipeline.parse_feed(response)
+                        record.update(ok=True, entries=len(parsed.entries), title=parsed.title,
+                                      warning=parsed.warning)
+                    except FeedError as exc:
+                        record.update(ok=False, error=str(exc), advice=health.advice(health.kind_of(exc)))
+                else:
+                    record.update(ok=response.is_html(), content_type=response.content_type)
+            except FetchError as exc:
+                kind = health.kind_of(exc)
+                record.update(ok=False, error=exc.summary, advice=health.advice(kind))
+            bad += not record["ok"]
+            if as_json:
+                print(json.dumps(record, ensure_ascii=False))
+                continue
+            if record["ok"]:
+                what = f"{record['entries']} entries" if "entries" in record else "page"
+                out.print(f"[green]ok[/green]     {escape(source.name)}: {what}, {record['seconds']}s"
+                          + (f"; moved permanently to {escape(record['moved_to'])} (`veille feeds fix`)"
+                             if "moved_to" in record else ""))
+            else:
+                out.print(f"[red]failed[/red] {escape(source.name)}: {escape(record['error'])} → {escape(record['advice'])}")
+    if bad:
+        sys.exit(1)
+
+
+@feeds.command(name="fix")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def feeds_fix(state: State, names: tuple[str, ...]) -> None:
+    """Rewrite the URLs of sources that moved permanently (301/308) in feeds.yaml.
+
+    Example: veille feeds fix
+    """
+    from veille.config.feedsfile import FeedsFile
+
+    archive = state.archive()
+    moved = {row["name"]: row["moved_to"] for row in archive.source_rows() if row["moved_to"]}
+    if names:
+        unknown = [n for n in names if n not in moved]
+        if unknown:
+            raise VeilleError(f"feeds fix: {', '.join(unknown)} did not move (as of the last fetch); nothing to fix")
+        moved = {n: moved[n] for n in names}
+    if not moved:
+        out.print("feeds fix: no source has moved; nothing to do")
+        return
+    file = FeedsFile(state["config_path"])
+    for name, url in moved.items():
+        source = file.find(name)
+        if source is None:
+            continue
+        out.print(f"{escape(name)}: {escape(str(source['url']))} → {escape(url)}")
+        file.set_url(name, url)
+    file.save()
+    for name in moved:
+        archive.db.execute("UPDATE sources SET moved_to = NULL, moved_at = NULL WHERE name = ?", (name,))
+
+
+@feeds.command(name="resume")
+@click.argument("name")
+@click.pass_obj
+def feeds_resume(state: State, name: str) -> None:
+    """End a source's pause now (after fixing it); the next run tries it. Example: veille feeds resume lemonde"""
+    state.config().source(name)
+    if not state.archive().resume_source(name):
+        raise VeilleError(f"feeds resume: {name!r} was never fetched; nothing to resume")
+    out.print(f"resumed {escape(name)}: the next run fetches it")
+
+
+@feeds.command(name="import-opml")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.pass_obj
+def feeds_import_opml(state: State, path: Path) -> None:
+    """Add the feeds of an OPML file (from a feed reader); folders become tags.
+
+    Example: veille feeds import-opml subscriptions.opml
+    """
+    from veille.config.feedsfile import FeedsFile, read_opml
+
+    outlines, skipped = read_opml(path)
+    for url in skipped:
+        err.print(f"import-opml: skipped {escape(url)}: not an http or https feed address")
+    file = FeedsFile(state["config_path"])
+    known, added = file.urls(), 0
+    for outline in outlines:
+        if outline.url in known:
+            continue
+        file.add(file.unique_name(outline.name), outline.url, language=outline.language, tags=list(outline.tags))
+        known.add(outline.url)
+        added += 1
+    file.save()
+    out.print(f"import-opml: {_n(added, 'feed')} added, {len(outlines) - added} already there ({file.path})")
+
+
+@feeds.command(name="export-opml")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write to this file (default: stdout).")
+@click.pass_obj
+def feeds_export_opml(state: State, out_path: Path | None) -> None:
+    """Write the feeds as OPML, for feed readers. Example: veille feeds export-opml --out veille.opml"""
+    from veille.config.feedsfile import write_opml
+
+    text = write_opml(state.config().sources)
+    if out_path:
+        out_path.write_text(text, encoding="utf-8")
+        err.print(f"export-opml: {sum(s.kind == 'feed' for s in state.config().sources)} feeds written to {out_path}")
+    else:
+        sys.stdout.write(text)
+
+
+def urlsplit_host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or url
+
+
+def _interval(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
