@@ -28,11 +28,22 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one 
 
 STORY_FIELDS = ("story_id", "relation", "original_id")
 MAX_COUNT = 1_000_000  # --limit, --top, --page: more than an archive lists at once (SQLite's integers end at 2**63)
+SUMMARY_JSON = "Print the summary as one JSON object."  # what --json says for the commands that fill the archive
 JSON_FIELDS = (
     "id", "url", "canonical_url", "source", "title", "author", "published", "fetched",
     "lang", "lang_confidence", "lang_reason", "site_name", "description", "origin", "note",
     "revision", "text_hash",
 )
+
+
+def json_option(help_text: str):
+    """`--json` (as `as_json`), saying what this command prints with it."""
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+def quiet_option(help_text: str = "No progress, only the summary."):
+    """`-q/--quiet` (as `quiet`): no progress bar."""
+    return click.option("-q", "--quiet", is_flag=True, help=help_text)
 
 
 def _n(count: int, word: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.markup import escape
 
-from veille.app.cli.common import _n, err, out
+from veille.app.cli.common import _n, err, json_option, out
 from veille.errors import VeilleError
 from veille.pipeline import passes as pipeline
 from veille.stages import health
@@ -28,7 +28,7 @@ def feeds() -> None:
 
 
 @feeds.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one source per line.")
+@json_option("JSON Lines: one source per line.")
 @click.pass_obj
 def feeds_list(state: State, as_json: bool) -> None:
     """List the sources with their state. Example: veille feeds list"""
@@ -121,7 +121,7 @@ def feeds_remove(state: State, name: str) -> None:
 
 @feeds.command(name="check")
 @click.argument("names", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one source per line.")
+@json_option("JSON Lines: one source per line.")
 @click.pass_obj
 def feeds_check(state: State, names: tuple[str, ...], as_json: bool) -> None:
     """Fetch each source (or the named ones) once and report; nothing is stored.

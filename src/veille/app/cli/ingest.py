@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from veille.app.cli.common import _n, _optional_config, _print_failures, _print_summary, _progress, err, out
+from veille.app.cli.common import (
+    SUMMARY_JSON, _n, _optional_config, _print_failures, _print_summary, _progress, err, json_option, out,
+    quiet_option,
+)
 from veille.pipeline import passes as pipeline
 
 if TYPE_CHECKING:
@@ -18,8 +21,8 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress, only the summary.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@quiet_option()
+@json_option(SUMMARY_JSON)
 @click.pass_obj
 def fetch(state: State, sources: tuple[str, ...], quiet: bool, as_json: bool) -> None:
     """Fetch every enabled source once: feeds, their new articles, pages.
@@ -36,8 +39,8 @@ def fetch(state: State, sources: tuple[str, ...], quiet: bool, as_json: bool) ->
 
 @click.command(name="import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-q", "--quiet", is_flag=True, help="No progress, only the summary.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@quiet_option()
+@json_option(SUMMARY_JSON)
 @click.pass_obj
 def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
     """Import local files and folders (.html, .htm, .txt, .md) into the archive.
@@ -66,8 +69,8 @@ def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -
 
 @click.command()
 @click.option("--lang", help="Only articles in this language.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress, only the summary.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@quiet_option()
+@json_option(SUMMARY_JSON)
 @click.pass_obj
 def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
     """Tag again the articles whose entities and topics came from older models or data files.
@@ -92,8 +95,8 @@ def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
 @click.command()
 @click.option("--rebuild", is_flag=True, help="Recompute every story from the fingerprints (what dedupe does; "
               "the flag may be left out).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress, only the summary.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@quiet_option()
+@json_option(SUMMARY_JSON)
 @click.pass_obj
 def dedupe(state: State, rebuild: bool, quiet: bool, as_json: bool) -> None:
     """Recompute every story (after a settings change), oldest article first; resumable.
@@ -109,7 +112,7 @@ def dedupe(state: State, rebuild: bool, quiet: bool, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@quiet_option("No progress bar.")
 @click.pass_obj
 def reindex(state: State, quiet: bool) -> None:
     """Delete the search index and build it again from the archive.

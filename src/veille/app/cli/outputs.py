@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.markup import escape
 
-from veille.app.cli.common import _catch_up, _check_dates, _check_filters, _n, _progress, out
+from veille.app.cli.common import _catch_up, _check_dates, _check_filters, _n, _progress, out, quiet_option
 from veille.app.cli.search import _with_saved
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def digest(state: State, name: str, dry_run: bool, send_it: bool, force: bool, o
               help="Every member of every story, or one row per story (its original).")
 @click.option("--no-text", is_flag=True, help="Leave the article text out.")
 @click.option("--with-html", is_flag=True, help="Add the raw HTML as received, for re-extraction.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@quiet_option("No progress bar.")
 @click.pass_obj
 def export_(state: State, query: str, fmt: str, out_path: Path, lang: str | None, source: str | None,
             since: str | None, until: str | None, saved: str | None, stories: str, no_text: bool, with_html: bool,

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from veille.app.cli.common import (
-    MAX_COUNT, _article_json, _check_filters, _n, _optional_config, _short_time, _shown, err, out,
+    MAX_COUNT, _article_json, _check_filters, _n, _optional_config, _short_time, _shown, err, json_option, out,
 )
 from veille.config.settings import Settings
 from veille.errors import VeilleError
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per source, then totals.")
+@json_option("JSON Lines: one object per source, then totals.")
 @click.pass_obj
 def status(state: State, as_json: bool) -> None:
     """Show each source's articles, last fetch and last error, and totals by language.
@@ -156,7 +156,7 @@ def _crawl_delays(archive: Archive, settings: Settings) -> list[dict]:
 @click.option("--lang", help="Only articles in this language (en, fr, ..., und).")
 @click.option("--limit", type=click.IntRange(min=0, max=MAX_COUNT), default=20, show_default=True,
               help="At most this many (0: all).")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one article per line.")
+@json_option("JSON Lines, one article per line.")
 @click.pass_obj
 def list_(state: State, source: str | None, lang: str | None, limit: int, as_json: bool) -> None:
     """List archived articles, newest first.
@@ -186,7 +186,7 @@ def list_(state: State, source: str | None, lang: str | None, limit: int, as_jso
 
 @click.command()
 @click.argument("article_id")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object with the text.")
+@json_option("One JSON object with the text.")
 @click.pass_obj
 def show(state: State, article_id: str, as_json: bool) -> None:
     """Show one article: its metadata and clean text. IDs may be shortened.
@@ -252,7 +252,7 @@ def show(state: State, article_id: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("article_or_story")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object: the story and its members.")
+@json_option("One JSON object: the story and its members.")
 @click.pass_obj
 def story(state: State, article_or_story: str, as_json: bool) -> None:
     """Show a story: its original, its copies and translations, and the evidence for each link.
@@ -289,7 +289,7 @@ def story(state: State, article_or_story: str, as_json: bool) -> None:
               help="Only this kind of entity.")
 @click.option("--lang", help="Only articles in this language.")
 @click.option("--since", metavar="DATE", help="Only articles published (or fetched) on or after DATE (YYYY-MM-DD).")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one entity key per line.")
+@json_option("JSON Lines, one entity key per line.")
 @click.pass_obj
 def entities(state: State, top: int, label: str | None, lang: str | None, since: str | None, as_json: bool) -> None:
     """Rank entities by the number of articles that mention them, across spellings and languages.

@@ -11,7 +11,7 @@ import click
 from rich.markup import escape
 
 from veille.app.cli.common import (
-    MAX_COUNT, _catch_up, _check_dates, _check_filters, _exit_if_nothing, _n, err, out,
+    MAX_COUNT, _catch_up, _check_dates, _check_filters, _exit_if_nothing, _n, err, json_option, out,
 )
 from veille.errors import ArchiveError, VeilleError
 from veille.storage.sqlite.store import Archive
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
               help="Which page of --limit stories to show (the last line says when there is a next one).")
 @click.option("--all-versions", is_flag=True, help="Every matching article, not one line per story.")
 @click.option("--count", "count_only", is_flag=True, help="Only the number of matching stories and articles.")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one story (or article) per line.")
+@json_option("JSON Lines: one story (or article) per line.")
 @click.option("--saved", metavar="NAME", help="Run a saved search (see `veille searches`); options given here win.")
 @click.option("--facets", is_flag=True, help="Counts by language, source, tag and top entities for the query.")
 @click.option("--cross-lingual", is_flag=True,
@@ -185,7 +185,7 @@ def searches_add(state: State, name: str, query: str, lang: str | None, source: 
 
 
 @searches.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines.")
+@json_option("JSON Lines.")
 @click.pass_obj
 def searches_list(state: State, as_json: bool) -> None:
     """List the saved searches. Example: veille searches list"""
