@@ -15,7 +15,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from veille.config.settings import Config
-from veille.models import Article
 from veille.pipeline import passes as pipeline
 from veille.storage.sqlite.lock import try_writer
 from veille.storage.sqlite.store import Archive
@@ -26,14 +25,8 @@ if TYPE_CHECKING:
 out = Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
 
-STORY_FIELDS = ("story_id", "relation", "original_id")
 MAX_COUNT = 1_000_000  # --limit, --top, --page: more than an archive lists at once (SQLite's integers end at 2**63)
 SUMMARY_JSON = "Print the summary as one JSON object."  # what --json says for the commands that fill the archive
-JSON_FIELDS = (
-    "id", "url", "canonical_url", "source", "title", "author", "published", "fetched",
-    "lang", "lang_confidence", "lang_reason", "site_name", "description", "origin", "note",
-    "revision", "text_hash",
-)
 
 
 def json_option(help_text: str):
@@ -108,15 +101,6 @@ def _optional_config(state: State) -> Config | None:
     if not Path(state["config_path"]).exists():
         return None
     return state.config()
-
-
-def _article_json(article: Article, archive: Archive | None = None) -> dict:
-    data = {key: getattr(article, key) for key in JSON_FIELDS}
-    data["lang_shares"] = dict(article.lang_shares)  # {"es": 0.52, "en": 0.48}, largest first
-    if archive is not None:
-        membership = archive.story_membership(article.id) or {}
-        data.update({key: membership.get(key) for key in STORY_FIELDS})
-    return data
 
 
 def _print_failures(report: pipeline.RunReport) -> None:

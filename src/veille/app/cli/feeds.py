@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
 from veille.app.cli.common import _n, err, json_option, out
+from veille.app.reports import check_sources, feed_records
 from veille.errors import VeilleError
-from veille.pipeline import passes as pipeline
-from veille.stages import health
 
 if TYPE_CHECKING:
     from veille.app.cli.main import State
@@ -32,22 +31,15 @@ def feeds() -> None:
 @click.pass_obj
 def feeds_list(state: State, as_json: bool) -> None:
     """List the sources with their state. Example: veille feeds list"""
-    config = state.config()
-    # feeds.yaml's sources, with what the archive knows of them when there is one yet
-    rows = {row["name"]: dict(row) for row in state.archive().source_rows()} if state.has_archive() else {}
-    for source in config.sources:
-        row = rows.get(source.name, {})
-        condition = ("off" if not source.enabled else "paused" if row.get("paused_since") else
-                     "failing" if row.get("consecutive_failures") else "ok" if row.get("last_success") else "new")
-        record = {"name": source.name, "url": source.url, "kind": source.kind, "language": source.language,
-                  "tags": list(source.tags), "interval": source.interval, "enabled": source.enabled,
-                  "state": condition, "last_fetch": row.get("last_fetch"), "moved_to": row.get("moved_to")}
+    records = feed_records(state.config(), state.archive() if state.has_archive() else None)
+    for record in records:
         if as_json:
             print(json.dumps(record, ensure_ascii=False))
         else:
+            condition = record["state"]
             colour = {"ok": "green", "paused": "red", "failing": "yellow"}.get(condition, "dim")
-            out.print(f"[{colour}]{condition:>7}[/{colour}]  [bold]{escape(source.name)}[/bold]  {escape(source.url)}"
-                      f"  [dim]{source.kind} · {source.language or 'auto'} · every {_interval(source.interval)}[/dim]")
+            out.print(f"[{colour}]{condition:>7}[/{colour}]  [bold]{escape(record['name'])}[/bold]  {escape(record['url'])}"
+                      f"  [dim]{record['kind']} · {record['language'] or 'auto'} · every {_interval(record['interval'])}[/dim]")
 
 
 @feeds.command(name="add")
@@ -128,43 +120,19 @@ def feeds_check(state: State, names: tuple[str, ...], as_json: bool) -> None:
 
     Example: veille feeds check "La Quadrature du Net"
     """
-    from veille.errors import FeedError, FetchError
-    from veille.net.http import Fetcher
-
-    config = state.config()
-    sources = [config.source(n) for n in names] if names else list(config.sources)
     bad = 0
-    with Fetcher(config.settings) as fetcher:
-        for source in sources:
-            record: dict[str, Any] = {"name": source.name, "url": source.url}
-            try:
-                response = fetcher.get(source.url)
-                record.update(status=response.status, seconds=round(response.elapsed, 2))
-                if response.moved_to:
-                    record["moved_to"] = response.moved_to
-                if source.kind == "feed":
-                    try:
-                        parsed = pipeline.parse_feed(response)
-                        record.update(ok=True, entries=len(parsed.entries), title=parsed.title,
-                                      warning=parsed.warning)
-                    except FeedError as exc:
-                        record.update(ok=False, error=str(exc), advice=health.advice(health.kind_of(exc)))
-                else:
-                    record.update(ok=response.is_html(), content_type=response.content_type)
-            except FetchError as exc:
-                kind = health.kind_of(exc)
-                record.update(ok=False, error=exc.summary, advice=health.advice(kind))
-            bad += not record["ok"]
-            if as_json:
-                print(json.dumps(record, ensure_ascii=False))
-                continue
-            if record["ok"]:
-                what = f"{record['entries']} entries" if "entries" in record else "page"
-                out.print(f"[green]ok[/green]     {escape(source.name)}: {what}, {record['seconds']}s"
-                          + (f"; moved permanently to {escape(record['moved_to'])} (`veille feeds fix`)"
-                             if "moved_to" in record else ""))
-            else:
-                out.print(f"[red]failed[/red] {escape(source.name)}: {escape(record['error'])} → {escape(record['advice'])}")
+    for source, record in check_sources(state.config(), names):
+        bad += not record["ok"]
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        if record["ok"]:
+            what = f"{record['entries']} entries" if "entries" in record else "page"
+            out.print(f"[green]ok[/green]     {escape(source.name)}: {what}, {record['seconds']}s"
+                      + (f"; moved permanently to {escape(record['moved_to'])} (`veille feeds fix`)"
+                         if "moved_to" in record else ""))
+        else:
+            out.print(f"[red]failed[/red] {escape(source.name)}: {escape(record['error'])} → {escape(record['advice'])}")
     if bad:
         sys.exit(1)
 

@@ -11,13 +11,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from veille.app.cli.common import (
-    MAX_COUNT, _article_json, _check_filters, _n, _optional_config, _short_time, _shown, err, json_option, out,
+    MAX_COUNT, _check_filters, _n, _optional_config, _short_time, _shown, err, json_option, out,
 )
-from veille.config.settings import Settings
+from veille.app.reports import (
+    ArticleView, StatusReport, article_record, article_view, names_a_story, status_report, story_view,
+)
 from veille.errors import VeilleError
 from veille.pipeline import passes as pipeline
-from veille.stages import health
-from veille.storage.sqlite.store import Archive
 
 if TYPE_CHECKING:
     from veille.app.cli.main import State
@@ -32,55 +32,31 @@ def status(state: State, as_json: bool) -> None:
     Example: veille status
     """
     config = _optional_config(state)  # a broken feeds.yaml is said first, archive or not
-    archive = state.archive()
-    rows = {row["name"]: dict(row) for row in archive.source_rows()}
-    counts = archive.counts_by_source()
-    failures = archive.count_failures_by_source()
-    names = [s.name for s in config.sources] if config else []
-    names += sorted(n for n in set(rows) | set(counts) if n not in names)
-    enabled = {s.name: s.enabled for s in config.sources} if config else {}
-    records = []
-    for name in names:
-        row = rows.get(name, {})
-        records.append({
-            "source": name,
-            "enabled": enabled.get(name, name in rows or name in counts),
-            "articles": counts.get(name, 0),
-            "failed_items": failures.get(name, 0),
-            "last_fetch": row.get("last_fetch"),
-            "last_success": row.get("last_success"),
-            "last_status": row.get("last_status"),
-            "last_error": row.get("last_error"),
-            "consecutive_failures": row.get("consecutive_failures", 0),
-            "health": row.get("health", 0.0),
-            "failing_since": row.get("failing_since"),
-            "paused_since": row.get("paused_since"),
-            "next_attempt": row.get("next_attempt"),
-            "error_kind": row.get("error_kind"),
-            "advice": health.advice(row.get("error_kind")) if row.get("last_error") else None,
-            "moved_to": row.get("moved_to"),
-        })
-    digests = archive.digest_rows()
-    by_lang = archive.counts_by_lang()
-    recent_failures = [dict(r) for r in archive.failures(limit=20)]
-    taggers = archive.tagger_counts()
-    paced = _crawl_delays(archive, config.settings if config else Settings())
+    report = status_report(state.archive(), config)
     if as_json:
-        for record in records:
+        for record in report.sources:
             print(json.dumps(record, ensure_ascii=False))
-        print(json.dumps({"total": archive.count_articles(), "by_lang": by_lang, "taggers": taggers,
-                          "recent_failures": recent_failures, "crawl_delays": paced,
-                          "digests": [{**d, "recipients": json.loads(d["recipients"]), "refused": json.loads(d["refused"])}
-                                      for d in digests]}, ensure_ascii=False))
+        print(json.dumps(report.totals(), ensure_ascii=False))
         return
-    table = Table(title=f"veille archive: {archive.folder}", title_justify="left")
+    table, attention = _sources_table(report)
+    out.print(table)
+    for line in attention:
+        out.print(line)
+    _print_crawl_delays(report.crawl_delays)
+    _print_digests(report.digests)
+    _print_totals(report)
+
+
+def _sources_table(report: StatusReport) -> tuple[Table, list[str]]:
+    """The sources as a table, and the lines that ask for something to be done (paused, moved)."""
+    table = Table(title=f"veille archive: {report.folder}", title_justify="left")
     table.add_column("source", overflow="fold", max_width=24)
     table.add_column("articles", justify="right", no_wrap=True)
     table.add_column("last fetch", no_wrap=True)
     table.add_column("status", overflow="fold", max_width=22)
     table.add_column("last error", overflow="fold", ratio=1)
     attention: list[str] = []
-    for r in records:
+    for r in report.sources:
         name = escape(r["source"]) if r["enabled"] else f"[dim]{escape(r['source'])} (off)[/dim]"
         error = escape(r["last_error"] or "")
         if r["failed_items"]:
@@ -98,19 +74,23 @@ def status(state: State, as_json: bool) -> None:
             attention.append(f"[yellow]{escape(r['source'])}[/yellow] moved permanently to {escape(r['moved_to'])}: "
                              "`veille feeds fix` updates feeds.yaml")
         table.add_row(name, str(r["articles"]), _short_time(r["last_fetch"]), status_text, f"[red]{error}[/red]" if error else "")
-    out.print(table)
-    for line in attention:
-        out.print(line)
+    return table, attention
+
+
+def _print_crawl_delays(paced: list[dict]) -> None:
     for p in paced:
         line = (f"{escape(p['host'])} asks for {p['asks']:g} s between requests (Crawl-delay); "
                 f"veille waits {p['waits']:g} s")
         if p["capped"]:
             line += " (settings.max_crawl_delay caps it)"
         out.print(line + f" [dim](robots.txt read {_short_time(p['read'])})[/dim]")
+
+
+def _print_digests(digests: list[dict]) -> None:
     for row in digests:
-        refused = json.loads(row["refused"])
+        refused = row["refused"]
         line = (f"digest [bold]{escape(row['digest'])}[/bold]: last sent {_short_time(row['sent_at'])} UTC, "
-                f"{_n(row['stories'], 'story')} to {_n(len(json.loads(row['recipients'])), 'recipient')}")
+                f"{_n(row['stories'], 'story')} to {_n(len(row['recipients']), 'recipient')}")
         if refused:
             line += " · [red]refused: " + escape(", ".join(f"{k} ({v})" for k, v in refused.items())) + \
                 "[/red]; check these addresses in feeds.yaml"
@@ -120,35 +100,22 @@ def status(state: State, as_json: bool) -> None:
                     f"the message went to the server; Message-ID {escape(row['message_id'])}); if nobody got it, "
                     f"`veille digest {escape(row['digest'])} --send --force` sends it again")
         out.print(line)
-    total = archive.count_articles()
-    langs = ", ".join(f"{lang} {n}" for lang, n in by_lang.items()) or "none"
-    out.print(f"[bold]{total}[/bold] articles; by language: {escape(langs)}")
-    if taggers:
+
+
+def _print_totals(report: StatusReport) -> None:
+    langs = ", ".join(f"{lang} {n}" for lang, n in report.by_lang.items()) or "none"
+    out.print(f"[bold]{report.total}[/bold] articles; by language: {escape(langs)}")
+    if report.taggers:
         out.print("[bold]entities and topics[/bold]")
-        for row in taggers:
+        for row in report.taggers:
             how = row["tagger"].split(";")[0]
             kind = ("full model" if how.startswith("model") else
                     "fallback: gazetteer only" if how.startswith("fallback") else "not tagged: run `veille retag`")
             out.print(f"  {row['lang']}: {row['n']} article(s), {kind} ({escape(how)})")
-    if recent_failures:
+    if report.recent_failures:
         out.print("[bold]recent failures[/bold]")
-        for f in recent_failures[:10]:
+        for f in report.recent_failures[:10]:
             out.print(f"  {f['source']}: {f['url']}: {f['reason']} (x{f['count']})", markup=False)
-
-
-def _crawl_delays(archive: Archive, settings: Settings) -> list[dict]:
-    """The hosts whose robots.txt Crawl-delay makes veille wait longer than host_delay, or
-    asks for longer than it waits (capped): what it asks, what veille waits, when it was read."""
-    from veille.net.http import paced_delay
-
-    paced = []
-    for host, known in sorted(archive.crawl_delays().items()):
-        asks = float(known["asks"])
-        waits = paced_delay(settings, asks)
-        if asks > settings.host_delay:
-            paced.append({"host": host, "asks": asks, "waits": waits, "capped": waits < asks,
-                          "read": known.get("read")})
-    return paced
 
 
 @click.command(name="list")
@@ -168,7 +135,7 @@ def list_(state: State, source: str | None, lang: str | None, limit: int, as_jso
     if as_json:
         archive = state.archive()
         for article in articles:
-            print(json.dumps(_article_json(article, archive), ensure_ascii=False))
+            print(json.dumps(article_record(article, archive), ensure_ascii=False))
         return
     table = Table(show_edge=False, expand=True)
     table.add_column("id", no_wrap=True)
@@ -194,29 +161,21 @@ def show(state: State, article_id: str, as_json: bool) -> None:
     Example: veille show 3f9a1c2b
     """
     archive = state.archive()
-    article = archive.get_article(article_id)
-    if article is None:
-        story = archive.get_article(article_id[1:]) if article_id[:1] in ("s", "S") else None
-        if story is not None and archive.story_of(story.id) is not None:
+    view = article_view(archive, article_id)
+    if view is None:
+        if names_a_story(archive, article_id):
             raise VeilleError(f"{article_id} is a story id; `veille story {article_id}` shows its articles")
         raise VeilleError(f"no article with id {_shown(article_id)}; `veille list` shows the ids "
                           "(any 4 or more of their first characters will do, if no other id starts so)")
-    revisions = [dict(r) for r in archive.revisions(article.id)]
-    entities = archive.entities_of(article.id)
-    tags = archive.tags_of(article.id)
-    membership = archive.story_membership(article.id)
     if as_json:
-        data = _article_json(article, archive)
-        data["story_evidence"] = membership["evidence"] if membership else None
-        data["text"] = article.text
-        data["alternates"] = article.alternates
-        data["revisions"] = revisions
-        data["entities"] = [{"text": e.text, "label": e.label, "start": e.start, "end": e.end,
-                             "key": e.key, "origin": e.origin} for e in entities]
-        data["tags"] = tags
-        data["tagger"] = article.tagger
-        print(json.dumps(data, ensure_ascii=False))
+        print(json.dumps(view.full_record(), ensure_ascii=False))
         return
+    _print_article(view)
+
+
+def _print_article(view: ArticleView) -> None:
+    """The title, the metadata a line each, tags and names, then the text."""
+    article, membership = view.article, view.membership
     out.print(f"[bold]{escape(article.title or '(no title)')}[/bold]")
     meta = [
         ("id", article.id), ("url", article.url), ("source", article.source),
@@ -233,15 +192,12 @@ def show(state: State, article_id: str, as_json: bool) -> None:
     for key, value in meta:
         if value:
             out.print(f"[dim]{key:>9}[/dim]  {escape(value)}")
-    if tags:
-        out.print(f"[dim]{'tags':>9}[/dim]  {escape(', '.join(tags))}")
-    by_label: dict[str, dict[str, int]] = {}
-    for entity in entities:
-        by_label.setdefault(entity.label, {}).setdefault(entity.text, 0)
-        by_label[entity.label][entity.text] += 1
+    if view.tags:
+        out.print(f"[dim]{'tags':>9}[/dim]  {escape(', '.join(view.tags))}")
+    by_label = view.names_by_label()
     for label in ("PERSON", "ORG", "LOC", "MISC"):
         if label in by_label:
-            names = sorted(by_label[label].items(), key=lambda kv: (-kv[1], kv[0]))
+            names = by_label[label]
             shown = ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in names)
             out.print(f"[dim]{label.lower():>9}[/dim]  {escape(shown)}")
     if not article.tagger:
@@ -259,24 +215,16 @@ def story(state: State, article_or_story: str, as_json: bool) -> None:
 
     Give an article id (or a story id, which starts with "s"). Example: veille story 3f9a1c2b
     """
-    archive = state.archive()
-    article = archive.get_article(article_or_story.removeprefix("s"))
-    story_id = archive.story_of(article.id) if article else None
-    if story_id is None:
+    found = story_view(state.archive(), article_or_story)
+    if found is None:
         raise VeilleError(f"no story for {_shown(article_or_story)}; `veille list` shows article ids, "
                           "and `veille dedupe --rebuild` places older articles in stories")
-    members = archive.story_members(story_id)
     if as_json:
-        print(json.dumps({"story_id": story_id, "original_id": members[0]["original_id"], "members": [
-            {key: m[key] for key in ("article_id", "relation", "lang", "source", "published", "fetched", "title",
-                                     "url", "linked_to", "score", "evidence")} for m in members]},
-            ensure_ascii=False))
+        print(json.dumps(found.record(), ensure_ascii=False))
         return
-    original = next(m for m in members if m["relation"] == "original")
-    out.print(f"[bold]story {story_id}[/bold]: {escape(original['title'] or '(no title)')} "
-              f"({len(members)} version{'s' if len(members) > 1 else ''})")
-    order = {"original": 0, "duplicate": 1, "copy": 2, "translation": 3}
-    for m in sorted(members, key=lambda m: (order[m["relation"]], m["lang"], m["article_id"])):
+    out.print(f"[bold]story {found.story_id}[/bold]: {escape(found.original['title'] or '(no title)')} "
+              f"({len(found.members)} version{'s' if len(found.members) > 1 else ''})")
+    for m in found.in_order():
         when = (m["published"] or m["fetched"] or "")[:10]
         out.print(f"  [bold]{m['relation']:<11}[/bold] {m['article_id'][:10]}  {m['lang']}  {when}  "
                   f"{escape(m['source'])}  {escape(m['title'] or '')}")
