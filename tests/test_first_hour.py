@@ -143,7 +143,7 @@ def test_search_highlights_in_colour_on_a_terminal_brackets_in_pipes_offsets_in_
     import json as _json
     from rich.console import Console
 
-    import veille.app.cli.main as veille_cli
+    import veille.app.cli.search as veille_cli
 
     cli("import", str(SEEDS))
     piped = cli("search", "palantir").stdout

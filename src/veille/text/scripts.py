@@ -67,10 +67,6 @@ def is_cjk(char: str) -> bool:
     return _HAS_CJK.match(char) is not None
 
 
-def cjk_runs(text: str) -> list[str]:
-    return _CJK_RUN.findall(text)
-
-
 def words(text: str) -> list[str]:
     """The words of a text, with every CJK character a word of its own (letters, digits, marks; no `_`).
 
