@@ -117,3 +117,20 @@ class DedupeSettings:
     second_language: float = 0.15
     common_anchor: float = 0.20  # an anchor held by more than this share of the archive is no evidence
     merge_overlap: float = 0.7  # a second link joins two stories only if its weaker overlap is this strong
+
+
+@dataclass(frozen=True)
+class Health:
+    """A source's feed health, as the archive keeps it; stages.health computes the next one."""
+
+    score: float = 0.0
+    consecutive_failures: int = 0
+    failing_since: str | None = None
+    paused_since: str | None = None
+    next_attempt: str | None = None  # ISO time before which the scheduler leaves the source alone
+    error_kind: str | None = None
+    not_modified_streak: int = 0
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_since is not None

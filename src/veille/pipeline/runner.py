@@ -31,7 +31,7 @@ from veille.pipeline.stories import link_quietly
 from veille.pipeline.tagging import Taggers
 from veille.stages import health
 from veille.stages.dedupe import Settings as DedupeSettings
-from veille.storage.sqlite.store import Archive, SourceState
+from veille.storage import Archive, SourceState
 from veille.text.times import Clock, iso, utcnow
 
 logger = logging.getLogger(__name__)

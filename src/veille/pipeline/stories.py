@@ -11,9 +11,8 @@ from veille.pipeline.reports import Failure, Progress, RunReport, notify
 from veille.stages import dedupe
 from veille.stages.dedupe import Link
 from veille.stages.dedupe import Settings as DedupeSettings
-from veille.storage import Archive
+from veille.storage import Archive, decode_shares
 from veille.storage.rows import FingerprintRow
-from veille.storage.sqlite.store import decode_shares
 from veille.text.keys import fold
 from veille.text.urls import canonical_url
 

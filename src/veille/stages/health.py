@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from veille.errors import FetchError
 from veille.text.times import iso
+from veille.models import Health  # noqa: F401 - the value these functions work on
 
 MAX_BACKOFF = timedelta(hours=24)
 MAX_RETRY_AFTER = timedelta(days=7)  # a server asking for longer is treated as asking for a week
@@ -43,21 +44,6 @@ KINDS: dict[str, tuple[float, str]] = {
     "network": (1.0, "the site is unreachable: veille retries with backoff; check the network if all sources fail"),
     "other": (2.0, "see the last error; `veille feeds check NAME` fetches it once and reports"),
 }
-
-
-@dataclass(frozen=True)
-class Health:
-    score: float = 0.0
-    consecutive_failures: int = 0
-    failing_since: str | None = None
-    paused_since: str | None = None
-    next_attempt: str | None = None  # ISO time before which the scheduler leaves the source alone
-    error_kind: str | None = None
-    not_modified_streak: int = 0
-
-    @property
-    def paused(self) -> bool:
-        return self.paused_since is not None
 
 
 def kind_of(error: Exception) -> str:

@@ -17,8 +17,10 @@ from urllib.parse import unquote
 from veille.errors import ArchiveError
 from veille.storage.protocol import Archive
 from veille.storage.sqlite.lock import WriterLock
+from veille.storage.sqlite.sources import SourceState
+from veille.storage.sqlite.store import decode_shares
 
-__all__ = ["Archive", "open_archive", "sqlite_folder", "writer_lock"]
+__all__ = ["Archive", "SourceState", "archive_exists", "decode_shares", "open_archive", "sqlite_folder", "writer_lock"]
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
@@ -28,6 +30,13 @@ def open_archive(url: str | Path) -> Archive:
     from veille.storage.sqlite.store import Archive as SQLiteArchive
 
     return SQLiteArchive(sqlite_folder(url))
+
+
+def archive_exists(url: str | Path) -> bool:
+    """Whether an archive is already kept at `url` (readers refuse to make one on a typo)."""
+    from veille.storage.sqlite.schema import DB_NAME
+
+    return (sqlite_folder(url) / DB_NAME).exists()
 
 
 def writer_lock(url: str | Path, command: str) -> WriterLock:

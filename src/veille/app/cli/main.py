@@ -22,8 +22,7 @@ import click
 from veille import __version__
 from veille.config.settings import Config, load_config
 from veille.errors import STORAGE_ERRNOS, NoArchiveError, StorageError, VeilleError, is_storage_error, storage_advice
-from veille.storage import Archive, open_archive, writer_lock
-from veille.storage.sqlite.store import DB_NAME
+from veille.storage import Archive, archive_exists, open_archive, writer_lock
 
 
 class VeilleGroup(click.Group):
@@ -111,7 +110,7 @@ class State(dict):
         return self["_archive"]
 
     def has_archive(self) -> bool:
-        return "_archive" in self or (Path(self["archive_path"]) / DB_NAME).exists()
+        return "_archive" in self or archive_exists(Path(self["archive_path"]))
 
     def config(self) -> Config:
         if "_config" not in self:

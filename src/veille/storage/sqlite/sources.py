@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from veille.stages.health import Health
+from veille.models import Health
 from veille.storage.rows import FailureRow, SourceRow
 from veille.storage.sqlite.base import Part
 from veille.storage.sqlite.failures import converts_errors
