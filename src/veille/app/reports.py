@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from veille.config.settings import Config, Settings, Source
 from veille.errors import FeedError, FetchError
@@ -17,6 +19,9 @@ from veille.models import Article, Entity
 from veille import pipeline
 from veille.stages import health
 from veille.storage import Archive
+
+if TYPE_CHECKING:
+    from veille.net.http import Fetcher
 
 STORY_FIELDS = ("story_id", "relation", "original_id")
 JSON_FIELDS = (
@@ -35,7 +40,7 @@ RELATION_ORDER = {"original": 0, "duplicate": 1, "copy": 2, "translation": 3}
 class StatusReport:
     """Each source (feeds.yaml's first, in its order, then the archive's others) and the totals."""
 
-    folder: object
+    folder: Path
     sources: list[dict]
     total: int
     by_lang: dict[str, int]
@@ -233,7 +238,7 @@ def check_sources(config: Config, names: tuple[str, ...]) -> Iterator[tuple[Sour
             yield source, check_source(fetcher, source)
 
 
-def check_source(fetcher, source: Source) -> dict:
+def check_source(fetcher: Fetcher, source: Source) -> dict:
     """One source's answer: ok or not, its status, entries (a feed) or content type (a page), the advice."""
     record: dict = {"name": source.name, "url": source.url}
     try:
