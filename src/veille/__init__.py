@@ -2,7 +2,8 @@
 
 The public surface is small: load a config, open an archive, run the pipeline.
 
-    from veille import load_config, open_archive, fetch_sources, import_paths
+    from veille import load_config, open_archive
+    from veille.pipeline import fetch_sources, import_paths
 """
 
 __version__ = "0.1.0"

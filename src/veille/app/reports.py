@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from veille.config.settings import Config, Settings, Source
@@ -40,7 +39,7 @@ RELATION_ORDER = {"original": 0, "duplicate": 1, "copy": 2, "translation": 3}
 class StatusReport:
     """Each source (feeds.yaml's first, in its order, then the archive's others) and the totals."""
 
-    folder: Path
+    folder: str  # where the archive is, for people (its location)
     sources: list[dict]
     total: int
     by_lang: dict[str, int]
@@ -59,7 +58,7 @@ class StatusReport:
 def status_report(archive: Archive, config: Config | None) -> StatusReport:
     """The state of every source and the archive's totals (`config`: None without a feeds.yaml)."""
     return StatusReport(
-        folder=archive.folder,
+        folder=archive.location,
         sources=source_states(archive, config),
         total=archive.count_articles(),
         by_lang=archive.counts_by_lang(),

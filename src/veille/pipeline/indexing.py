@@ -16,7 +16,7 @@ def sync_quietly(archive: Archive, report: RunReport) -> None:
         sync_index(archive)
     except Exception as exc:
         logger.debug("index sync failed", exc_info=True)
-        report.failures.append(Failure("index", str(archive.folder), f"search index not updated ({exc}); "
+        report.failures.append(Failure("index", archive.location, f"search index not updated ({exc}); "
                                        "it catches up on the next run, or run `veille reindex`"))
 
 

@@ -23,6 +23,7 @@ def open_index(archive, *, reader: bool = False, repair: bool = False, beside: b
     readers go on searching until its `publish()` puts it in place (`veille reindex`)."""
     from veille.search.whoosh.index import SearchIndex as WhooshIndex
 
+    location = archive.index_location()  # where the backend keeps it (ARCHIVE/index for SQLite)
     if beside:
-        return WhooshIndex.beside(archive.folder)
-    return WhooshIndex(archive.folder, repair=repair, reader=reader, name=INDEX_DIR)
+        return WhooshIndex.beside(location.parent)
+    return WhooshIndex(location.parent, repair=repair, reader=reader, name=location.name)

@@ -63,7 +63,7 @@ def search(state: State, query: str, lang: str | None, source: str | None, since
             err.print(f"[dim]expanded: {escape(note)}[/dim]")
     _catch_up(archive)
     if archive.count_articles() == 0:
-        raise ArchiveError(f"no articles yet in {archive.folder}; add some with `veille import PATH` or `veille fetch`")
+        raise ArchiveError(f"no articles yet in {archive.location}; add some with `veille import PATH` or `veille fetch`")
     index = open_index(archive, reader=True)
     filters = filters_of(lang, source, since, until)
     tree = parse_query(query)

@@ -18,16 +18,8 @@ import snowballstemmer
 from whoosh.lang import has_stopwords, stopwords_for_language
 
 from veille.text.scripts import CJK, WORD, has_cjk, is_cjk, strip_accents
+from veille.text.stemmers import STEMMERS  # noqa: F401 - one table, also read by the topic tagger
 
-# ISO 639-1 -> Snowball algorithm (PyStemmer). Other languages are indexed folded but not stemmed.
-STEMMERS = {
-    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
-    "en": "english", "es": "spanish", "et": "estonian", "eu": "basque", "fa": "persian", "fi": "finnish",
-    "fr": "french", "ga": "irish", "hi": "hindi", "hu": "hungarian", "hy": "armenian", "id": "indonesian",
-    "it": "italian", "lt": "lithuanian", "ne": "nepali", "nl": "dutch", "no": "norwegian", "pl": "polish",
-    "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian", "sv": "swedish", "ta": "tamil",
-    "tr": "turkish",
-}
 # Words whoosh's stop lists lack (its French list has no "les").
 EXTRA_STOPWORDS = {"fr": {"les", "des", "aux", "du", "au"}, "en": {"its"}, "es": {"los", "las"}}
 # A word: letters, digits and combining marks (which \w alone leaves out: Devanagari vowel signs).
