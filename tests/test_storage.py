@@ -150,3 +150,23 @@ def test_no_sqlite_outside_storage():
         text = path.read_text(encoding="utf-8")
         assert "import sqlite3" not in text, path
         assert not sql.search(text), path
+
+
+def test_the_archive_is_named_on_the_command_line_by_a_folder_or_an_address(tmp_path):
+    """`--archive sqlite:///PATH` is the folder PATH; a server archive (a later version) is said in one
+    line, with its password hidden, and nothing is created."""
+    from click.testing import CliRunner
+
+    from veille.app.cli.main import main
+
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    folder = tmp_path / "by-url"
+    runner = CliRunner()
+    made = runner.invoke(main, ["--archive", f"sqlite://{folder}", "import", str(seeds)])
+    assert made.exit_code == 0, made.output
+    listed = runner.invoke(main, ["--archive", str(folder), "list", "--json"])
+    assert listed.exit_code == 0 and len(listed.stdout.splitlines()) == 5
+    server = runner.invoke(main, ["--archive", "postgresql://me:secret@127.0.0.1/veille", "status"])
+    line = server.output.strip()
+    assert server.exit_code == 1 and "\n" not in line and "PostgreSQL" in line
+    assert "secret" not in line and "me:***@" in line

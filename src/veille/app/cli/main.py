@@ -22,7 +22,7 @@ import click
 from veille import __version__
 from veille.config.settings import Config, load_config
 from veille.errors import STORAGE_ERRNOS, NoArchiveError, StorageError, VeilleError, is_storage_error, storage_advice
-from veille.storage import Archive, archive_exists, open_archive, writer_lock
+from veille.storage import Archive, archive_exists, open_archive, sqlite_folder, writer_lock
 
 
 class VeilleGroup(click.Group):
@@ -100,17 +100,17 @@ class State(dict):
         """The archive; only the commands that fill it (`create`: fetch, import, run) may make a new one,
         so a mistyped --archive is said, not answered with an empty archive made on the spot."""
         if "_archive" not in self:
-            folder = Path(self["archive_path"])
+            folder = sqlite_folder(self["archive_path"])  # a folder, or sqlite:///path
             if folder.exists() and not folder.is_dir():
                 raise NoArchiveError(f"{folder} is a file, not an archive folder; give the right --archive")
             if not create and not self.has_archive():
                 raise NoArchiveError(f"no archive at {folder} (create one with `veille import PATH` or "
                                      "`veille fetch`; or give the right --archive)")
-            self["_archive"] = open_archive(folder)
+            self["_archive"] = open_archive(self["archive_path"])
         return self["_archive"]
 
     def has_archive(self) -> bool:
-        return "_archive" in self or archive_exists(Path(self["archive_path"]))
+        return "_archive" in self or archive_exists(self["archive_path"])
 
     def config(self) -> Config:
         if "_config" not in self:
@@ -134,7 +134,7 @@ class State(dict):
 
 
 @click.group(cls=VeilleGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--archive", "archive_path", type=click.Path(path_type=Path), default="archive",
+@click.option("--archive", "archive_path", metavar="PATH", default="archive",
               envvar="VEILLE_ARCHIVE", show_default=True, show_envvar=True,
               help="Archive folder (database, raw pages, index).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default="feeds.yaml",
@@ -143,7 +143,7 @@ class State(dict):
 @click.option("--debug", is_flag=True, help="Log details and show tracebacks.")
 @click.version_option(__version__, prog_name="veille")
 @click.pass_context
-def main(ctx: click.Context, archive_path: Path, config_path: Path, debug: bool) -> None:
+def main(ctx: click.Context, archive_path: str, config_path: Path, debug: bool) -> None:
     """veille: a multilingual media-monitoring pipeline and article archive.
 
     Example: veille fetch && veille list --lang fr
