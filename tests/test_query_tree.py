@@ -79,6 +79,9 @@ def test_find_ids_opens_the_archives_index_when_given_none(tmp_path):
     class Archive:
         folder = tmp_path
 
+        def index_location(self):
+            return tmp_path / "index"
+
     index = open_index(Archive(), repair=True)
     index.add([(Article(id="a" * 16, url="", source="s", text="police", lang="en"), None, [], [])], cursor="1")
     index.close()
