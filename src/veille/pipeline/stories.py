@@ -11,7 +11,7 @@ from veille.pipeline.reports import Failure, Progress, RunReport, notify
 from veille.stages import dedupe
 from veille.stages.dedupe import Link
 from veille.stages.dedupe import Settings as DedupeSettings
-from veille.storage import Archive, decode_shares
+from veille.storage import Archive
 from veille.storage.rows import FingerprintRow
 from veille.text.keys import fold
 from veille.text.urls import canonical_url
@@ -257,7 +257,7 @@ def _member(row: dict, facts: _StoryFacts) -> dedupe.Member:
 
 
 def _shares(stored) -> tuple[tuple[str, float], ...]:
-    return decode_shares(stored) if isinstance(stored, str) or stored is None else tuple(stored)
+    return tuple(stored or ())  # decoded by the store (story_members), or the article's own
 
 
 def _original_of(rows: list[dict], facts: _StoryFacts) -> dict:

@@ -18,9 +18,8 @@ from veille.errors import ArchiveError
 from veille.storage.protocol import Archive
 from veille.storage.sqlite.lock import WriterLock
 from veille.storage.sqlite.sources import SourceState
-from veille.storage.sqlite.store import decode_shares
 
-__all__ = ["Archive", "SourceState", "archive_exists", "decode_shares", "open_archive", "sqlite_folder", "writer_lock"]
+__all__ = ["Archive", "SourceState", "archive_exists", "open_archive", "sqlite_folder", "writer_lock"]
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
