@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from veille.errors import ArchiveError
 from veille.storage.protocol import Archive
 from veille.storage.sqlite.lock import WriterLock
-from veille.storage.sqlite.sources import SourceState
+from veille.storage.rows import SourceState
 
 __all__ = ["Archive", "SourceState", "archive_exists", "open_archive", "sqlite_folder", "writer_lock"]
 

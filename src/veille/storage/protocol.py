@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Protocol, runtime_checkable
 
 from veille.models import Article, Entity, Health
-from veille.storage.rows import FailureRow, FingerprintRow, RevisionRow, SourceRow
+from veille.storage.rows import FailureRow, FingerprintRow, RevisionRow, SourceRow, SourceState
 
 if TYPE_CHECKING:
-    from veille.storage.sqlite.sources import SourceState
     from veille.storage.sqlite.lock import WriterLock
 
 Fingerprint = Any  # a stages.dedupe.Fingerprint: article_id, lang, minhash, bands, anchors, ...
@@ -47,7 +46,7 @@ class Archive(Protocol):
         """True inside while this process holds the writer lock, False if another writer has it."""
 
     # -- sources, feed entries, failures, politeness -------------------------
-    def source_state(self, name: str) -> "SourceState": ...
+    def source_state(self, name: str) -> SourceState: ...
     def record_source_success(self, name: str, url: str, kind: str, *, at: str, status: str, etag: str | None,
                               last_modified: str | None, keep_validators: bool = True,
                               health: "Health | None" = None, moved_to: str | None = None) -> None: ...

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from veille.models import Health
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -35,27 +37,37 @@ class _Readable:
 
 @dataclass(frozen=True)
 class SourceRow(_Readable):
-    """A source's fetch record and feed health, as `veille status` and `veille feeds` show it."""
+    """A source's fetch record and feed health: what a pass reads of it (`source_state`), and what
+    `veille status` and `veille feeds` show (`source_rows`). A source never fetched has only its name."""
 
     name: str
-    url: str
-    kind: str
-    etag: str | None
-    last_modified: str | None
-    last_fetch: str | None
-    last_success: str | None
-    last_status: str | None
-    last_error: str | None
-    last_error_at: str | None
-    consecutive_failures: int
-    health: float
-    failing_since: str | None
-    paused_since: str | None
-    next_attempt: str | None
-    error_kind: str | None
-    not_modified_streak: int
-    moved_to: str | None
-    moved_at: str | None
+    url: str | None = None
+    kind: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetch: str | None = None
+    last_success: str | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    consecutive_failures: int = 0
+    health: float = 0.0
+    failing_since: str | None = None
+    paused_since: str | None = None
+    next_attempt: str | None = None
+    error_kind: str | None = None
+    not_modified_streak: int = 0
+    moved_to: str | None = None
+    moved_at: str | None = None
+
+    def as_health(self) -> Health:
+        return Health(score=self.health, consecutive_failures=self.consecutive_failures,
+                      failing_since=self.failing_since, paused_since=self.paused_since,
+                      next_attempt=self.next_attempt, error_kind=self.error_kind,
+                      not_modified_streak=self.not_modified_streak)
+
+
+SourceState = SourceRow  # the name the pipeline reads it by
 
 
 @dataclass(frozen=True)

@@ -4,39 +4,11 @@ robots.txt asked for."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from veille.models import Health
-from veille.storage.rows import FailureRow, SourceRow
+from veille.storage.rows import FailureRow, SourceRow, SourceState
 from veille.storage.sqlite.base import Part
 from veille.storage.sqlite.failures import converts_errors
-
-
-@dataclass
-class SourceState:
-    name: str
-    etag: str | None = None
-    last_modified: str | None = None
-    last_fetch: str | None = None
-    last_success: str | None = None
-    last_status: str | None = None
-    last_error: str | None = None
-    last_error_at: str | None = None
-    consecutive_failures: int = 0
-    health: float = 0.0
-    failing_since: str | None = None
-    paused_since: str | None = None
-    next_attempt: str | None = None
-    error_kind: str | None = None
-    not_modified_streak: int = 0
-    moved_to: str | None = None
-    moved_at: str | None = None
-
-    def as_health(self) -> Health:
-        return Health(score=self.health, consecutive_failures=self.consecutive_failures,
-                      failing_since=self.failing_since, paused_since=self.paused_since,
-                      next_attempt=self.next_attempt, error_kind=self.error_kind,
-                      not_modified_streak=self.not_modified_streak)
 
 
 @converts_errors
@@ -46,7 +18,7 @@ class Sources(Part):
         row = self.db.execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
         if row is None:
             return SourceState(name=name)
-        return SourceState(**{k: row[k] for k in SourceState.__dataclass_fields__})
+        return SourceState.of(row)
 
     def record_source_success(
         self, name: str, url: str, kind: str, *, at: str, status: str,

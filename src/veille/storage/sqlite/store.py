@@ -24,7 +24,8 @@ from veille.storage.sqlite.lock import WriterLock, try_writer
 from veille.storage.sqlite.records import Records
 from veille.storage.sqlite.schema import (ARTICLE_COLUMNS, DB_NAME, INDEX_NAME, LIST_COLUMNS, MIGRATIONS, open_database,
                                          schema_version)
-from veille.storage.sqlite.sources import SourceState, Sources
+from veille.storage.rows import SourceState
+from veille.storage.sqlite.sources import Sources
 from veille.storage.sqlite.stories import Stories
 
 __all__ = ["ARTICLE_COLUMNS", "Archive", "DB_NAME", "LIST_COLUMNS", "MIGRATIONS", "SourceState", "compress",
