@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean servers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m veille.dev.demo
 
-test: $(STAMP)
+# The servers some tests start themselves (PostgreSQL), from Debian packages, when run as root.
+# No cluster is created or started by the package: each test run starts a throwaway one.
+servers:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing PostgreSQL (Debian package) for the PostgreSQL tests"; \
+	  mkdir -p /etc/postgresql-common && echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib >/dev/null; \
+	fi
+
+test: $(STAMP) servers
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,24 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path):
     return Cli(tmp_path)
+
+
+# -- PostgreSQL: one throwaway cluster per test session, when PostgreSQL is installed --------------
+@pytest.fixture(scope="session")
+def pg_cluster():
+    from pgcluster import Cluster, available
+
+    why = available()
+    if why and os.environ.get("CI"):
+        pytest.fail(f"{why}; CI must run them (`make test` installs PostgreSQL as root)")
+    if why:
+        pytest.skip(why)
+    cluster = Cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """The URL of an empty database of its own, on the session's cluster."""
+    return pg_cluster.new_database()
