@@ -158,3 +158,36 @@ def test_two_rebuilds_give_the_same_stories_whatever_fingerprints_were_there(tmp
         second = stories(archive)
     assert first == second
     assert len(first) == len(placed_as_they_came)
+
+
+def _dated_page(title: str, day: str, text: str) -> str:
+    return (f"<html><head><title>{title}</title><meta property='article:published_time' content='{day}'></head>"
+            f"<body><article><h1>{title}</h1><p>{text}</p></article></body></html>")
+
+
+def test_a_story_keeps_its_id_through_a_rebuild_while_its_members_stay(tmp_path):
+    # The later-published copy arrived first and named the story; a rebuild places the older one
+    # first. Ids quoted in exports and notes must not go stale when nothing changed (issue 21).
+    from veille.pipeline import Taggers, import_paths, rebuild_stories
+    from veille.storage.sqlite.store import Archive
+
+    body = json.loads((FIXTURES / "site" / "MANIFEST.json").read_text(encoding="utf-8"))[0]["must_contain"]
+    text = "\n\n".join(body * 30)
+    (tmp_path / "later.html").write_text(_dated_page("Later", "2026-03-02", text), encoding="utf-8")
+    (tmp_path / "earlier.html").write_text(_dated_page("Earlier", "2026-03-01", text), encoding="utf-8")
+    with Archive(tmp_path / "archive") as archive:
+        import_paths([tmp_path / "later.html", tmp_path / "earlier.html"], archive, taggers=Taggers())
+        ids = {a.url.rsplit("/", 1)[1]: a.id for a in archive.list_articles(limit=None)}
+        story = archive.story_of(ids["later.html"])
+        assert story == archive.story_of(ids["earlier.html"]) == f"s{ids['later.html']}"
+        rebuild_stories(archive)
+        assert archive.story_of(ids["earlier.html"]) == archive.story_of(ids["later.html"]) == story
+        assert archive.story_membership(ids["earlier.html"])["relation"] == "original"
+        def stop_after_one(event, detail):
+            if event == "file":
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):  # interrupted after the stories were cleared: it resumes
+            rebuild_stories(archive, progress=stop_after_one)
+        rebuild_stories(archive)
+        assert archive.story_of(ids["earlier.html"]) == archive.story_of(ids["later.html"]) == story

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -22,11 +23,12 @@ _KIND_ORDER = {"duplicate": 3, "copy": 2, "translation": 1}
 
 
 def link_story(archive: Archive, article: Article, settings: DedupeSettings | None = None, *,
-               placed_only: bool = False) -> dict:
+               placed_only: bool = False, names: dict[str, str] | None = None) -> dict:
     """Fingerprint `article`, find what it is a version of, and place it in a story.
 
     `placed_only` (a rebuild): link only to articles already placed again, not to later ones whose
     fingerprints an earlier run left, so that the result does not depend on what was there before.
+    `names` (a rebuild): article id -> the id its story had before, for a story this article starts.
     Returns its membership (story_id, relation, original_id, evidence).
     """
     settings = settings or DedupeSettings()
@@ -41,7 +43,7 @@ def link_story(archive: Archive, article: Article, settings: DedupeSettings | No
             links = [link for link in links if archive.story_of(link.other_id) is not None]
         if not any(link.kind in ("duplicate", "copy") for link in links):
             links += _translation_links(archive, article, fp, settings, placed_only)
-        return _place_in_story(archive, article, fp, links, settings)
+        return _place_in_story(archive, article, fp, links, settings, names or {})
 
 
 def link_quietly(archive: Archive, article: Article, outcome: str, report: RunReport,
@@ -162,7 +164,7 @@ def _best_link(archive: Archive, links: list[Link]) -> Link | None:
 
 
 def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, links: list[Link],
-                    settings: DedupeSettings) -> dict:
+                    settings: DedupeSettings, names: dict[str, str]) -> dict:
     best = _best_link(archive, links)
     current = archive.story_of(article.id)
     story_id = current or (archive.story_of(best.other_id) if best else None)
@@ -170,7 +172,7 @@ def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, 
         story_id = f"s{best.other_id}"
         archive.write_story(story_id, best.other_id, [_membership(best.other_id, None)])
     if story_id is None:
-        story_id = f"s{article.id}"
+        story_id = _new_story_id(archive, article.id, names)
     members = {m["article_id"]: m for m in archive.story_members(story_id)}
     # The article is a version of texts in other stories too: they were one story all along (the
     # English page and its Chinese translation were placed before the Japanese one that links
@@ -211,6 +213,21 @@ def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, 
     archive.write_story(story_id, original["article_id"], changed, merged, replace=bool(merged) or not before)
     return {"story_id": story_id, "relation": relations[article.id], "original_id": original["article_id"],
             "evidence": evidence}
+
+
+def _new_story_id(archive: Archive, article_id: str, names: dict[str, str]) -> str:
+    """The id of a story `article_id` starts: in a rebuild, the id its story had before, so that ids
+    quoted in exports and notes stay right while a story keeps its members; else `s` + its id.
+
+    An id another story of this rebuild already took (an old story that split) is not reused."""
+    claimable = set(names.values())
+    for wanted in (names.get(article_id), f"s{article_id}"):
+        if wanted and (wanted not in claimable or not archive.story_members(wanted)):
+            return wanted
+    number = 2
+    while archive.story_members(f"s{article_id}.{number}"):
+        number += 1
+    return f"s{article_id}.{number}"
 
 
 def _membership(article_id: str, linked_to: str | None, score: float | None = None,
@@ -277,7 +294,10 @@ def _in_order(archive: Archive, after: tuple[str, str] | None, batch: int):
 def rebuild_stories(
     archive: Archive, settings: DedupeSettings | None = None, *, progress: Progress | None = None, batch: int = 200,
 ) -> RunReport:
-    """Recompute every story, oldest article first; resumable after an interruption."""
+    """Recompute every story, oldest article first; resumable after an interruption.
+
+    A story that comes out with the members it had keeps its id (its first member, placed first
+    again, takes the id its old story had)."""
     settings = settings or DedupeSettings()
     report = RunReport()
     marker = repr(settings)
@@ -285,21 +305,36 @@ def rebuild_stories(
     after = None
     if state and state.startswith(marker + "\t"):
         when, _, last = state[len(marker) + 1:].partition("\t")
-        after = (when, last)
+        after = (when, last) if when or last else None
+        names = json.loads(archive.get_state("rebuild-names") or "{}")
     else:
-        archive.clear_stories()
-        # Every fingerprint first: anchor weights count the whole archive, as they will on the
-        # next rebuild, so two rebuilds give the same stories whatever fingerprints were there before.
-        for articles, _ in _in_order(archive, None, batch):
-            for article in articles:
-                _save_fingerprint(archive, article)
+        names = _start_rebuild(archive, batch)
+        archive.set_state("rebuild", f"{marker}\t\t")  # from here on, an interrupted rebuild resumes
     notify(progress, "total", str(archive.count_articles()))
     for articles, after in _in_order(archive, after, batch):
         for article in articles:
-            membership = link_story(archive, article, settings, placed_only=True)
+            membership = link_story(archive, article, settings, placed_only=True, names=names)
             report.count("updated" if membership["relation"] != "original" else "unchanged", article.id)
             notify(progress, "file", article.id)
         archive.set_state("rebuild", f"{marker}\t{after[0]}\t{after[1]}")
     archive.set_state("rebuild", None)
+    archive.set_state("rebuild-names", None)
     return report
 
+
+def _start_rebuild(archive: Archive, batch: int) -> dict[str, str]:
+    """Fingerprint every article, note the story ids that are not `s` + the member's own id, and
+    clear the stories. Returns those names (kept in the archive, for a rebuild that resumes)."""
+    names: dict[str, str] = {}
+    # Every fingerprint first: anchor weights count the whole archive, as they will on the
+    # next rebuild, so two rebuilds give the same stories whatever fingerprints were there before.
+    for articles, _ in _in_order(archive, None, batch):
+        for article in articles:
+            _save_fingerprint(archive, article)
+            story = archive.story_of(article.id)
+            if story and story != f"s{article.id}":
+                names[article.id] = story
+    with archive.transaction():
+        archive.set_state("rebuild-names", json.dumps(names, sort_keys=True))
+        archive.clear_stories()
+    return names
