@@ -191,3 +191,24 @@ def test_a_story_keeps_its_id_through_a_rebuild_while_its_members_stay(tmp_path)
             rebuild_stories(archive, progress=stop_after_one)
         rebuild_stories(archive)
         assert archive.story_of(ids["earlier.html"]) == archive.story_of(ids["later.html"]) == story
+
+
+def test_each_members_evidence_names_its_relation_to_the_original_before_and_after_a_rebuild(tmp_path):
+    # "duplicate" once read "translation of …" and the original "same text as …"; after a rebuild two
+    # members were each "translation of" the other (issue 21).
+    cli = Cli(tmp_path)
+    cli("import", str(SEEDS))
+    story_of_000 = next(r["id"] for r in cli.json_lines("list", "--limit", "0") if r["url"].endswith(("/000_ae36fcfe6f8373c6.txt")))
+    for _ in range(2):
+        story = cli.json_lines("story", story_of_000)[0]
+        original = story["original_id"]
+        for member in story["members"]:
+            said = member["evidence"]
+            if member["article_id"] == original:
+                assert said.startswith("the original"), said
+            else:
+                assert said.startswith(f"{member['relation']} of {original[:8]}…"), said
+            assert "first of its story" not in said
+        shown = cli.json_lines("show", story_of_000)[0]
+        assert shown["story_evidence"] == next(m["evidence"] for m in story["members"] if m["article_id"] == story_of_000)
+        cli("dedupe", "--rebuild")

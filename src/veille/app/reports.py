@@ -143,7 +143,7 @@ class ArticleView:
     def full_record(self) -> dict:
         """`show --json`: the metadata, the text, its revisions, entities and tags."""
         data = dict(self.record)
-        data["story_evidence"] = self.membership["evidence"] if self.membership else None
+        data["story_evidence"] = evidence_for(self.membership) if self.membership else None
         data["text"] = self.article.text
         data["alternates"] = self.article.alternates
         data["revisions"] = self.revisions
@@ -208,7 +208,51 @@ def story_view(archive: Archive, article_or_story: str) -> StoryView | None:
     story_id = archive.story_of(article.id) if article else None
     if story_id is None:
         return None
-    return StoryView(story_id=story_id, members=archive.story_members(story_id))
+    members = [{**m, "evidence": evidence_for(m)} for m in archive.story_members(story_id)]
+    return StoryView(story_id=story_id, members=members)
+
+
+_LINK_KINDS = (("same text as ", "duplicate"), ("copy of ", "copy"), ("translation of ", "translation"))
+_OTHER_SIDE = {"duplicate": "has the same text", "copy": "is a copy of it", "translation": "is a translation of it"}
+
+
+def evidence_for(member: dict) -> str:
+    """What ties a member to its story, said from the original's side: "translation of <original>: …"
+    for a version, "the original; …" for the original, whichever member it was linked through.
+
+    What the store keeps is the link found when the article was placed ("translation of X: 12 shared
+    anchors"), to whichever member it was compared with; said as is, a duplicate read "translation
+    of …" and the original "same text as …"."""
+    raw = member.get("evidence") or ""
+    raw, _, credit = raw.partition("; credits ")
+    credit = f"; credits {credit}" if credit else ""
+    original, linked = member.get("original_id") or "", member.get("linked_to")
+    relation = member.get("relation") or "original"
+    kind, detail = _read_link(raw)
+    if raw.startswith("joined through "):  # a first member another version tied to the story
+        through, _, rest = raw.removeprefix("joined through ").partition(", which is a ")
+        linked, kind = through.rstrip("…").strip(), rest.split(" of it", 1)[0]
+        detail = rest.split(": ", 1)[1] if ": " in rest else ""
+        kind = {"copy": "copy", "translation": "translation"}.get(kind, "duplicate")
+    if relation == "original":
+        if not linked:
+            return "the original" + credit
+        side = f"{linked[:8]}… {_OTHER_SIDE[kind or 'copy']}"
+        return f"the original; {side}" + (f": {detail}" if detail else "") + credit
+    said = f"{relation} of {original[:8]}…"
+    if linked and not original.startswith(linked.rstrip("…")):
+        said += f", linked through {linked[:8]}…" + (f" ({kind}" + (f": {detail})" if detail else ")") if kind else "")
+    elif detail:
+        said += f": {detail}"
+    return said + credit
+
+
+def _read_link(raw: str) -> tuple[str | None, str]:
+    """The kind of a stored link's evidence and its detail ("12 shared anchors …")."""
+    for prefix, kind in _LINK_KINDS:
+        if raw.startswith(prefix):
+            return kind, raw.split(": ", 1)[1] if ": " in raw else ""
+    return None, ""
 
 
 # -- veille feeds list, veille feeds check ---------------------------------------
