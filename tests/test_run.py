@@ -100,3 +100,25 @@ def test_run_fetches_on_schedule_reloads_its_config_stops_cleanly_and_restarts_w
         assert len(server.requests_for("/slow.xml")) == slow_before
     assert archive_sql.integrity(archive) == "ok"
     assert archive_sql.count_articles(archive) == 5  # a1-a3, s1, l1: nothing twice
+
+
+def test_run_logs_a_failing_source_once_per_pass(tmp_path):
+    archive, feeds_file, log = tmp_path / "archive", tmp_path / "feeds.yaml", tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "veille", "--archive", str(archive), "--config", str(feeds_file), "run"]
+    with FixtureServer() as server:
+        feed(server, "/fast.xml", ["a1"])
+        feeds_file.write_text("settings:\n  host_delay: 0\nsources:\n"
+                              f"  - name: fast\n    url: {server.url}/fast.xml\n    interval: 1h\n"
+                              f"  - name: gone\n    url: {server.url}/gone.xml\n    interval: 1h\n",
+                              encoding="utf-8")
+        with log.open("w") as errors:
+            process = subprocess.Popen(command, stderr=errors)
+            try:
+                assert wait_for(lambda: "pass done" in log.read_text()), log.read_text()
+            finally:
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(timeout=DEADLINE) == 0
+    first_pass = log.read_text().split("pass done")[0]
+    about_gone = [line for line in first_pass.splitlines() if "gone" in line]
+    assert len(about_gone) == 1, "\n".join(about_gone)  # one line a failure, with its reason
+    assert "404" in about_gone[0]

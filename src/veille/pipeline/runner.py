@@ -382,7 +382,7 @@ def _source_failed(source: Source, archive: Archive, report: RunReport, reason: 
     now = clock()
     after = health.after_failure(state.as_health(), kind, now.astimezone(timezone.utc), source.interval,
                                  pause_after=pause_after, retry_after=retry_after)
-    logger.info("source failed", extra={"source": source.name, "reason": reason, "kind": kind,
+    logger.debug("source failed", extra={"source": source.name, "reason": reason, "kind": kind,
                                         "score": after.score, "paused": after.paused})
     archive.record_source_failure(source.name, source.url, source.kind, at=iso(now), reason=reason, health=after)
     report.fail(source.name, source.url, reason)
