@@ -175,3 +175,27 @@ def test_retag_reports_in_its_own_terms(cli):
     cli("import", str(SEEDS))
     assert "retag: nothing to tag again" in cli("retag").stdout
     assert "new" not in cli("retag").stdout
+
+
+def test_status_never_breaks_a_source_name_mid_word_at_80_columns(cli):
+    import os
+    import subprocess
+    import sys
+    long, short = "la-quadrature-du-net-technopolice-marseille", "eff-deeplinks"
+    cli.write_config(f"sources:\n  - name: {long}\n    url: http://127.0.0.1:9/feed.xml\n"
+                     f"  - name: {short}\n    url: http://127.0.0.1:9/eff.xml\n")
+    cli("import", str(SEEDS))
+    cli("fetch", ok=False)  # both refused: their errors fill the table's other columns
+    shown = subprocess.run([sys.executable, "-m", "veille", "--archive", str(cli.archive), "--config",
+                            str(cli.config), "status"], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "COLUMNS": "80", "TERM": "dumb"})
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines if line[:1] in "┏┃┡│└")  # the table fits
+    cells = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    assert short in cells  # a name that fits is whole
+    cut = [c for c in cells if c and long.startswith(c.rstrip("…"))]
+    assert len(cut) == 1 and (cut[0] == long or cut[0].endswith("…"))  # one line: whole, or cut and said
+    assert not any(c and c not in (short, "import") and c not in cut for c in cells)  # no fragment below
+    if cut[0] != long:
+        assert "names cut to fit the terminal: `veille feeds list` shows them whole" in shown.stdout

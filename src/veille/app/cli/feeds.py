@@ -85,7 +85,7 @@ def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: 
                 raise VeilleError(f"feeds add: {len(found)} feeds found at {url}; choose one with --pick N")
             pick = click.prompt("Which one", type=click.IntRange(1, len(found)))
         if pick is not None and pick > len(found):
-            raise VeilleError(f"feeds add: --pick {pick}, but only {len(found)} feed(s) were found")
+            raise VeilleError(f"feeds add: --pick {pick}, but only {_n(len(found), 'feed')} {'was' if len(found) == 1 else 'were'} found")
         feed = found[(pick or 1) - 1]
         chosen, title = feed.url, feed.title
         language = lang or (feed.language or "").lower()[:2] or None

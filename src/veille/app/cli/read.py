@@ -50,17 +50,23 @@ def status(state: State, as_json: bool) -> None:
 def _sources_table(report: StatusReport) -> tuple[Table, list[str]]:
     """The sources as a table, and the lines that ask for something to be done (paused, moved)."""
     table = Table(title=f"veille archive: {report.folder}", title_justify="left")
-    table.add_column("source", overflow="fold", max_width=24)
+    # A name is never broken mid-word: it keeps one line, cut with an ellipsis only when the terminal
+    # leaves it less room than it needs (the other columns keep 64 of 80 columns: a status and an error keep whole words).
+    longest = max((len(r["source"]) + (6 if not r["enabled"] else 0) for r in report.sources), default=6)
+    room = max(12, min(longest, 44, out.width - 64))
+    table.add_column("source", no_wrap=True, overflow="ellipsis", min_width=min(room, longest), max_width=room)
     table.add_column("articles", justify="right", no_wrap=True)
     table.add_column("last fetch", no_wrap=True)
-    table.add_column("status", overflow="fold", max_width=22)
-    table.add_column("last error", overflow="fold", ratio=1)
+    table.add_column("status", overflow="fold", min_width=12, max_width=22)
+    table.add_column("last error", overflow="fold", ratio=1, min_width=12)
     attention: list[str] = []
+    if longest > room:
+        attention.append("[dim]names cut to fit the terminal: `veille feeds list` shows them whole[/dim]")
     for r in report.sources:
         name = escape(r["source"]) if r["enabled"] else f"[dim]{escape(r['source'])} (off)[/dim]"
         error = escape(r["last_error"] or "")
         if r["failed_items"]:
-            error = (error + "; " if error else "") + f"{r['failed_items']} article(s) failed"
+            error = (error + "; " if error else "") + f"{_n(r['failed_items'], 'article')} failed"
         status_text = escape(r["last_status"] or "") or ("imported files" if r["source"] == pipeline.IMPORT_SOURCE else "never fetched")
         if r["paused_since"]:
             status_text = f"[red]paused since {_short_time(r['paused_since'])}[/red]"
@@ -104,14 +110,14 @@ def _print_digests(digests: list[dict]) -> None:
 
 def _print_totals(report: StatusReport) -> None:
     langs = ", ".join(f"{lang} {n}" for lang, n in report.by_lang.items()) or "none"
-    out.print(f"[bold]{report.total}[/bold] articles; by language: {escape(langs)}")
+    out.print(f"[bold]{report.total}[/bold] {'article' if report.total == 1 else 'articles'}; by language: {escape(langs)}")
     if report.taggers:
         out.print("[bold]entities and topics[/bold]")
         for row in report.taggers:
             how = row["tagger"].split(";")[0]
             kind = ("full model" if how.startswith("model") else
                     "fallback: gazetteer only" if how.startswith("fallback") else "not tagged: run `veille retag`")
-            out.print(f"  {row['lang']}: {row['n']} article(s), {kind} ({escape(how)})")
+            out.print(f"  {row['lang']}: {_n(row['n'], 'article')}, {kind} ({escape(how)})")
     if report.recent_failures:
         out.print("[bold]recent failures[/bold]")
         for f in report.recent_failures[:10]:
