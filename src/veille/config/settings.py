@@ -35,7 +35,10 @@ SETTINGS_KEYS = (
     "host_delay",
     "max_crawl_delay",
     "pause_after",
+    "capture",
+    "warc_max_size",
 )
+CAPTURE_KINDS = ("warc", "none")
 NLP_KEYS = ("models", "batch_size")
 DEDUPE_KEYS = ("copy_jaccard", "translation_score", "translation_cover", "min_shared_anchors", "length_ratio",
                "window_days")
@@ -96,6 +99,9 @@ class Settings:
     # robots.txt and the page after it.
     max_crawl_delay: float = 30.0
     pause_after: float = 12.0  # failure score at which a source is paused (see veille.health)
+    # Every response kept as the server sent it, as WARC records in ARCHIVE/warc ("none": not kept).
+    capture: str = "warc"
+    warc_max_size: int = 1000**3  # a WARC file is closed and the next begun past this size
 
 
 @dataclass(frozen=True)
@@ -515,6 +521,22 @@ class _Validator:
                     unit = " (seconds)" if key != "pause_after" else ""
                     raise self.fail(fields[key], f"settings.{key}: write a number from {low:g} to {high:g}{unit}")
                 values[key] = float(value)
+        if "capture" in fields:
+            value = self.scalar(fields["capture"], "settings.capture")
+            if value is False:  # `capture: no`, `capture: off` read as YAML booleans
+                value = "none"
+            if value not in CAPTURE_KINDS:
+                raise self.fail(fields["capture"], 'settings.capture: write "warc" (keep every response, the '
+                                'default) or "none" (keep only the clean text)')
+            values["capture"] = value
+        if "warc_max_size" in fields:
+            try:
+                values["warc_max_size"] = parse_size(self.scalar(fields["warc_max_size"], "settings.warc_max_size"))
+                if values["warc_max_size"] < 1000**2:
+                    raise ValueError("too small")
+            except ValueError:
+                raise self.fail(fields["warc_max_size"], "settings.warc_max_size: write a size of at least 1MB, "
+                                "like 1GB or 500MiB") from None
         return Settings(**values)
 
     def source(self, node: yaml.Node, index: int, settings: Settings) -> Source:

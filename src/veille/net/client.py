@@ -14,9 +14,12 @@ what a site allows its robots.txt's (`veille.net.robots`).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+import zlib
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import httpx
@@ -27,6 +30,11 @@ from veille.net.guard import ANY, address_kind, check_url, guarded_transport, na
 from veille.net.politeness import Gate, MemoryGate, retry_after
 from veille.net.robots import Robots
 from veille.text.encoding import decode, looks_like_html
+
+if TYPE_CHECKING:
+    from veille.capture import CaptureStore
+
+logger = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -41,6 +49,8 @@ class Response:
     redirects: list[str] = field(default_factory=list)
     permanent: bool = False  # every redirect on the way was permanent (301, 308): the URL has moved
     peer: str | None = None  # the IP address that answered (None with a test transport)
+    captures: list[str] = field(default_factory=list)  # the WARC response records, one per hop
+    capture_error: str | None = None  # why the exchange could not be kept, if it could not
 
     @property
     def peer_kind(self) -> str:
@@ -113,8 +123,10 @@ class Fetcher:
     `gate`: the politeness gate every request passes (default: this process's own MemoryGate)."""
 
     def __init__(self, settings: ClientSettings | object, transport: httpx.BaseTransport | None = None,
-                 gate: Gate | None = None) -> None:
+                 gate: Gate | None = None, capture: "CaptureStore | None" = None) -> None:
         self.settings = settings = ClientSettings.of(settings)
+        self.capture = capture  # where every response is kept as the server sent it (WARC), if anywhere
+        self.capture_failures = 0
         self.gate = gate or MemoryGate(settings.per_host, settings.host_delay)
         self.user_agent = settings.user_agent.format(version=__version__, contact=settings.contact)
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
@@ -187,10 +199,13 @@ class Fetcher:
 
     def _follow(self, url: str, headers: dict[str, str], accept: str, deadline: float, started: float) -> Response:
         hops: list[str] = []
+        captured: list[str] = []
         permanent = True
         current = url
         while True:
             response = self._request(current, headers, deadline)
+            captured.extend(response.captures)
+            response.captures = list(captured)
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 hops.append(current)
                 permanent = permanent and response.status in (301, 308)
@@ -230,30 +245,38 @@ class Fetcher:
                 stream = raw.extensions.get("network_stream")  # checked before it sent the request
                 address = stream.get_extra_info("server_addr") if stream is not None else None
                 peer = address[0] if address else None
-                body = bytearray()
                 declared = raw.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.settings.max_body and raw.status_code == 200:
                     raise FetchError(
                         "too large", url,
                         f"{declared} bytes declared, over {self.settings.max_body}; raise settings.max_body if this is expected",
                     )
+                # The bytes as sent (for the capture) and as meant (for the pipeline): the size cap is
+                # counted on the decoded ones, so a gzip bomb stops at the cap, not at the disk.
+                sent, body = bytearray(), bytearray()
+                decoder = _Decoder(raw.headers.get("content-encoding", ""), url)
                 if raw.status_code not in (204, 304) and not raw.is_redirect:
-                    for chunk in raw.iter_bytes():
-                        body.extend(chunk)
-                        if len(body) > self.settings.max_body:
+                    for chunk in raw.iter_raw():
+                        sent.extend(chunk)
+                        body.extend(decoder.feed(chunk, self.settings.max_body + 1 - len(body)))
+                        if len(body) > self.settings.max_body or decoder.over:
                             raise FetchError(
                                 "too large", url,
                                 f"body over {self.settings.max_body} bytes; raise settings.max_body if this is expected",
                             )
                         if time.monotonic() > deadline:
                             raise FetchError("timeout", url, "transfer too slow")
-                return Response(
+                    body.extend(decoder.finish())
+                response = Response(
                     url=str(raw.url),
                     status=raw.status_code,
                     headers={k.lower(): v for k, v in raw.headers.items()},
                     body=bytes(body),
                     peer=peer,
                 )
+                if self.capture is not None:
+                    self._capture(raw, bytes(sent), response)
+                return response
         except FetchError:
             raise
         except httpx.TimeoutException as exc:
@@ -271,6 +294,66 @@ class Fetcher:
             raise FetchError("network error", url, _short(exc)) from exc
         except (httpx.InvalidURL, ValueError) as exc:
             raise BlockedURLError("malformed URL", url, _short(exc)) from exc
+
+
+    def _capture(self, raw: httpx.Response, sent: bytes, response: Response) -> None:
+        """Keep the exchange as WARC records; a capture that fails is said and the fetch goes on
+        (the article is worth keeping without its evidence; the next fetch captures it again)."""
+        from veille.capture import Exchange
+
+        request = raw.request
+        target = request.url.raw_path.decode("ascii", "replace")
+        exchange = Exchange(
+            url=str(request.url), method=request.method, target=target,
+            request_headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+            http_version=raw.http_version, status=raw.status_code, reason=raw.reason_phrase,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.headers.raw],
+            body=sent, peer=response.peer)
+        try:
+            response.captures.append(self.capture.record(exchange))
+        except Exception as exc:  # a full disk, a removed folder: the fetch itself succeeded
+            self.capture_failures += 1
+            response.capture_error = f"{type(exc).__name__}: {exc}"
+            logger.warning("capture failed", extra={"url": str(request.url), "reason": response.capture_error})
+
+
+class _Decoder:
+    """Content-Encoding undone as the body arrives, never beyond `room` bytes of output at once."""
+
+    def __init__(self, encoding: str, url: str) -> None:
+        self.url = url
+        names = [e.strip().lower() for e in encoding.split(",") if e.strip() and e.strip().lower() != "identity"]
+        self.over = False
+        self.inflater = None  # identity, and labels nobody decodes ("none", "utf-8"): taken as sent
+        if names in (["gzip"], ["x-gzip"]):
+            self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif names == ["deflate"]:
+            self.inflater = zlib.decompressobj()  # zlib-wrapped, as the RFC says; raw deflate seen too
+        self.raw_deflate = names == ["deflate"]
+
+    def feed(self, chunk: bytes, room: int) -> bytes:
+        if self.inflater is None:
+            return chunk
+        try:
+            out = self.inflater.decompress(chunk, max(room, 1))
+        except zlib.error as exc:
+            if self.raw_deflate:  # "deflate" without its zlib wrapper: start again as raw deflate
+                self.raw_deflate = False
+                self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self.feed(chunk, room)
+            raise FetchError("bad encoding", self.url, f"the body does not decode ({exc})") from None
+        self.raw_deflate = False  # the wrapper was right: no second guess later
+        if self.inflater.unconsumed_tail:
+            self.over = True  # more output than room: over the cap
+        return out
+
+    def finish(self) -> bytes:
+        if self.inflater is None:
+            return b""
+        try:
+            return self.inflater.flush()
+        except zlib.error as exc:
+            raise FetchError("bad encoding", self.url, str(exc)) from None
 
 
 def _check_redirect(response: httpx.Response) -> None:

@@ -7,7 +7,7 @@ validators) is read into the job before it leaves; nothing in a job reaches back
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from veille.models import Article, Entry, ParsedFeed
 from veille.net.client import Response
@@ -46,6 +46,7 @@ class Page:
     article: Article | None = None
     error: str | None = None  # why the page itself could not be had
     deferred: bool = False  # not tried now (the host asked to wait, robots.txt unavailable): not a failure
+    captures: list[str] = field(default_factory=list)  # the WARC response records of its fetch, hop by hop
 
 
 @dataclass

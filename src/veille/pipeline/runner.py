@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from veille.config.settings import Config, Source
 from veille.errors import DeferredError, FeedError, FetchError, is_storage_failure
 from veille.models import Entry, ParsedFeed
+from veille.capture import CaptureStore, open_capture
 from veille.net.client import ClientSettings, Fetcher, Response
 from veille.net.guard import allowance
 from veille.pipeline.indexing import sync_quietly
@@ -76,7 +77,7 @@ def fetch_sources(
             continue
         sources.append((source, state))
     own_fetcher = fetcher is None
-    fetcher = fetcher or Fetcher(ClientSettings.of(config.settings))
+    fetcher = fetcher or Fetcher(ClientSettings.of(config.settings), capture=open_capture(config, archive))
     fetcher.remember_crawl_delays({host: known["asks"] for host, known in archive.crawl_delays().items()})
     notify(progress, "total", str(len(sources)))
     try:
@@ -85,6 +86,8 @@ def fetch_sources(
     finally:
         if own_fetcher:
             fetcher.close()
+            if fetcher.capture is not None:
+                fetcher.capture.close()
     taggers.report_problems(report)
     sync_quietly(archive, report)
     return report
@@ -213,7 +216,8 @@ class _Pass:
             return
         if page is not None:
             process([page], self.taggers)
-            _store_page(source, self.archive, self.report, page, self.clock, self.config.dedupe)
+            _store_page(source, self.archive, self.report, page, self.clock, self.config.dedupe,
+                        capture=self.fetcher.capture)
             self._succeeded(work, "fetched page" if page.error is None else page.error, keep=page.error is None)
             return
         work.feed = feed
@@ -251,7 +255,8 @@ class _Pass:
             if self.stop.is_set():
                 return  # the feed's validators are not stored: the next pass reads it in full
             notify(self.progress, "article", page.url)
-            _store_page(work.source, self.archive, self.report, page, self.clock, self.config.dedupe)
+            _store_page(work.source, self.archive, self.report, page, self.clock, self.config.dedupe,
+                        capture=self.fetcher.capture, feed=work.response)
             work.complete = work.complete and page.error is None
             twins = work.twins.get(page.url)
             if twins and page.entry is not None and page.article is not None and \
@@ -348,7 +353,8 @@ def _fresh_entries(source: Source, archive: Archive, feed: ParsedFeed, report: R
 
 
 def _store_page(source: Source, archive: Archive, report: RunReport, page: Page, clock: Clock,
-                stories: DedupeSettings | None = None) -> None:
+                stories: DedupeSettings | None = None, *, capture: "CaptureStore | None" = None,
+                feed: Response | None = None) -> None:
     now = iso(clock())
     if page.deferred:  # tried again on the next run; does not count towards giving up on the page
         report.count("skipped")
@@ -366,6 +372,10 @@ def _store_page(source: Source, archive: Archive, report: RunReport, page: Page,
         return
     outcome = archive.save_article(page.article, now)
     report.count(outcome, page.article.id)
+    if capture is not None:
+        # The evidence of this fetch: the page's own records, or (its text taken from the feed) the feed's.
+        evidence = page.captures if page.article.origin != "feed" or feed is None else feed.captures
+        _link_captures(capture, page.article.id, evidence, page.article.fetched or now, outcome)
     link_quietly(archive, page.article, outcome, report, stories)
     if page.error:
         report.failures.append(Failure(source.name, page.url, page.error))
@@ -373,6 +383,15 @@ def _store_page(source: Source, archive: Archive, report: RunReport, page: Page,
     archive.clear_failures(source.name, page.url)
     if page.entry is not None:
         archive.mark_entry(source.name, page.entry.guid or page.url, page.url, page.article.id, now)
+
+
+def _link_captures(capture: "CaptureStore", article_id: str, records: list[str], fetched: str, outcome: str) -> None:
+    if not records:
+        return
+    try:
+        capture.link(article_id, records, fetched=fetched, outcome=outcome)
+    except Exception as exc:  # the article is stored; its evidence is found again by the next fetch
+        logger.warning("capture not linked", extra={"article": article_id, "reason": f"{type(exc).__name__}: {exc}"})
 
 
 def _source_failed(source: Source, archive: Archive, report: RunReport, reason: str, clock: Clock,

@@ -93,6 +93,13 @@ def process(pages: Sequence[Page], taggers: Taggers) -> list[Article]:
 
 def page_from_response(job: FeedJob | PageJob, entry: Entry | None, url: str, response: Response,
                        clock: Clock) -> Page:
+    page = _page_from_response(job, entry, url, response, clock)
+    page.captures = list(response.captures)  # what the server sent, kept whatever became of it
+    return page
+
+
+def _page_from_response(job: FeedJob | PageJob, entry: Entry | None, url: str, response: Response,
+                        clock: Clock) -> Page:
     if not response.is_html():
         reason = f"page not fetched: not HTML ({response.content_type or 'no content type'})"
         return _feed_fallback(job, entry, clock, reason) if entry else Page(entry, url, error=reason)
