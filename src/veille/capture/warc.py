@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import logging
 import os
 import sqlite3
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 FOLDER = "warc"
 INDEX = "captures.db"
+_SERIAL = itertools.count(1)  # the files this process began
 DEFAULT_MAX_SIZE = 1000**3  # a WARC file is closed and a new one begun past 1 GB
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -153,7 +155,6 @@ class CaptureStore:
         self._lock = threading.Lock()
         self._file: BinaryIO | None = None
         self._name: str | None = None
-        self._serial = 0
 
     def close(self) -> None:
         with self._lock:
@@ -228,10 +229,14 @@ class CaptureStore:
 
     def _current(self) -> BinaryIO:
         if self._file is None:
-            self._serial += 1
             stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
-            self._name = f"veille-{stamp}-{os.getpid()}-{self._serial:03d}.warc.gz"
-            fd = os.open(self.folder / self._name, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+            while True:  # a name no file has: two stores of one process (a reload) may open one each second
+                self._name = f"veille-{stamp}-{os.getpid()}-{next(_SERIAL):03d}.warc.gz"
+                try:
+                    fd = os.open(self.folder / self._name, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+                    break
+                except FileExistsError:
+                    continue
             self._file = os.fdopen(fd, "w+b")
             self._write_info(self._file)
         return self._file
@@ -289,6 +294,15 @@ class CaptureStore:
                 found[row["id"]] = Record(**dict(row))
         return sorted(found.values(), key=lambda r: (r.at, r.type != "response", r.id))
 
+    def linked(self, article_ids: list[str]) -> set[str]:
+        """Those of the articles that have a capture."""
+        found: set[str] = set()
+        for start in range(0, len(article_ids), 900):
+            chunk = article_ids[start:start + 900]
+            found.update(row[0] for row in self.db.execute(
+                f"SELECT DISTINCT article_id FROM links WHERE article_id IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
     def latest(self, article_id: str) -> Record | None:
         """The response an article's latest fetch ended on (after any redirects)."""
         row = self.db.execute(
@@ -314,7 +328,7 @@ def parse_member(data: bytes) -> tuple[dict[str, str], bytes]:
         if not inflater.eof:
             raise CaptureError("the record is cut short (its gzip member does not end)")
     except zlib.error as exc:
-        raise CaptureError(f"the record is not readable gzip ({exc})") from None
+        raise CaptureError(f"the record's bytes are damaged or were changed (gzip: {exc})") from None
     head, sep, rest = raw.partition(b"\r\n\r\n")
     if not sep or not head.startswith(b"WARC/"):
         raise CaptureError("the record has no WARC header")

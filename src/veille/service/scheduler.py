@@ -35,6 +35,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from veille import pipeline
+from veille.capture import open_capture
 from veille.config.settings import Config, Source, load_config
 from veille.errors import ConfigError, is_storage_failure
 from veille.net import Fetcher
@@ -114,7 +115,8 @@ class Service:
         self.due: queue.Queue[str] = queue.Queue()
         self._intervals: dict[str, int] = {}
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)  # its own MemoryJobStore, never shared
-        self.fetcher = Fetcher(self.config.settings)
+        self.capture = open_capture(self.config, archive)  # WARC records of every response (capture: warc)
+        self.fetcher = Fetcher(self.config.settings, capture=self.capture)
         self.taggers = pipeline.Taggers(self.config, archive)
         self.taggers_nlp = self.config.nlp
 
@@ -221,7 +223,10 @@ class Service:
             return
         self.config = config
         self.fetcher.close()  # a new client and gate: timeouts, User-Agent and per-host limits as now written
-        self.fetcher = Fetcher(config.settings)
+        if self.capture is not None:
+            self.capture.close()
+        self.capture = open_capture(config, self.archive)
+        self.fetcher = Fetcher(config.settings, capture=self.capture)
         if config.nlp != self.taggers_nlp:
             self.taggers, self.taggers_nlp = pipeline.Taggers(config, self.archive), config.nlp
         self.schedule(config)
@@ -274,6 +279,8 @@ class Service:
         finally:
             self.scheduler.shutdown(wait=False)
             self.fetcher.close()
+            if self.capture is not None:
+                self.capture.close()
             logger.info("veille run stopped", extra={"pid": os.getpid()})
         return 0
 

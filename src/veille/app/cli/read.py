@@ -160,8 +160,9 @@ def list_(state: State, source: str | None, lang: str | None, limit: int, as_jso
 @click.command()
 @click.argument("article_id")
 @json_option("One JSON object with the text.")
+@click.option("--raw", is_flag=True, help="The response as the server sent it (status, headers, body), from its capture.")
 @click.pass_obj
-def show(state: State, article_id: str, as_json: bool) -> None:
+def show(state: State, article_id: str, as_json: bool, raw: bool) -> None:
     """Show one article: its metadata and clean text. IDs may be shortened.
 
     Example: veille show 3f9a1c2b
@@ -173,6 +174,11 @@ def show(state: State, article_id: str, as_json: bool) -> None:
             raise VeilleError(f"{article_id} is a story id; `veille story {article_id}` shows its articles")
         raise VeilleError(f"no article with id {_shown(article_id)}; `veille list` shows the ids "
                           "(any 4 or more of their first characters will do, if no other id starts so)")
+    if raw:
+        from veille.app.cli.evidence import print_raw
+
+        print_raw(state, view.article.id)
+        return
     if as_json:
         print(json.dumps(view.full_record(), ensure_ascii=False))
         return
