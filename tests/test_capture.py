@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from veille.capture import CaptureStore
-from veille.capture.warc import sha1_digest
+from veille.storage.warc import CaptureStore
+from veille.storage.warc.store import sha1_digest
 from veille.config.settings import parse_config
 from veille.dev.devserver import FixtureServer, Reply
 from veille.net.client import Fetcher
@@ -234,7 +234,7 @@ def test_a_gzip_response_is_kept_as_sent_and_read_as_meant(tmp_path):
                      and (r.http_headers.get_header("Content-Encoding") == "gzip") and r.content_stream()]
     assert len(responses) == 1
     record = next(r for r in store.records() if r.type == "response")
-    from veille.capture.warc import http_payload, parse_member
+    from veille.storage.warc.store import http_payload, parse_member
 
     _, block = parse_member(store.member(record))
     assert http_payload(block) == packed  # the bytes as sent, compressed
@@ -272,7 +272,7 @@ def test_capture_none_keeps_no_warc(tmp_path):
 
 
 def test_files_rotate_by_size_and_every_record_stays_findable(tmp_path):
-    from veille.capture import Exchange
+    from veille.storage.warc import Exchange
 
     store = CaptureStore(tmp_path / "warc", max_size=4000)
     ids = [store.record(Exchange(url=f"http://example.org/{i}", method="GET", target=f"/{i}",
@@ -283,7 +283,7 @@ def test_files_rotate_by_size_and_every_record_stays_findable(tmp_path):
     assert len(store.files()) >= 3
     for record in store.records():
         assert record.type in ("response", "request")
-    from veille.capture.fixity import verify
+    from veille.storage.warc.fixity import verify
 
     assert verify(store, []).problems == []
     assert len({r.file for r in store.records() if r.id in ids}) >= 3
@@ -303,8 +303,8 @@ def test_capture_settings_are_checked(tmp_path):
 
 def test_two_stores_of_one_process_never_share_a_file(tmp_path):
     """`veille run` reopens its store when feeds.yaml changes: both may begin a file in one second."""
-    from veille.capture import Exchange
-    from veille.capture.fixity import verify
+    from veille.storage.warc import Exchange
+    from veille.storage.warc.fixity import verify
 
     def exchange(i):
         return Exchange(url=f"http://example.org/{i}", method="GET", target=f"/{i}", request_headers=[],

@@ -132,6 +132,10 @@ class DigestError(VeilleError):
     pass
 
 
+class CaptureError(VeilleError):
+    """A WARC capture that cannot be written or read back."""
+
+
 class ExportError(VeilleError):
     exit_code = 2
 

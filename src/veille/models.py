@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 
 @dataclass(frozen=True)
@@ -134,3 +135,24 @@ class Health:
     @property
     def paused(self) -> bool:
         return self.paused_since is not None
+
+
+@dataclass
+class Exchange:
+    """One HTTP request and its response, as they crossed the wire.
+
+    `body` is the payload as received: its Content-Encoding (gzip...) kept, its chunking (which
+    the HTTP library removes) not; such a response's Transfer-Encoding header is kept under
+    X-Archive-Orig-Transfer-Encoding, as pywb does, so a replay does not de-chunk it again."""
+
+    url: str
+    method: str
+    target: str  # the request line's target: path and query
+    request_headers: list[tuple[str, str]]
+    http_version: str
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    peer: str | None = None
+    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))

@@ -521,6 +521,11 @@ class _Validator:
                     unit = " (seconds)" if key != "pause_after" else ""
                     raise self.fail(fields[key], f"settings.{key}: write a number from {low:g} to {high:g}{unit}")
                 values[key] = float(value)
+        self.capture_settings(fields, values)
+        return Settings(**values)
+
+    def capture_settings(self, fields: dict, values: dict[str, Any]) -> None:
+        """settings.capture and settings.warc_max_size, into `values`."""
         if "capture" in fields:
             value = self.scalar(fields["capture"], "settings.capture")
             if value is False:  # `capture: no`, `capture: off` read as YAML booleans
@@ -537,7 +542,6 @@ class _Validator:
             except ValueError:
                 raise self.fail(fields["warc_max_size"], "settings.warc_max_size: write a size of at least 1MB, "
                                 "like 1GB or 500MiB") from None
-        return Settings(**values)
 
     def source(self, node: yaml.Node, index: int, settings: Settings) -> Source:
         what = f"source #{index}"

@@ -19,7 +19,7 @@ import re
 import time
 import zlib
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urljoin
 
 import httpx
@@ -29,14 +29,18 @@ from veille.errors import BlockedURLError, FetchError
 from veille.net.guard import ANY, address_kind, check_url, guarded_transport, narrow_to, request_scope
 from veille.net.politeness import Gate, MemoryGate, retry_after
 from veille.net.robots import Robots
+from veille.models import Exchange
 from veille.text.encoding import decode, looks_like_html
-
-if TYPE_CHECKING:
-    from veille.capture import CaptureStore
 
 logger = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+class Capture(Protocol):
+    """Where the fetcher keeps every exchange as it crossed the wire (storage.warc.CaptureStore)."""
+
+    def record(self, exchange: Exchange) -> str: ...  # the response record's id
 
 
 @dataclass
@@ -123,7 +127,7 @@ class Fetcher:
     `gate`: the politeness gate every request passes (default: this process's own MemoryGate)."""
 
     def __init__(self, settings: ClientSettings | object, transport: httpx.BaseTransport | None = None,
-                 gate: Gate | None = None, capture: "CaptureStore | None" = None) -> None:
+                 gate: Gate | None = None, capture: "Capture | None" = None) -> None:
         self.settings = settings = ClientSettings.of(settings)
         self.capture = capture  # where every response is kept as the server sent it (WARC), if anywhere
         self.capture_failures = 0
@@ -299,8 +303,6 @@ class Fetcher:
     def _capture(self, raw: httpx.Response, sent: bytes, response: Response) -> None:
         """Keep the exchange as WARC records; a capture that fails is said and the fetch goes on
         (the article is worth keeping without its evidence; the next fetch captures it again)."""
-        from veille.capture import Exchange
-
         request = raw.request
         target = request.url.raw_path.decode("ascii", "replace")
         exchange = Exchange(

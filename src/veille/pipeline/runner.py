@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from veille.config.settings import Config, Source
 from veille.errors import DeferredError, FeedError, FetchError, is_storage_failure
 from veille.models import Entry, ParsedFeed
-from veille.capture import CaptureStore, open_capture
+from veille.storage.warc import CaptureStore, open_capture
 from veille.net.client import ClientSettings, Fetcher, Response
 from veille.net.guard import allowance
 from veille.pipeline.indexing import sync_quietly

@@ -35,7 +35,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from veille import pipeline
-from veille.capture import open_capture
+from veille.storage.warc import open_capture
 from veille.config.settings import Config, Source, load_config
 from veille.errors import ConfigError, is_storage_failure
 from veille.net import Fetcher

@@ -14,12 +14,12 @@ from veille.errors import VeilleError
 
 if TYPE_CHECKING:
     from veille.app.cli.main import State
-    from veille.capture import CaptureStore
+    from veille.storage.warc import CaptureStore
 
 
 def _store(state: State, *, needed: bool = True) -> "CaptureStore | None":
     """The archive's captures, read-only; None (or, when `needed`, a clear error) where there are none."""
-    from veille.capture import CaptureError, CaptureStore, capture_folder
+    from veille.storage.warc import CaptureError, CaptureStore, capture_folder
 
     folder = capture_folder(state.archive())
     if folder is None:
@@ -36,7 +36,10 @@ def _store(state: State, *, needed: bool = True) -> "CaptureStore | None":
 
 @click.group()
 def warc() -> None:
-    """The pages and feeds as the servers sent them, kept as WARC files."""
+    """The pages and feeds as the servers sent them, kept as WARC files.
+
+    Example: veille warc export 'entity:Palantir' --out evidence/palantir.warc.gz
+    """
 
 
 @warc.command("export")
@@ -57,8 +60,8 @@ def warc_export(state: State, query: str, out_path: Path, lang: str | None, sour
     Example: veille warc export 'entity:Palantir' --out evidence/palantir.warc.gz
     """
     from veille.app.queries import find_ids, parse_query
-    from veille.capture import CaptureError
-    from veille.capture.export import check_out, export
+    from veille.storage.warc import CaptureError
+    from veille.outputs.warc import check_out, export
 
     _check_dates(since, until)
     try:
@@ -103,7 +106,7 @@ def verify(state: State, since: str | None) -> None:
 
     Example: veille verify --since 2026-11-01
     """
-    from veille.capture.fixity import verify as check
+    from veille.storage.warc.fixity import verify as check
 
     _check_dates(since, None)
     archive = state.archive()
@@ -139,8 +142,8 @@ def verify(state: State, since: str | None) -> None:
 def print_raw(state: State, article_id: str) -> None:
     """`veille show ID --raw`: the response the article's latest fetch ended on, as the server sent it
     (status line and headers as text, then the body with its Content-Encoding undone)."""
-    from veille.capture import CaptureError
-    from veille.capture.warc import http_parts, parse_member
+    from veille.storage.warc import CaptureError
+    from veille.storage.warc.store import http_parts, parse_member
 
     store = _store(state, needed=False)
     record = store.latest(article_id) if store is not None else None

@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from veille.capture.warc import CaptureError, CaptureStore, http_payload, parse_member, sha1_digest, sha256_digest
+from veille.storage.warc.store import CaptureError, CaptureStore, http_payload, parse_member, sha1_digest, sha256_digest
 
 
 @dataclass

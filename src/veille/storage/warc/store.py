@@ -10,14 +10,15 @@ import os
 import sqlite3
 import threading
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
 from veille import __version__
-from veille.errors import VeilleError
+from veille.errors import CaptureError
+from veille.models import Exchange
 
 logger = logging.getLogger(__name__)
 
@@ -51,31 +52,6 @@ CREATE TABLE IF NOT EXISTS links (
 );
 CREATE INDEX IF NOT EXISTS links_article ON links (article_id, fetched);
 """
-
-
-class CaptureError(VeilleError):
-    """A capture that cannot be written or read back."""
-
-
-@dataclass
-class Exchange:
-    """One HTTP request and its response, as they crossed the wire.
-
-    `body` is the payload as received: its Content-Encoding (gzip...) kept, its chunking (which
-    the HTTP library removes) not; such a response's Transfer-Encoding header is kept under
-    X-Archive-Orig-Transfer-Encoding, as pywb does, so a replay does not de-chunk it again."""
-
-    url: str
-    method: str
-    target: str  # the request line's target: path and query
-    request_headers: list[tuple[str, str]]
-    http_version: str
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    peer: str | None = None
-    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 
 @dataclass(frozen=True)

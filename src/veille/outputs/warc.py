@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from veille import __version__
-from veille.capture.warc import CaptureError, CaptureStore, parse_member
+from veille.storage.warc.store import CaptureError, CaptureStore, parse_member
 
 
 @dataclass
