@@ -254,8 +254,21 @@ def test_a_capture_that_fails_keeps_the_article_and_says_so(tmp_path, caplog):
             report = fetch_sources(config, archive, fetcher=fetcher)
             assert report.counts["new"] == len(MANIFEST) and report.counts["failed"] == 0
             assert fetcher.capture_failures > 0
+            said = [f.reason for f in report.failures]
+            assert said and all("article kept, its WARC capture failed" in r and "No space left" in r for r in said)
+            assert any(f.stage == "capture" for f in archive.failures())  # in `veille status`
         store.close()
-    assert any("capture failed" in r.getMessage() for r in caplog.records)
+        assert any("capture failed" in r.getMessage() for r in caplog.records)
+        # The disk has room again: the next pass fetches those pages again and captures them.
+        with Archive(tmp_path / "archive") as archive:
+            report = fetch_sources(config, archive)
+            assert report.counts["new"] == 0 and report.counts["failed"] == 0 and not report.failures
+            pages = [a for a in archive.list_articles(limit=None) if a.origin == "page"]
+            assert not [f for f in archive.failures() if f.stage == "capture"]
+        store = CaptureStore(tmp_path / "archive" / "warc", readonly=True)
+        assert store.linked([a.id for a in pages]) == {a.id for a in pages}
+        assert {r[0] for r in store.db.execute("SELECT outcome FROM links")} == {"unchanged"}
+        store.close()
 
 
 def test_capture_none_keeps_no_warc(tmp_path):

@@ -47,6 +47,7 @@ class Page:
     error: str | None = None  # why the page itself could not be had
     deferred: bool = False  # not tried now (the host asked to wait, robots.txt unavailable): not a failure
     captures: list[str] = field(default_factory=list)  # the WARC response records of its fetch, hop by hop
+    capture_error: str | None = None  # why the page's response could not be kept as WARC (the article is)
 
 
 @dataclass

@@ -218,7 +218,9 @@ class _Pass:
             process([page], self.taggers)
             _store_page(source, self.archive, self.report, page, self.clock, self.config.dedupe,
                         capture=self.fetcher.capture)
-            self._succeeded(work, "fetched page" if page.error is None else page.error, keep=page.error is None)
+            # A page whose capture failed is asked for in full next time (no 304), to capture it then.
+            self._succeeded(work, "fetched page" if page.error is None else page.error,
+                            keep=page.error is None and page.capture_error is None)
             return
         work.feed = feed
         work.fresh = _fresh_entries(source, self.archive, feed, self.report, work.twins)
@@ -257,7 +259,7 @@ class _Pass:
             notify(self.progress, "article", page.url)
             _store_page(work.source, self.archive, self.report, page, self.clock, self.config.dedupe,
                         capture=self.fetcher.capture, feed=work.response)
-            work.complete = work.complete and page.error is None
+            work.complete = work.complete and page.error is None and page.capture_error is None
             twins = work.twins.get(page.url)
             if twins and page.entry is not None and page.article is not None and \
                     self.archive.entry_seen(work.source.name, page.entry.guid or page.url):
@@ -380,7 +382,16 @@ def _store_page(source: Source, archive: Archive, report: RunReport, page: Page,
     if page.error:
         report.failures.append(Failure(source.name, page.url, page.error))
         return  # kept from the feed: the page is tried again next run
-    archive.clear_failures(source.name, page.url)
+    if capture is not None and page.capture_error:
+        # The article is kept; its evidence is not. Not marked as seen, so the next pass fetches the
+        # page again and captures it (PAGE_RETRIES times at most, like a page that failed).
+        archive.record_failure(source.name, page.url, "capture", page.capture_error, now)
+        report.failures.append(Failure(source.name, page.url, f"article kept, its WARC capture failed "
+                                       f"({page.capture_error}); captured again next run"))
+        if archive.failure_count(source.name, page.url, "capture") < PAGE_RETRIES:
+            return
+    else:  # (a capture given up on stays listed in status)
+        archive.clear_failures(source.name, page.url)
     if page.entry is not None:
         archive.mark_entry(source.name, page.entry.guid or page.url, page.url, page.article.id, now)
 

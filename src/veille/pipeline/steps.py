@@ -95,6 +95,7 @@ def page_from_response(job: FeedJob | PageJob, entry: Entry | None, url: str, re
                        clock: Clock) -> Page:
     page = _page_from_response(job, entry, url, response, clock)
     page.captures = list(response.captures)  # what the server sent, kept whatever became of it
+    page.capture_error = response.capture_error
     return page
 
 
