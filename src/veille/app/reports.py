@@ -289,9 +289,14 @@ def check_source(fetcher: Fetcher, source: Source) -> dict:
         record.update(status=response.status, seconds=round(response.elapsed, 2))
         if response.moved_to:
             record["moved_to"] = response.moved_to
-        if source.kind == "feed":
+        if source.kind in ("feed", "sitemap", "listing"):
             try:
-                parsed = pipeline.parse_feed(response)
+                if source.kind == "feed":
+                    parsed = pipeline.parse_feed(response)
+                else:  # the pages a sitemap or a listing names, and (a listing) how they were chosen
+                    job = pipeline.FeedJob(source.name, source.url, source.kind, source.language, links=source.links)
+                    read = pipeline.read_sitemap if source.kind == "sitemap" else pipeline.read_listing
+                    parsed = read(job, fetcher, response) if source.kind == "sitemap" else read(job, response)
                 record.update(ok=True, entries=len(parsed.entries), title=parsed.title, warning=parsed.warning)
             except FeedError as exc:
                 record.update(ok=False, error=str(exc), advice=health.advice(health.kind_of(exc)))

@@ -17,12 +17,13 @@ from typing import Any
 
 import yaml
 
+from veille.config.values import _most, parse_interval, parse_size
 from veille.errors import ConfigError
 from veille.models import DedupeSettings
 from veille.text.spacymodels import BATCH_SIZE, DEFAULT_MODELS
 
-SOURCE_KINDS = ("feed", "page")
-SOURCE_KEYS = ("name", "url", "kind", "language", "tags", "interval", "enabled", "robots", "allow_private")
+SOURCE_KINDS = ("feed", "page", "sitemap", "listing")
+SOURCE_KEYS = ("name", "url", "kind", "language", "tags", "interval", "enabled", "robots", "allow_private", "links")
 SETTINGS_KEYS = (
     "user_agent",
     "contact",
@@ -49,15 +50,8 @@ DIGEST_KEYS = ("name", "to", "query", "languages", "schedule", "timezone", "max_
 SMTP_SECURITY = ("none", "starttls", "ssl")
 DEFAULT_NLP_MODELS = tuple(DEFAULT_MODELS.items())
 
-_INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_INTERVAL = 366 * 86400  # a source read once a year; longer overflows the scheduler's dates
 MAX_TIMEOUT = 3600  # a request waited for an hour at most
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.I)
-_SIZE_UNITS = {
-    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
-    "kib": 1024, "mib": 1024**2, "gib": 1024**3,
-}
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 # Turns one composed YAML node into its Python value (bool, int, str, ...).
 _CONSTRUCTOR = yaml.SafeLoader("")
@@ -79,6 +73,9 @@ class Source:
     # Links in this feed may reach loopback, private and link-local addresses (an intranet source
     # you trust). Without it, only the public internet and the feed's own kind of network.
     allow_private: bool = False
+    # A listing's article links: a CSS selector, or a URL pattern (starts with / or http; * for
+    # any characters). None: veille finds the links that look like articles.
+    links: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,29 +169,6 @@ def _parses(url: str) -> bool:
     except ValueError:
         return False
     return bool(parts.hostname)
-
-
-def parse_interval(value: str) -> int:
-    """'30s', '15m', '2h', '1d' -> seconds. Raises ValueError otherwise."""
-    match = _INTERVAL_RE.match(str(value))
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(value)
-    return int(match.group(1)) * _INTERVAL_UNITS[match.group(2)]
-
-
-def _most(seconds: int) -> str:
-    return f"{seconds // 86400}d" if seconds % 86400 == 0 else f"{seconds // 3600}h"
-
-
-def parse_size(value: Any) -> int:
-    """'10MB', '512KiB', 1000 -> bytes. Raises ValueError otherwise."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = _SIZE_RE.match(str(value))
-    if not match:
-        raise ValueError(value)
-    unit = (match.group(2) or "b").lower()
-    return int(float(match.group(1)) * _SIZE_UNITS[unit])
 
 
 def load_config(path: str | Path) -> Config:
@@ -526,10 +500,8 @@ class _Validator:
 
     def capture_settings(self, fields: dict, values: dict[str, Any]) -> None:
         """settings.capture and settings.warc_max_size, into `values`."""
-        if "capture" in fields:
-            value = self.scalar(fields["capture"], "settings.capture")
-            if value is False:  # `capture: no`, `capture: off` read as YAML booleans
-                value = "none"
+        if "capture" in fields:  # (`capture: no` and `off` are YAML's False)
+            value = "none" if (value := self.scalar(fields["capture"], "settings.capture")) is False else value
             if value not in CAPTURE_KINDS:
                 raise self.fail(fields["capture"], 'settings.capture: write "warc" (keep every response, the '
                                 'default) or "none" (keep only the clean text)')
@@ -559,7 +531,8 @@ class _Validator:
         if "kind" in fields:
             kind = self.string(fields["kind"], f"{what}: kind")
             if kind not in SOURCE_KINDS:
-                raise self.fail(fields["kind"], f'{what}: kind "{kind}" is unknown; use "feed" or "page"')
+                raise self.fail(fields["kind"], f'{what}: kind "{kind}" is unknown; use "feed" or "page" (or, '
+                                'for a site without feeds, "sitemap" or "listing")')
         language = None
         if "language" in fields:
             language = self.string(fields["language"], f"{what}: language").lower()
@@ -579,7 +552,22 @@ class _Validator:
         robots = self.boolean(fields["robots"], f"{what}: robots") if "robots" in fields else True
         allow_private = (self.boolean(fields["allow_private"], f"{what}: allow_private")
                          if "allow_private" in fields else False)
+        links = self.links(fields, what, kind)
         return Source(
             name=name, url=url, kind=kind, language=language, tags=tags,
-            interval=interval, enabled=enabled, robots=robots, allow_private=allow_private,
+            interval=interval, enabled=enabled, robots=robots, allow_private=allow_private, links=links,
         )
+
+    def links(self, fields: dict, what: str, kind: str) -> str | None:
+        """A listing's `links:`: a URL pattern, or a CSS selector that must compile."""
+        if "links" in fields and kind != "listing":
+            raise self.fail(fields["links"], f"{what}: links: is for kind: listing only")
+        links = self.string(fields["links"], f"{what}: links").strip() if "links" in fields else None
+        if links and not links.startswith(("/", "http://", "https://")):
+            from cssselect import GenericTranslator, SelectorError
+            try:
+                GenericTranslator().css_to_xpath(links)
+            except SelectorError as exc:
+                raise self.fail(fields["links"], f"{what}: links: {links!r} is not a CSS selector ({exc}); write "
+                                "one like `.press a`, or a URL pattern like /communiques/*") from None
+        return links

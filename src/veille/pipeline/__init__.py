@@ -13,10 +13,11 @@ from veille.pipeline.imports import IMPORT_SOURCE, MAX_IMPORT_BYTES, collect_pat
 from veille.pipeline.indexing import reindex, sync_index
 from veille.pipeline.reports import Failure, Progress, RunReport
 from veille.pipeline.runner import fetch_sources
-from veille.pipeline.steps import parse_feed
+from veille.pipeline.jobs import FeedJob
+from veille.pipeline.steps import parse_feed, read_listing, read_sitemap
 from veille.pipeline.stories import link_story, rebuild_stories
 from veille.pipeline.tagging import Taggers, retag
 
-__all__ = ["IMPORT_SOURCE", "MAX_IMPORT_BYTES", "Failure", "Progress", "RunReport", "Taggers", "collect_paths",
-           "fetch_sources", "import_paths", "link_story", "parse_feed", "read_file", "rebuild_stories", "reindex",
-           "retag", "sync_index"]
+__all__ = ["IMPORT_SOURCE", "MAX_IMPORT_BYTES", "Failure", "FeedJob", "Progress", "RunReport", "Taggers", "collect_paths",
+           "fetch_sources", "import_paths", "link_story", "parse_feed", "read_file", "read_listing",
+           "read_sitemap", "rebuild_stories", "reindex", "retag", "sync_index"]

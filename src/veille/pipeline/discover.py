@@ -1,7 +1,9 @@
 """Finding the feeds at an address, for `veille feeds add URL`.
 
-The URL itself if it is a feed; else the feeds the page links to (`<link rel=alternate>`); else the
-usual paths (/feed, /rss.xml, ...). Each candidate is fetched and parsed before it is offered.
+The URL itself if it is a feed (or a sitemap); else the feeds the page links to (`<link
+rel=alternate>`); else the usual paths (/feed, /rss.xml, ...); a site with no feed at all, the
+sitemaps its robots.txt names (`Sitemap:` lines), else /sitemap.xml. Each candidate is fetched
+and parsed before it is offered.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 from veille.errors import FeedError, FetchError
 from veille.net import allowance
 from veille.stages import feeds as feed_stage
+from veille.stages import sitemaps as sitemap_stage
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
               "application/json", "text/xml", "application/xml")
@@ -26,6 +29,7 @@ class Found:
     title: str | None
     language: str | None
     entries: int
+    kind: str = "feed"  # feed or sitemap
 
 
 class _Links(HTMLParser):
@@ -43,6 +47,40 @@ class _Links(HTMLParser):
             self.links.append((values["href"], values.get("title") or None))
 
 
+def as_sitemap(url: str, response) -> Found | None:
+    if not sitemap_stage.looks_like_sitemap(response.body):
+        return None
+    try:
+        parsed = sitemap_stage.parse(response.body, response.url)
+    except FeedError:
+        return None
+    title = f"sitemap index of {len(parsed.children)} sitemaps" if parsed.is_index else "sitemap"
+    return Found(response.url, title, None, len(parsed.entries) or len(parsed.children), kind="sitemap")
+
+
+def sitemaps(base: str, fetcher, page) -> list[Found]:
+    """The sitemaps robots.txt names (`Sitemap:` lines), else /sitemap.xml, each fetched and read."""
+    from protego import Protego
+
+    named: list[str] = []
+    try:
+        robots = fetcher.get(base + "/robots.txt", accept="text/plain,*/*")
+        if robots.status == 200:
+            named = list(Protego.parse(robots.text()).sitemaps)
+    except (FetchError, ValueError):
+        pass
+    found = []
+    for candidate in dict.fromkeys(named or [base + "/sitemap.xml"]):
+        try:
+            response = fetcher.get(candidate, accept="application/xml,text/xml,*/*",
+                                   allow=allowance(page, allow_private=False))
+        except FetchError:
+            continue
+        if response.status == 200 and (sitemap := as_sitemap(candidate, response)) is not None:
+            found.append(sitemap)
+    return found
+
+
 def discover(url: str, fetcher) -> list[Found]:
     """The feeds at `url`: the URL itself if it is a feed, else the page's <link rel=alternate>
     feeds, else the usual paths (/feed, /rss.xml, ...). Each candidate is fetched and parsed."""
@@ -56,7 +94,7 @@ def discover(url: str, fetcher) -> list[Found]:
         return Found(response.url, parsed.title, parsed.language, len(parsed.entries))
 
     response = page = fetcher.get(url, accept="text/html,application/rss+xml,application/atom+xml,*/*")
-    itself = None if response.is_html() else as_feed(url, response)
+    itself = None if response.is_html() else as_sitemap(url, response) or as_feed(url, response)
     if itself:
         return [itself]
     parser = _Links()
@@ -73,4 +111,6 @@ def discover(url: str, fetcher) -> list[Found]:
         feed = as_feed(candidate)
         if feed and feed.url not in {f.url for f in found}:
             found.append(feed)
+    if not found:  # a site without feeds: its sitemaps
+        found = sitemaps(f"{urlsplit(response.url).scheme}://{urlsplit(response.url).netloc}", fetcher, page)
     return found

@@ -15,14 +15,16 @@ from veille.net.client import Response
 
 @dataclass(frozen=True)
 class FeedJob:
-    """Read one source: a feed, or (kind "page") a single page watched for changes."""
+    """Read one source: a feed, a single page watched for changes ("page"), a site's sitemap
+    ("sitemap") or a page listing its articles ("listing")."""
 
     source: str  # the source's name
     url: str
-    kind: str = "feed"  # feed or page
+    kind: str = "feed"  # feed, page, sitemap or listing
     language: str | None = None  # the language the source is said to write in, if any
     etag: str | None = None  # validators for a conditional GET (None: fetch in full)
     last_modified: str | None = None
+    links: str | None = None  # a listing's article links: a CSS selector or a URL pattern (None: found)
 
 
 @dataclass(frozen=True)

@@ -309,10 +309,12 @@ class _Pass:
 
 def feed_job(source: Source, state: SourceState) -> FeedJob:
     """The job of reading a source, with the validators the archive holds for it (if still trusted)."""
-    conditional = health.conditional(state.as_health())
+    # A sitemap index may stay the same while the sitemaps it names change: read in full each pass.
+    conditional = health.conditional(state.as_health()) and source.kind != "sitemap"
     return FeedJob(source.name, source.url, source.kind, source.language,
                    etag=state.etag if conditional else None,
-                   last_modified=state.last_modified if conditional else None)
+                   last_modified=state.last_modified if conditional else None,
+                   links=source.links)
 
 
 def _guarded(step: Step, job: FeedJob | PageJob, client: Fetcher, clock: Clock) -> object:

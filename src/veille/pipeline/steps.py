@@ -21,6 +21,8 @@ from veille.pipeline.tagging import Taggers
 from veille.stages import extract as extract_stage
 from veille.stages import feeds as feed_stage
 from veille.stages import language as language_stage
+from veille.stages import listing as listing_stage
+from veille.stages import sitemaps as sitemap_stage
 from veille.text.encoding import looks_like_html
 from veille.text.times import Clock, iso, utcnow
 from veille.text.urls import article_id_for_url, canonical_url
@@ -48,13 +50,66 @@ def parse_feed(response: Response) -> ParsedFeed:
 
 def fetch_feed(job: FeedJob, client: Fetcher, clock: Clock = utcnow) -> Fetched:
     """Worker: fetch one source and parse its feed (or, a page source, extract its page)."""
-    accept = FEED_ACCEPT if job.kind == "feed" else PAGE_ACCEPT
+    accept = {"feed": FEED_ACCEPT, "sitemap": SITEMAP_ACCEPT}.get(job.kind, PAGE_ACCEPT)
     response = client.get(job.url, etag=job.etag, last_modified=job.last_modified, accept=accept)
     if response.not_modified:
         return Fetched(response)
     if job.kind == "page":
         return Fetched(response, page=page_from_response(job, None, job.url, response, clock))
+    if job.kind == "sitemap":
+        return Fetched(response, feed=read_sitemap(job, client, response))
+    if job.kind == "listing":
+        return Fetched(response, feed=read_listing(job, response))
     return Fetched(response, feed=parse_feed(response))
+
+
+SITEMAP_ACCEPT = "application/xml,text/xml;q=0.9,application/gzip;q=0.8,*/*;q=0.5"
+MAX_SITEMAPS = 50  # child sitemaps read per pass (newest first by their lastmod): a site's last few months
+MAX_SITEMAP_DEPTH = 2  # an index of indexes at most; the protocol allows no nesting at all
+
+
+def read_sitemap(job: FeedJob, client: Fetcher, response: Response) -> ParsedFeed:
+    """A sitemap source's pages as a feed's entries: a urlset's, or those of an index's sitemaps
+    (newest first, MAX_SITEMAPS a pass, MAX_SITEMAP_DEPTH deep). A child that fails is a warning."""
+    top = sitemap_stage.parse(response.body, response.url)
+    entries, problems = list(top.entries), [top.warning] if top.warning else []
+    queue = [(url, 1) for url, _ in top.children]
+    read = 0
+    seen = {response.url}
+    while queue and read < MAX_SITEMAPS:
+        url, depth = queue.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        if depth > MAX_SITEMAP_DEPTH:
+            problems.append(f"{url}: sitemap index nested over {MAX_SITEMAP_DEPTH} deep, not read")
+            continue
+        read += 1
+        try:
+            check_url(url)
+            child = sitemap_stage.parse(client.get(url, accept=SITEMAP_ACCEPT).body, url)
+        except (FetchError, FeedError) as exc:
+            problems.append(f"{url}: {getattr(exc, 'summary', None) or exc}")
+            continue
+        entries.extend(child.entries)
+        queue.extend((u, depth + 1) for u, _ in child.children)
+        if child.warning:
+            problems.append(f"{url}: {child.warning}")
+    left = len([u for u, _ in queue if u not in seen])
+    if left:
+        problems.append(f"{left} more sitemaps left for the next passes (at most {MAX_SITEMAPS} a pass)")
+    entries.sort(key=lambda e: e.published or (e.guid or "").rpartition(" ")[2], reverse=True)
+    warning = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+    return ParsedFeed(title=None, link=response.url, language=None, entries=entries, warning=warning or None)
+
+
+def read_listing(job: FeedJob, response: Response) -> ParsedFeed:
+    """A listing page's article links as a feed's entries."""
+    if not response.is_html() and not looks_like_html(response.body):
+        raise FeedError(f"the listing page is not HTML ({response.content_type or 'no content type'})")
+    found = listing_stage.links(response.text(), response.url, job.links)
+    return ParsedFeed(title=found.title, link=response.url, language=None, entries=found.entries,
+                      warning=found.warning)
 
 
 def fetch_page(job: PageJob, client: Fetcher, clock: Clock = utcnow) -> Page:

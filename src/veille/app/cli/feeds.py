@@ -65,7 +65,7 @@ def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: 
     settings = state.config().settings if Path(state["config_path"]).exists() else None
     from veille.config.settings import Settings
 
-    title, language = None, lang
+    title, language, kind = None, lang, "page" if as_page else "feed"
     if as_page:
         chosen = url
     else:
@@ -76,7 +76,8 @@ def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: 
                 raise VeilleError(f"feeds add: cannot read {url} ({exc}); check the address") from None
         if not found:
             raise VeilleError(f"feeds add: no feed found at {url} (no <link rel=alternate>, none at /feed, /rss.xml, "
-                              "...); pass the feed's own URL, or --page to watch the page itself")
+                              "..., no sitemap in robots.txt or at /sitemap.xml); pass the feed's own URL, or "
+                              "--page to watch the page itself, or add it to feeds.yaml as `kind: listing`")
         if len(found) > 1 and pick is None:
             for number, feed in enumerate(found, start=1):
                 out.print(f"  {number}. {escape(feed.title or '(untitled)')}  {escape(feed.url)}  "
@@ -87,15 +88,16 @@ def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: 
         if pick is not None and pick > len(found):
             raise VeilleError(f"feeds add: --pick {pick}, but only {_n(len(found), 'feed')} {'was' if len(found) == 1 else 'were'} found")
         feed = found[(pick or 1) - 1]
-        chosen, title = feed.url, feed.title
+        chosen, title, kind = feed.url, feed.title if feed.kind == "feed" else None, feed.kind
         language = lang or (feed.language or "").lower()[:2] or None
     if chosen in file.urls():
         raise VeilleError(f"feeds add: {chosen} is already in {file.path}")
     final = name or file.unique_name(title or urlsplit_host(chosen))
-    file.add(final, chosen, kind="page" if as_page else "feed", language=language,
+    file.add(final, chosen, kind=kind, language=language,
              tags=[t.strip() for t in tags.split(",") if t.strip()] if tags else None)
     file.save()
-    out.print(f"added {escape(final)}: {escape(chosen)} to {file.path}")
+    out.print(f"added {escape(final)}: {escape(chosen)}" + (f" (a {kind})" if kind == "sitemap" else "")
+              + f" to {file.path}")
 
 
 @feeds.command(name="remove")
@@ -131,7 +133,8 @@ def feeds_check(state: State, names: tuple[str, ...], as_json: bool) -> None:
             what = f"{record['entries']} entries" if "entries" in record else "page"
             out.print(f"[green]ok[/green]     {escape(source.name)}: {what}, {record['seconds']}s"
                       + (f"; moved permanently to {escape(record['moved_to'])} (`veille feeds fix`)"
-                         if "moved_to" in record else ""))
+                         if "moved_to" in record else "")
+                      + (f"; {escape(record['warning'])}" if record.get("warning") else ""))
         else:
             out.print(f"[red]failed[/red] {escape(source.name)}: {escape(record['error'])} → {escape(record['advice'])}")
     if bad:
