@@ -5,17 +5,24 @@ tries to run, link or break a header."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import socket
 import sqlite3
+import subprocess
+import sys
+import threading
 import warnings
 from datetime import datetime
 
 import feedparser
+import httpx
 import lxml.etree
 import lxml.html
 import pytest
 
-from conftest import SEEDS, Cli
+from conftest import ROOT, SEEDS, Cli
 from veille.models import Article, Entity
 from veille.pipeline import link_story, sync_index
 from veille.storage.sqlite.store import Archive
@@ -372,3 +379,127 @@ def test_with_a_token_every_request_without_it_gets_401(served):
     assert client.get("/entities").status_code == 200  # the cookie, from then on
     feed = feedparser.parse(TestClient(client.app, base_url=BASE).get("/feeds/ice-tech.atom?token=s3cret-token").content)
     assert feed.entries[0].link.endswith("?token=s3cret-token")  # a reader's click opens the story
+
+
+# -- the command: a real server on a free port -------------------------------------------------------
+
+class Serving:
+    """`veille serve` in a process of its own; its address from the line it prints on start."""
+
+    def __init__(self, archive, *args: str) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(
+            [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "veille", "--archive", str(archive), "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+        self.line = _read_line(self.process.stdout, deadline=120)
+        found = re.search(r"at (http://\S+/) ", self.line)
+        assert found, (self.line, self.process.stderr.read() if self.process.poll() is not None else "")
+        self.url = found.group(1)
+
+    def stop(self) -> int:
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+def _read_line(stream, deadline: float) -> str:
+    """The next line of a child's output, or "" if none comes within `deadline` seconds (generous:
+    the child imports the web stack on a busy machine)."""
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(deadline)
+    return got[0] if got else ""
+
+
+def test_veille_serve_answers_on_127_0_0_1_and_stops_on_sigterm(served):
+    cli, _, _ = served
+    serving = Serving(cli.archive)
+    try:
+        assert serving.url.startswith("http://127.0.0.1:")
+        response = httpx.get(serving.url + "?q=palantir", timeout=60)
+        assert response.status_code == 200 and "also in: en · 1 copy" in response.text
+        assert "server" not in response.headers  # nothing says what runs it
+        assert httpx.get(serving.url + "feeds/ice-tech.atom", timeout=60).headers["etag"]
+    finally:
+        assert serving.stop() == 0
+
+
+def test_another_host_is_warned_about_and_a_token_then_required(served):
+    cli, _, _ = served
+    serving = Serving(cli.archive, "--host", "0.0.0.0", "--token", "lan-token-123")
+    try:
+        warning = _read_line(serving.process.stderr, deadline=60)
+        assert "anyone who can reach this machine can read the archive" in warning
+        address = serving.url.replace("0.0.0.0", "127.0.0.1")
+        assert httpx.get(address, timeout=60).status_code == 401
+        assert httpx.get(address, headers={"Authorization": "Bearer lan-token-123"}, timeout=60).status_code == 200
+    finally:
+        serving.stop()
+
+
+def test_a_port_in_use_or_a_bad_token_is_one_line(served):
+    cli, _, _ = served
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = str(taken.getsockname()[1])
+        result = cli("serve", "--port", port, ok=False)
+    assert result.exit_code == 1 and result.stderr.strip().count("\n") == 0
+    assert f"port {port} is in use" in result.stderr and "--port" in result.stderr
+    bad = cli("serve", "--token", "a b\r\nc", ok=False)
+    assert bad.exit_code == 2 and "--token" in bad.stderr
+
+
+# -- a real browser ---------------------------------------------------------------------------------
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                    reason="needs Debian's chromium and chromium-driver (`make test` installs them as root)")
+def test_in_a_browser_a_query_leads_to_its_story_its_translation_and_an_entity(served, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    cli, _, ids = served
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=420,900", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(argument)  # a phone's width: the pages must read there
+    serving = Serving(cli.archive)
+    browser = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
+    wait = WebDriverWait(browser, 60)
+    try:
+        browser.get(serving.url)
+        box = browser.find_element(By.ID, "q")
+        box.send_keys("palantir", Keys.ENTER)  # the keyboard, no mouse
+        wait.until(lambda b: "q=palantir" in b.current_url and b.find_elements(By.CSS_SELECTOR, "li.result"))
+        result = next(r for r in browser.find_elements(By.CSS_SELECTOR, "li.result") if "tyran" in r.text)
+        assert re.search(r"also in: (en|fr) · 1 copy", result.text)
+        browser.save_screenshot(str(tmp_path / "search.png"))
+        result.find_element(By.CSS_SELECTOR, "h2 a").click()
+        wait.until(lambda b: "/story/" in b.current_url)
+        translation = browser.find_element(By.CSS_SELECTOR, "li.member.translation")
+        assert "translation of" in translation.text
+        translation.find_element(By.CSS_SELECTOR, "h2 a").click()
+        wait.until(lambda b: f"/article/{ids['000']}" in b.current_url)
+        entity = browser.find_element(By.CSS_SELECTOR, "div.text a.ent[href='/entity/palantir']")
+        entity.click()
+        wait.until(lambda b: b.current_url.endswith("/entity/palantir"))
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Palantir"
+        assert browser.find_elements(By.CSS_SELECTOR, "li.result")
+        for path in ("", "?q=palantir", f"story/{ids['000']}", f"article/{ids['000']}", "entities"):
+            browser.get(serving.url + path)  # nothing wider than the phone's screen: no sideways scrolling
+            assert browser.execute_script("return document.documentElement.scrollWidth - "
+                                          "document.documentElement.clientWidth") <= 0, path
+    finally:
+        browser.quit()
+        serving.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import re
+import signal
 import socket
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,15 @@ def serve(state: State, host: str, port: int, token: str | None) -> None:
     out.print(f"veille: serving {escape(archive.location)} at http://{escape(shown)}:{bound}/ (Ctrl-C stops)")
     config = uvicorn.Config(app, log_level="debug" if state.get("debug") else "warning", access_log=False,
                             server_header=False, proxy_headers=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[listener])
+    # uvicorn stops on SIGINT/SIGTERM after the requests in hand, then raises the signal again for
+    # the handlers it found: quiet ones here, so the command ends with its own line and status 0.
+    previous = {number: signal.signal(number, lambda *_: None) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    err.print("veille: stopped")
 
 
 def _listen(host: str, port: int) -> socket.socket:
