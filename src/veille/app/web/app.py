@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from contextlib import asynccontextmanager
 from http.cookies import SimpleCookie
 
@@ -145,11 +146,15 @@ class Guard:
                 extra.append((b"set-cookie", f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
                               .encode("latin-1")))
 
+        started = time.perf_counter()
+
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
+                spent = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()  # what bench_serve.py reads
                 message["headers"] = list(message.get("headers", [])) + [
-                    (name, value) for name, value in extra if name not in present or name == b"set-cookie"]
+                    (name, value) for name, value in extra if name not in present or name == b"set-cookie"
+                ] + [(b"server-timing", spent)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
