@@ -81,7 +81,8 @@ def _page(client, path: str, status: int = 200):
 
 def _assert_inert(doc) -> None:
     """No script, no event handler, no image or frame, and every link to this site or to http(s)."""
-    assert not doc.xpath("//script | //img | //iframe | //svg | //object | //embed | //b[@onmouseover]")
+    assert not doc.xpath("//script | //img | //iframe | //svg[not(@class='trend')] | //foreignobject | //object "
+                         "| //embed | //b[@onmouseover]")
     handlers = [(el.tag, name) for el in doc.iter() if isinstance(el.tag, str)
                 for name in el.attrib if name.lower().startswith("on")]
     assert not handlers
@@ -503,3 +504,50 @@ def test_in_a_browser_a_query_leads_to_its_story_its_translation_and_an_entity(s
     finally:
         browser.quit()
         serving.stop()
+
+
+# -- trends ---------------------------------------------------------------------------------------
+
+def test_trends_count_what_search_count_says_for_each_interval(served):
+    cli, _, _ = served
+    rows = cli.json_lines("trends", "palantir OR technopolice", "--since", "2019-01-01", "--until", "2026-12-31",
+                          "--interval", "month")
+    assert len(rows) == 96 and rows[0]["since"] == "2019-01-01" and rows[-1]["until"] == "2026-12-31"
+    busy = [r for r in rows if r["articles"]]
+    assert busy  # the technopolice article of September 2019, the others when they were archived
+    for row in busy + rows[:2]:
+        result = cli("search", "palantir OR technopolice", "--count", "--json", "--since", row["since"],
+                     "--until", row["until"], ok=False)
+        assert json.loads(result.stdout) == {"stories": row["stories"], "articles": row["articles"]}
+    by_lang = cli.json_lines("trends", "palantir", "--by", "lang", "--interval", "week", "--since", "2019-09-01",
+                             "--until", "2026-12-31")
+    for row in [r for r in by_lang if r["articles"]]:
+        result = cli("search", "palantir", "--count", "--json", "--lang", row["group"], "--since", row["since"],
+                     "--until", row["until"])
+        assert json.loads(result.stdout) == {"stories": row["stories"], "articles": row["articles"]}
+    assert {r["group"] for r in by_lang} == {"en", "fr"}
+
+
+def test_trends_draw_bars_in_the_terminal_and_a_png_that_opens(served, tmp_path):
+    from PIL import Image
+
+    cli, _, _ = served
+    text = cli("trends", "tag:facial-recognition", "--since", "2019-09-01", "--until", "2019-11-30").stdout
+    assert "articles per month, 2019-09 to 2019-11" in text and "2019-09  █" in text
+    png = tmp_path / "trend.png"
+    result = cli("trends", "--by", "tag", "--stories", "--since", "2019-01-01", "--png", str(png))
+    assert f"wrote {png}" in " ".join(result.stderr.split())
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size[0] >= 600
+    bad = cli("trends", "--since", "2026-02-01", "--until", "2026-01-01", ok=False)
+    assert bad.exit_code == 1 and "swap --since and --until" in bad.stderr
+    assert cli("trends", "--interval", "day", "--since", "1990-01-01", ok=False).exit_code == 1
+
+
+def test_an_entity_page_shows_its_trend_without_script(served):
+    _, client, _ = served
+    _, doc = _page(client, "/entity/palantir")
+    (chart,) = doc.xpath("//svg[@class='trend']")
+    assert chart.get("role") == "img" and chart.get("aria-label").startswith("articles per month: ")
+    assert len(chart.xpath(".//rect")) == 12
+    _assert_inert(doc)

@@ -157,11 +157,12 @@ def main(ctx: click.Context, archive_path: str, config_path: Path, debug: bool) 
 
 def _register_commands() -> None:
     """Each command group lives in a module of its own; they all hang on `main`."""
-    from veille.app.cli import feeds, ingest, outputs, read, search, serve
+    from veille.app.cli import feeds, ingest, outputs, read, search, serve, trends
 
     for command in (ingest.fetch, ingest.import_, ingest.retag, ingest.dedupe, ingest.reindex, ingest.run,
                     read.status, read.list_, read.show, read.story, read.entities,
-                    search.search, search.searches, feeds.feeds, outputs.digest, outputs.export_, serve.serve):
+                    search.search, search.searches, feeds.feeds, outputs.digest, outputs.export_, serve.serve,
+                    trends.trends):
         main.add_command(command)
 
 

@@ -14,10 +14,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from markupsafe import Markup
+
+from veille.app.queries import parse_query
 from veille.app.reports import article_view, entity_rows, names_a_story, story_view
 from veille.app.web.render import path_part, render
 from veille.app.web.searching import PAGE_SIZES, SearchForm, run_search
+from veille.app.trends import trend_of
 from veille.errors import IndexDamagedError, VeilleError
+from veille.outputs.charts import bars_svg
 from veille.text.urls import web_link
 
 
@@ -105,11 +110,16 @@ def _listing(request: Request, path: str, fixed: dict, *, heading: str, kind: st
     if "sort" not in request.query_params:
         form = replace(form, sort="date")
     form = replace(form, **fixed)
-    answer = run_search(_library(request), form, facets=True)
+    library = _library(request)
+    answer = run_search(library, form, facets=True)
     if not answer.articles:
         raise HTTPException(404, f"no article mentions this {kind}")
+    trend = trend_of(library.archive, library.index, parse_query(""), filters=form.filters(), interval="month")
+    chart = Markup(bars_svg([trend.label(n) for n in range(len(trend.buckets))], trend.articles["all"],
+                            unit="articles per month"))
     return render(request, "listing.html", {"form": form, "answer": answer, "heading": heading, "kind": kind,
-                                            "value": value, "path": path})
+                                            "value": value, "path": path, "chart": chart,
+                                            "trend_total": sum(trend.articles["all"])})
 
 
 def entities_page(request: Request) -> Response:
