@@ -96,6 +96,11 @@ def sequential(url: str, repeat: int) -> list[float]:
             everything += times
             print(f"| {kind} | {p(times, 50):.1f} | {p(times, 95):.1f} |")
     print(f"| all | {p(everything, 50):.1f} | {p(everything, 95):.1f} |")
+    with httpx.Client(timeout=120) as client:  # not the search page: a trend chart (12 counts) and facets
+        for path in ("entity/palantir", "tag/facial-recognition"):
+            client.get(url + path)
+            times = [server_ms(client.get(url + path)) for _ in range(repeat)]
+            print(f"| page /{path} | {p(times, 50):.1f} | {p(times, 95):.1f} |")
     return everything
 
 

@@ -125,6 +125,16 @@ def test_filters_facets_paging_and_sort_are_plain_links_and_fields(served):
     assert not tagged.xpath("//li[@class='result']") and "No match" in tagged.text_content()
 
 
+def test_past_a_sample_the_page_says_more_than_and_the_api_counts_them_all(served, monkeypatch):
+    from veille.app.web import searching
+
+    cli, client, _ = served
+    monkeypatch.setattr(searching, "FACET_SAMPLE", 2)
+    _, doc = _page(client, "/?q=palantir")
+    assert doc.xpath("string(//p[@class='count'])").startswith("More than 2 articles")
+    assert client.get("/api/search?q=palantir&count=1").json() == cli.json_lines("search", "palantir", "--count")[0]
+
+
 def _story_id(cli, article_id: str) -> str:
     return json.loads(cli("story", article_id, "--json").stdout)["story_id"]
 

@@ -45,7 +45,7 @@ def search(request: Request) -> Response:
     form = SearchForm.read(request.query_params)  # VeilleError: 400 with what to fix
     counting = request.query_params.get("count") == "1"
     facets = request.query_params.get("facets") == "1"
-    answer = run_search(_library(request), form, facets=counting or facets)
+    answer = run_search(_library(request), form, facets=counting or facets, exact=True)
     if counting:
         return SafeJSON({"stories": answer.stories, "articles": answer.articles})
     if facets:

@@ -22,7 +22,11 @@ from veille.storage import Archive, open_archive
 
 PAGE_SIZES = (10, 20, 50, 100)
 MAX_PAGE = 10_000
-FACET_ARTICLES = 10_000  # facets count the first this many matching articles (SQLite takes 32,766 values at once)
+# The page's facets and counts come from the best FACET_SAMPLE matching articles: counting every match
+# reads each one's stored id (450 ms for 37,000 matches at 100,000 articles), the sample takes 7 ms.
+# /api/search?facets=1 and count=1 count them all, as the CLI does.
+FACET_SAMPLE = 200
+NAMES_KEPT = 10_000  # entity key -> its commonest spelling, kept between requests (it hardly moves)
 
 
 class Library:
@@ -35,6 +39,7 @@ class Library:
         self._archive: Archive | None = None
         self._index: SearchIndex | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veille-archive")
+        self._names: dict[str, str] = {}
 
     async def run(self, handler, *args):
         """`handler(*args)` on the archive's thread; its answer or its exception."""
@@ -51,6 +56,16 @@ class Library:
         if self._index is None:
             self._index = open_index(self.archive, reader=True)  # IndexDamagedError: says to run reindex
         return self._index
+
+    def entity_names(self, keys: list[str]) -> dict[str, str]:
+        """The commonest spelling of each key, asked of the archive once (a popular key's spellings
+        are counted over every mention: 60 ms for ten keys at 100,000 articles)."""
+        missing = [key for key in keys if key not in self._names]
+        if missing:
+            if len(self._names) > NAMES_KEPT:
+                self._names.clear()
+            self._names.update({key: key for key in missing} | self.archive.entity_names(missing))
+        return {key: self._names[key] for key in keys}
 
     def close(self) -> None:
         self._thread.submit(self._close).result()
@@ -151,11 +166,12 @@ class SearchAnswer:
     articles: int | None = None
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # entity key -> its commonest spelling, for the facets
-    partial_facets: bool = False
+    at_least: bool = False  # the counts and facets are of a sample: there are more matches
 
 
-def run_search(library: Library, form: SearchForm, *, facets: bool = False) -> SearchAnswer:
-    """One page of results for the form, and (with `facets`) the counts over every match."""
+def run_search(library: Library, form: SearchForm, *, facets: bool = False, exact: bool = False) -> SearchAnswer:
+    """One page of results for the form, and (with `facets`) the counts and facets: of the best
+    FACET_SAMPLE matches, or (`exact`, as `search --count/--facets`) of every match."""
     archive, index = library.archive, library.index
     query, lang, source = form.q, form.lang or None, form.source or None
     if form.saved:
@@ -170,9 +186,13 @@ def run_search(library: Library, form: SearchForm, *, facets: bool = False) -> S
              if (f := found_story(archive, highlighter, hits[0], scored=plan.scored is not None)) is not None]
     answer = SearchAnswer(found=found, more=results.more, ignored=tuple(plan.ignored))
     if facets:
-        ids, answer.stories = find_ids(archive, index, tree, filters, lang=lang)
+        if exact:
+            ids, answer.stories = find_ids(archive, index, tree, filters, lang=lang)
+        else:
+            sample = index.search(tree, lang=lang, filters=filters, limit=FACET_SAMPLE, by_story=False)
+            ids, answer.stories = [hit.id for hit in sample.hits], len({hit.story for hit in sample.hits})
+            answer.at_least = sample.more
         answer.articles = len(ids)
-        answer.partial_facets = len(ids) > FACET_ARTICLES
-        answer.facets = archive.facets(ids[:FACET_ARTICLES])
-        answer.names = archive.entity_names(list(answer.facets.get("entity", {})))
+        answer.facets = archive.facets(ids)
+        answer.names = library.entity_names(list(answer.facets.get("entity", {})))
     return answer
