@@ -507,6 +507,8 @@ def test_in_a_browser_a_query_leads_to_its_story_its_translation_and_an_entity(s
         wait.until(lambda b: b.current_url.endswith("/entity/palantir"))
         assert browser.find_element(By.TAG_NAME, "h1").text == "Palantir"
         assert browser.find_elements(By.CSS_SELECTOR, "li.result")
+        chart = browser.find_element(By.CSS_SELECTOR, "svg.trend")  # its chart, drawn without a script
+        assert chart.size["width"] > 200 and chart.get_attribute("aria-label").startswith("articles per month")
         for path in ("", "?q=palantir", f"story/{ids['000']}", f"article/{ids['000']}", "entities"):
             browser.get(serving.url + path)  # nothing wider than the phone's screen: no sideways scrolling
             assert browser.execute_script("return document.documentElement.scrollWidth - "
