@@ -208,6 +208,8 @@ def test_the_api_gives_what_the_cli_prints_with_json(served):
     assert client.get(f"/api/story/{ids['000']}").json() == json.loads(cli("story", ids["000"], "--json").stdout)
     assert client.get("/api/entities?top=5&label=ORG").json() == cli.json_lines("entities", "--top", "5", "--label", "ORG")
     assert client.get("/api/searches").json() == cli.json_lines("searches", "list")
+    assert client.get("/api/search?q=palantir&source=IMPORT").json() == cli.json_lines(
+        "search", "palantir", "--source", "IMPORT")  # a source in another case is found, as by the CLI
 
 
 def test_the_api_says_what_is_wrong_in_one_json_line(served):

@@ -222,7 +222,7 @@ def searches_feed(state: State, name: str, out_path: str, base_url: str) -> None
     finally:
         index.close()
     if out_path == "-":
-        click.get_binary_stream("stdout").write(body)
+        click.get_binary_stream("stdout").write(body + b"\n")
         return
     target = Path(out_path)
     partial = target.with_name(target.name + ".tmp")

@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from veille.app.web import api, pages
@@ -96,7 +96,7 @@ def _wants_data(request: Request) -> bool:
 
 def _error(request: Request, status: int, message: str) -> Response:
     if _wants_data(request):
-        return JSONResponse({"error": message}, status_code=status)
+        return api.SafeJSON({"error": message}, status_code=status)
     return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 

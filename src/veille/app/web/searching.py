@@ -169,6 +169,14 @@ class SearchAnswer:
     at_least: bool = False  # the counts and facets are of a sample: there are more matches
 
 
+def _held_source(archive: Archive, source: str | None) -> str | None:
+    """A source as the archive names it, whatever its case (`netzwacht`), as `veille search --source` finds it."""
+    if source is None or archive.holds(source=source):
+        return source
+    same = [name for name in archive.counts_by_source() if name.casefold() == source.casefold()]
+    return same[0] if len(same) == 1 else source
+
+
 def run_search(library: Library, form: SearchForm, *, facets: bool = False, exact: bool = False) -> SearchAnswer:
     """One page of results for the form, and (with `facets`) the counts and facets: of the best
     FACET_SAMPLE matches, or (`exact`, as `search --count/--facets`) of every match."""
@@ -176,7 +184,7 @@ def run_search(library: Library, form: SearchForm, *, facets: bool = False, exac
     query, lang, source = form.q, form.lang or None, form.source or None
     if form.saved:
         query, lang, source = resolve_saved(archive, form.saved, query, lang, source)
-    filters = replace(form.filters(), lang=lang, source=source)
+    filters = replace(form.filters(), lang=lang, source=_held_source(archive, source))
     tree = parse_query(query)
     plan = index.parse(tree, lang, filters)
     results = index.search(tree, lang=lang, filters=filters, sort=form.sort, limit=form.limit, page=form.page,
