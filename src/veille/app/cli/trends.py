@@ -23,7 +23,8 @@ BLOCKS = "·▁▂▃▄▅▆▇█"  # a dot for none: an empty interval still
 @click.command()
 @click.argument("query", required=False, default="")
 @click.option("--by", type=click.Choice(["lang", "source", "tag"]), help="One series per language, source or tag.")
-@click.option("--interval", type=click.Choice(["day", "week", "month"]), default="month", show_default=True)
+@click.option("--interval", type=click.Choice(["day", "week", "month"]), default="month", show_default=True,
+              help="One count per day, ISO week (Monday to Sunday) or calendar month.")
 @click.option("--since", metavar="DATE", help="From the interval holding DATE (YYYY-MM-DD); default: the last 12 months, 12 weeks or 30 days.")
 @click.option("--until", metavar="DATE", help="To the interval holding DATE (default: today).")
 @click.option("--lang", help="Only articles in this language (and stem the query for it).")
