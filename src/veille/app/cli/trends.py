@@ -15,7 +15,7 @@ from veille.errors import ArchiveError
 
 if TYPE_CHECKING:
     from veille.app.cli.main import State
-    from veille.app.trends import Trend
+    from veille.outputs.trends import Trend
 
 BLOCKS = "·▁▂▃▄▅▆▇█"  # a dot for none: an empty interval still shows
 
@@ -44,7 +44,7 @@ def trends(state: State, query: str, by: str | None, interval: str, since: str |
     interval in the terminal (a line of blocks per series with --by). Example: veille trends entity:palantir --by lang
     """
     from veille.app.queries import filters_of, parse_query, resolve_saved
-    from veille.app.trends import trend_of
+    from veille.outputs.trends import trend_of
     from veille.search import open_index
 
     _check_dates(since, until)

@@ -20,7 +20,7 @@ from veille.app.queries import parse_query
 from veille.app.reports import article_view, entity_rows, names_a_story, story_view
 from veille.app.web.render import path_part, render
 from veille.app.web.searching import PAGE_SIZES, SearchForm, run_search
-from veille.app.trends import trend_of
+from veille.outputs.trends import trend_of
 from veille.errors import IndexDamagedError, VeilleError
 from veille.outputs.charts import bars_svg
 from veille.text.urls import web_link
