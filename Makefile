@@ -21,13 +21,18 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m veille.dev.demo
 
-# The servers some tests start themselves (PostgreSQL), from Debian packages, when run as root.
+# The servers and the browser some tests start themselves (PostgreSQL, Chromium), from Debian packages,
+# when run as root.
 # No cluster is created or started by the package: each test run starts a throwaway one.
 servers:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  echo "installing PostgreSQL (Debian package) for the PostgreSQL tests"; \
 	  mkdir -p /etc/postgresql-common && echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib >/dev/null; \
+	fi
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v chromedriver >/dev/null; then \
+	  echo "installing Chromium and its driver (Debian packages) for the browser test of veille serve"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
 test: $(STAMP) servers

@@ -179,6 +179,64 @@ def names_a_story(archive: Archive, value: str) -> bool:
     return article is not None and archive.story_of(article.id) is not None
 
 
+# -- veille search -----------------------------------------------------------
+
+@dataclass
+class FoundStory:
+    """One search result: the article that matched best for its story, its passage, and the
+    story's other versions (`veille search`, the web search page, the Atom feeds)."""
+
+    article: Article
+    membership: dict
+    members: list[dict]
+    passage: str  # the snippet as written
+    marks: list[tuple[int, int]]  # where the query's words are in it
+    score: float | None  # None when nothing ranks (a search by filters alone)
+
+    def record(self) -> dict:
+        """`search --json`: one story (or article) per line."""
+        article, membership = self.article, self.membership
+        return {
+            "story_id": membership.get("story_id"), "id": article.id, "relation": membership.get("relation"),
+            "title": article.title, "source": article.source, "published": article.published, "lang": article.lang,
+            "score": self.score, "snippet": self.passage, "highlights": self.marks,
+            "members": [{"id": m["article_id"], "relation": m["relation"], "lang": m["lang"], "source": m["source"]}
+                        for m in self.members],
+        }
+
+    def also_in(self) -> list[str]:
+        """What the story holds besides this article: ["also in: en, fr", "1 copy"] (empty if nothing)."""
+        article = self.article
+        others = [m for m in self.members if m["article_id"] != article.id]
+        if not others:
+            return []
+        langs = sorted({m["lang"] for m in others if m["lang"] != article.lang})
+        copies = sum(1 for m in self.members if m["relation"] in ("copy", "duplicate"))
+        return ([f"also in: {', '.join(langs)}"] if langs else []) + (
+            [f"{copies} cop{'y' if copies == 1 else 'ies'}"] if copies else [])
+
+
+def found_story(archive: Archive, highlighter, hit, scored: bool = True) -> FoundStory | None:
+    """A search hit with its article, passage and story; None if the article is gone from the archive."""
+    article = archive.get_article(hit.id)
+    if article is None:
+        return None
+    membership = archive.story_membership(article.id) or {}
+    members = archive.story_members(membership["story_id"]) if membership else []
+    passage, marks = highlighter.passage(article.text, article.lang)
+    return FoundStory(article=article, membership=membership, members=members, passage=passage, marks=marks,
+                      score=hit.score if scored else None)
+
+
+def entity_rows(archive: Archive, *, top: int = 20, label: str | None = None, lang: str | None = None,
+                since: str | None = None) -> list[dict]:
+    """`entities --json`: entity keys by articles, their languages as a sorted list."""
+    rows = archive.entity_ranking(top=top, label=label, lang=lang, since=since)
+    for row in rows:
+        row["langs"] = sorted((row["langs"] or "").split(","))
+    return rows
+
+
 # -- veille story ------------------------------------------------------------
 
 @dataclass

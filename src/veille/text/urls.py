@@ -48,3 +48,23 @@ def article_id_for_content(content: bytes) -> str:
 def _digest(value: str | bytes) -> str:
     data = value.encode("utf-8") if isinstance(value, str) else value
     return hashlib.sha256(data).hexdigest()[:ID_LENGTH]
+
+
+_UNSAFE_IN_LINK = re.compile(r"[\x00-\x20\x7f<>\"'`\\]")
+
+
+def web_link(url: str | None) -> str | None:
+    """`url` if it is a web address a page may link to (http or https, with a host, nothing a browser
+    or a header would read otherwise: no spaces, quotes or control characters), else None.
+
+    Every address in an article is a stranger's: a `javascript:` or `data:` link, or one carrying
+    a line break, is shown as text, never followed."""
+    if not url or _UNSAFE_IN_LINK.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url

@@ -157,12 +157,12 @@ def main(ctx: click.Context, archive_path: str, config_path: Path, debug: bool) 
 
 def _register_commands() -> None:
     """Each command group lives in a module of its own; they all hang on `main`."""
-    from veille.app.cli import evidence, feeds, ingest, outputs, read, search
+    from veille.app.cli import evidence, feeds, ingest, outputs, read, search, serve, trends
 
     for command in (ingest.fetch, ingest.import_, ingest.retag, ingest.dedupe, ingest.reindex, ingest.run,
                     read.status, read.list_, read.show, read.story, read.entities,
-                    search.search, search.searches, feeds.feeds, outputs.digest, outputs.export_,
-                    evidence.warc, evidence.verify):
+                    search.search, search.searches, feeds.feeds, outputs.digest, outputs.export_, serve.serve,
+                    trends.trends, evidence.warc, evidence.verify):
         main.add_command(command)
 
 

@@ -14,7 +14,8 @@ from veille.app.cli.common import (
     MAX_COUNT, _check_filters, _n, _optional_config, _short_time, _shown, err, json_option, out,
 )
 from veille.app.reports import (
-    ArticleView, StatusReport, article_record, article_view, names_a_story, status_report, story_view,
+    ArticleView, StatusReport, article_record, article_view, entity_rows, names_a_story, status_report,
+    story_view,
 )
 from veille.errors import VeilleError
 from veille import pipeline
@@ -258,10 +259,9 @@ def entities(state: State, top: int, label: str | None, lang: str | None, since:
     """
     if since and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", since):
         raise click.BadParameter(f"{since!r} is not a date; write it as YYYY-MM-DD", param_hint="--since")
-    rows = state.archive().entity_ranking(top=top, label=label.upper() if label else None, lang=lang, since=since)
+    rows = entity_rows(state.archive(), top=top, label=label.upper() if label else None, lang=lang, since=since)
     if as_json:
         for row in rows:
-            row["langs"] = sorted((row["langs"] or "").split(","))
             print(json.dumps(row, ensure_ascii=False))
         return
     table = Table(show_edge=False, expand=True)
@@ -272,7 +272,7 @@ def entities(state: State, top: int, label: str | None, lang: str | None, since:
     table.add_column("mentions", justify="right", no_wrap=True)
     table.add_column("languages", no_wrap=True)
     for row in rows:
-        langs = ", ".join(sorted((row["langs"] or "").split(",")))
+        langs = ", ".join(row["langs"])
         table.add_row(escape(row["key"]), escape(row["text"] or ""), row["label"] or "", str(row["articles"]),
                       str(row["mentions"]), langs)
     out.print(table)

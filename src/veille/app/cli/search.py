@@ -120,31 +120,22 @@ def _say_how_it_was_read(ignored: tuple[str, ...]) -> None:
 
 
 def _print_hit(archive: Archive, highlighter, hit, as_json: bool, scored: bool = True) -> None:
-    article = archive.get_article(hit.id)
-    if article is None:
+    from veille.app.reports import found_story
+
+    found = found_story(archive, highlighter, hit, scored)
+    if found is None:
         return
-    membership = archive.story_membership(article.id) or {}
-    members = archive.story_members(membership["story_id"]) if membership else []
-    passage, marks = highlighter.passage(article.text, article.lang)
     if as_json:  # the snippet as written, and where the query's words are in it
-        print(json.dumps({
-            "story_id": membership.get("story_id"), "id": article.id, "relation": membership.get("relation"),
-            "title": article.title, "source": article.source, "published": article.published, "lang": article.lang,
-            "score": hit.score if scored else None, "snippet": passage, "highlights": marks,
-            "members": [{"id": m["article_id"], "relation": m["relation"], "lang": m["lang"], "source": m["source"]}
-                        for m in members],
-        }, ensure_ascii=False))
+        print(json.dumps(found.record(), ensure_ascii=False))
         return
+    article = found.article
     when = (article.published or article.fetched or "")[:10]
     score = f" · {hit.score:.2f}" if scored else ""  # a search by filters alone ranks nothing
     out.print(f"[bold]{escape(article.title or '(no title)')}[/bold]  [dim]{article.id[:10]} · {escape(article.source)}"
               f" · {when} · {article.lang}{score}[/dim]")
-    out.print(f"  {_marked(passage, marks, colour=out.is_terminal)}")
-    others = [m for m in members if m["article_id"] != article.id]
-    if others:
-        langs = sorted({m["lang"] for m in others if m["lang"] != article.lang})
-        copies = sum(1 for m in members if m["relation"] in ("copy", "duplicate"))
-        parts = ([f"also in: {', '.join(langs)}"] if langs else []) + ([f"{copies} cop{'y' if copies == 1 else 'ies'}"] if copies else [])
+    out.print(f"  {_marked(found.passage, found.marks, colour=out.is_terminal)}")
+    parts = found.also_in()
+    if parts:
         out.print(f"  [dim]{' · '.join(parts)} (veille story {article.id[:10]})[/dim]")
 
 
@@ -199,3 +190,42 @@ def searches_remove(state: State, name: str) -> None:
         raise VeilleError(f"no saved search named {name!r}; `veille searches list` shows them")
     out.print(f"removed search {escape(name)}")
 
+
+
+@searches.command(name="feed")
+@click.argument("name")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True, allow_dash=True), default="-",
+              show_default=True, help="Write the feed to this file (-: standard output).")
+@click.option("--base-url", default="http://127.0.0.1:8080/", show_default=True,
+              help="Where `veille serve` answers: the entries link to its story pages.")
+@click.pass_obj
+def searches_feed(state: State, name: str, out_path: str, base_url: str) -> None:
+    """Write a saved search as an Atom feed: one entry per story, newest first.
+
+    Example: veille searches feed palantir --out palantir.atom
+    """
+    from pathlib import Path
+
+    from veille.app.queries import resolve_saved
+    from veille.app.syndication import saved_search_feed
+    from veille.search import open_index
+    from veille.text.urls import web_link
+
+    if web_link(base_url) is None:
+        raise click.BadParameter("give an http:// or https:// address", param_hint="--base-url")
+    archive = state.archive()
+    resolve_saved(archive, name)  # none of that name: said before anything is done
+    _catch_up(archive)
+    index = open_index(archive, reader=True)
+    try:
+        body = saved_search_feed(archive, index, name, base_url)
+    finally:
+        index.close()
+    if out_path == "-":
+        click.get_binary_stream("stdout").write(body + b"\n")
+        return
+    target = Path(out_path)
+    partial = target.with_name(target.name + ".tmp")
+    partial.write_bytes(body)
+    partial.replace(target)  # a feed reader reading the file never sees half of it
+    err.print(f"wrote {escape(str(target))}: {_n(body.count(b'<entry>'), 'story')} of saved search {escape(name)}")
