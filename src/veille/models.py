@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 
+IMPORT_SOURCE = "import"  # the source name of articles imported from files
+
+
 @dataclass(frozen=True)
 class Entity:
     """A name in an article: `article.text[start:end] == text`, always."""

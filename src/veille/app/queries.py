@@ -44,7 +44,7 @@ def expand_cross_lingual(query: str) -> tuple[str, list[str]]:
 @lru_cache(maxsize=1)
 def aliases() -> Aliases:
     """Every spelling of every known name -> its entity key (the gazetteer and aliases.yaml)."""
-    from veille.stages.entities import load_gazetteer
+    from veille.text.keys import load_gazetteer
 
     return load_aliases(load_gazetteer())
 

@@ -105,7 +105,7 @@ def source_states(archive: Archive, config: Config | None) -> list[dict]:
 def crawl_delays(archive: Archive, settings: Settings) -> list[dict]:
     """The hosts whose robots.txt Crawl-delay makes veille wait longer than host_delay, or
     asks for longer than it waits (capped): what it asks, what veille waits, when it was read."""
-    from veille.net import paced_delay
+    from veille.net.politeness import paced_delay
 
     paced = []
     for host, known in sorted(archive.crawl_delays().items()):

@@ -9,15 +9,38 @@
     reports   what a pass says when it is done
 """
 
-from veille.pipeline.imports import IMPORT_SOURCE, MAX_IMPORT_BYTES, collect_paths, import_paths, read_file
-from veille.pipeline.indexing import reindex, sync_index
-from veille.pipeline.reports import Failure, Progress, RunReport
-from veille.pipeline.runner import fetch_sources
-from veille.pipeline.jobs import FeedJob
-from veille.pipeline.steps import parse_feed, read_listing, read_sitemap
-from veille.pipeline.stories import link_story, rebuild_stories
-from veille.pipeline.tagging import Taggers, retag
+import importlib
+from typing import TYPE_CHECKING
 
-__all__ = ["IMPORT_SOURCE", "MAX_IMPORT_BYTES", "Failure", "FeedJob", "Progress", "RunReport", "Taggers", "collect_paths",
-           "fetch_sources", "import_paths", "link_story", "parse_feed", "read_file", "read_listing",
-           "read_sitemap", "rebuild_stories", "reindex", "retag", "sync_index"]
+# What each name is in: imported when first used, so a command that reads the archive (search,
+# status, show) never loads the models and extractors a fetch needs (issue 16).
+_WHERE = {
+    "IMPORT_SOURCE": "imports", "MAX_IMPORT_BYTES": "imports", "collect_paths": "imports",
+    "import_paths": "imports", "read_file": "imports",
+    "reindex": "indexing", "sync_index": "indexing",
+    "Failure": "reports", "Progress": "reports", "RunReport": "reports",
+    "fetch_sources": "runner", "FeedJob": "jobs",
+    "parse_feed": "steps", "read_listing": "steps", "read_sitemap": "steps",
+    "link_story": "stories", "rebuild_stories": "stories",
+    "Taggers": "tagging", "retag": "tagging",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'veille.pipeline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"veille.pipeline.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from veille.pipeline.imports import IMPORT_SOURCE, MAX_IMPORT_BYTES, collect_paths, import_paths, read_file
+    from veille.pipeline.indexing import reindex, sync_index
+    from veille.pipeline.jobs import FeedJob
+    from veille.pipeline.reports import Failure, Progress, RunReport
+    from veille.pipeline.runner import fetch_sources
+    from veille.pipeline.steps import parse_feed, read_listing, read_sitemap
+    from veille.pipeline.stories import link_story, rebuild_stories
+    from veille.pipeline.tagging import Taggers, retag

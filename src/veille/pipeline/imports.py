@@ -17,12 +17,12 @@ from veille.pipeline.tagging import Taggers
 from veille.stages import extract as extract_stage
 from veille.stages import plaintext
 from veille.stages.dedupe import Settings as DedupeSettings
+from veille.models import IMPORT_SOURCE  # the source name of imported files
 from veille.storage import Archive
 from veille.text.encoding import decode
 from veille.text.times import Clock, iso, utcnow
 from veille.text.urls import article_id_for_content
 
-IMPORT_SOURCE = "import"
 IMPORT_SUFFIXES = (".html", ".htm", ".txt", ".md")
 MAX_IMPORT_BYTES = 10 * 1000**2  # settings.max_body's default
 

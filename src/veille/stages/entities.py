@@ -25,19 +25,17 @@ from pathlib import Path
 from typing import Iterable
 
 import spacy
-import yaml
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 from spacy.util import get_lang_class
 
-from veille.text.keys import DATA, KEYS_VERSION, Aliases, load_aliases
+from veille.text.keys import DATA, KEYS_VERSION, Aliases, load_aliases, load_gazetteer
 from veille.models import Entity
 from veille.text.scripts import CJK, has_cjk
 from veille.text.spacymodels import BATCH_SIZE, DEFAULT_MODELS
 
 logger = logging.getLogger(__name__)
 
-LABELS = ("PERSON", "ORG", "LOC", "MISC")
 # Model label -> our label; labels not listed (DATE, MONEY, CARDINAL, ...) are dropped.
 LABEL_MAP = {
     "PERSON": "PERSON", "PER": "PERSON",
@@ -62,21 +60,6 @@ class KnownName:
     text: str
     label: str
     key: str
-
-
-def load_gazetteer(path: Path = DATA / "gazetteer.yaml") -> list[dict]:
-    if not path.exists():
-        logger.warning("no gazetteer", extra={"path": str(path)})
-        return []
-    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    valid = []
-    for entry in entries:
-        if isinstance(entry, dict) and entry.get("key") and entry.get("label") in LABELS:
-            valid.append({"key": str(entry["key"]), "label": entry["label"],
-                          "names": [str(n) for n in entry.get("names") or [] if str(n).strip()]})
-        else:
-            logger.warning("gazetteer entry skipped", extra={"entry": entry})
-    return valid
 
 
 def data_fingerprint(*paths: Path, salt: str = "") -> str:

@@ -14,6 +14,7 @@ folded (see `scripts.strip_accents` for which marks are accents).
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +22,9 @@ from pathlib import Path
 import yaml
 
 from veille.text.scripts import split_non_words, strip_accents
+
+logger = logging.getLogger(__name__)
+LABELS = ("PERSON", "ORG", "LOC", "MISC")
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -81,3 +85,20 @@ def load_aliases(gazetteer: list[dict], path: Path = DATA / "aliases.yaml") -> A
     for key, names in (data or {}).items():
         aliases.add(str(key), [str(n) for n in names or []])
     return aliases
+
+
+def load_gazetteer(path: Path | None = None) -> list[dict]:
+    """The gazetteer's entries (key, label, names), the invalid ones left out with a warning."""
+    path = path or DATA / "gazetteer.yaml"
+    if not path.exists():
+        logger.warning("no gazetteer", extra={"path": str(path)})
+        return []
+    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    valid = []
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("key") and entry.get("label") in LABELS:
+            valid.append({"key": str(entry["key"]), "label": entry["label"],
+                          "names": [str(n) for n in entry.get("names") or [] if str(n).strip()]})
+        else:
+            logger.warning("gazetteer entry skipped", extra={"entry": entry})
+    return valid

@@ -18,7 +18,7 @@ from veille.app.reports import (
     story_view,
 )
 from veille.errors import VeilleError
-from veille import pipeline
+from veille.models import IMPORT_SOURCE
 
 if TYPE_CHECKING:
     from veille.app.cli.main import State
@@ -68,7 +68,7 @@ def _sources_table(report: StatusReport) -> tuple[Table, list[str]]:
         error = escape(r["last_error"] or "")
         if r["failed_items"]:
             error = (error + "; " if error else "") + f"{_n(r['failed_items'], 'article')} failed"
-        status_text = escape(r["last_status"] or "") or ("imported files" if r["source"] == pipeline.IMPORT_SOURCE else "never fetched")
+        status_text = escape(r["last_status"] or "") or ("imported files" if r["source"] == IMPORT_SOURCE else "never fetched")
         if r["paused_since"]:
             status_text = f"[red]paused since {_short_time(r['paused_since'])}[/red]"
             attention.append(f"[red]{escape(r['source'])}[/red] is paused since {_short_time(r['paused_since'])} "
