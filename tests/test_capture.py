@@ -81,6 +81,14 @@ def test_every_response_is_kept_with_its_request_and_digests(fetched):
     store.close()
 
 
+def test_status_says_what_the_captures_hold(fetched):
+    cli, _ = fetched
+    said = cli("status").stdout
+    assert f"backing {len(MANIFEST)} articles" in " ".join(said.split()) and "WARC records in 1 file" in said
+    totals = json.loads(cli("status", "--json").stdout.splitlines()[-1])
+    assert totals["captures"]["articles"] == len(MANIFEST) and totals["captures"]["files"] == 1
+
+
 def test_warc_export_gives_a_file_that_replays_with_its_cdxj(fetched, tmp_path):
     cli, base = fetched
     out = tmp_path / "evidence.warc.gz"

@@ -286,6 +286,17 @@ class CaptureStore:
             "ORDER BY l.fetched DESC, l.hop DESC LIMIT 1", (article_id,)).fetchone()
         return Record(**dict(row)) if row else None
 
+    def summary(self) -> dict:
+        """Records, files, their bytes and the articles they back (CaptureError if the index is damaged)."""
+        files = self.files()
+        try:
+            records = self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+            articles = self.linked_articles()
+        except sqlite3.Error as exc:
+            raise CaptureError(f"the capture index {self.folder / INDEX} cannot be read ({exc})") from None
+        return {"records": records, "files": len(files), "bytes": sum(f.stat().st_size for f in files),
+                "articles": articles}
+
     def linked_articles(self) -> int:
         return self.db.execute("SELECT COUNT(DISTINCT article_id) FROM links").fetchone()[0]
 
