@@ -374,7 +374,11 @@ def check_source(fetcher: Fetcher, source: Source) -> dict:
                     parsed = read(job, fetcher, response) if source.kind == "sitemap" else read(job, response)
                 record.update(ok=True, entries=len(parsed.entries), title=parsed.title, warning=parsed.warning)
             except FeedError as exc:
-                record.update(ok=False, error=str(exc), advice=health.advice(health.kind_of(exc)))
+                advice = {"sitemap": "open the sitemap in a browser; a site's robots.txt names its sitemaps "
+                                     "(`veille feeds add SITE` reads them)",
+                          "listing": "open the page in a browser; `links:` (a CSS selector or URL pattern) "
+                                     "chooses the article links"}.get(source.kind) or health.advice(health.kind_of(exc))
+                record.update(ok=False, error=str(exc), advice=advice)
         else:
             record.update(ok=response.is_html(), content_type=response.content_type)
     except FetchError as exc:
