@@ -216,6 +216,13 @@ def test_a_revision_keeps_its_own_records(tmp_path):
     assert sum(b"signe" in b for b in bodies) == 1 and sum(b"annule" in b for b in bodies) == 1
     store.close()
     assert b"annule" in cli("show", article.id, "--raw").stdout_bytes
+    assert "(1 earlier revision) checked: all match" in cli("verify").stdout
+    db = sqlite3.connect(cli.archive / "veille.db")
+    db.execute("UPDATE revisions SET text = 'FORGED ' || text")
+    db.commit()
+    db.close()
+    result = cli("verify", ok=False)
+    assert result.exit_code == 1 and f"article {article.id} revision 1" in result.stdout
 
 
 def test_a_gzip_response_is_kept_as_sent_and_read_as_meant(tmp_path):

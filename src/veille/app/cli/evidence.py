@@ -138,7 +138,7 @@ def verify(state: State, since: str | None) -> None:
             after = (last.published or last.fetched or "", last.id)
 
     try:
-        result = check(store, articles(), since=since)
+        result = check(store, articles(), since=since, revisions=archive.revision_texts())
     finally:
         if store is not None:
             store.close()
@@ -148,7 +148,8 @@ def verify(state: State, since: str | None) -> None:
     captures = (f"{_n(result.records, 'record')} in {_n(result.files, 'WARC file')}" if store is not None
                 else "no captures")
     verdict = "all match" if not result.problems else f"{_n(len(result.problems), 'problem')}"
-    (err if result.problems else out).print(f"verify: {captures} and {_n(result.articles, 'article')} checked: {verdict}")
+    texts = _n(result.articles, "article") + (f" ({_n(result.revisions, 'earlier revision')})" if result.revisions else "")
+    (err if result.problems else out).print(f"verify: {captures} and {texts} checked: {verdict}")
     if result.problems:
         sys.exit(1)
 

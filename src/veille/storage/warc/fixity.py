@@ -24,6 +24,7 @@ class Verified:
     records: int = 0
     files: int = 0
     articles: int = 0
+    revisions: int = 0  # earlier revisions of articles
     problems: list[str] = field(default_factory=list)
 
 
@@ -37,8 +38,9 @@ def orphans(folder) -> list[str]:
 
 
 def verify(store: CaptureStore | None, articles: Iterable, *, since: str | None = None,
-           progress: Callable[[str], None] | None = None) -> Verified:
-    """Check the captures (those written on or after `since`) and the articles given."""
+           progress: Callable[[str], None] | None = None, revisions: Iterable = ()) -> Verified:
+    """Check the captures (those written on or after `since`), the articles given and their
+    earlier revisions ((id, revision, fetched, text, hash) tuples)."""
     result = Verified()
     if store is not None:
         result.problems.extend(store.integrity())
@@ -52,6 +54,13 @@ def verify(store: CaptureStore | None, articles: Iterable, *, since: str | None 
         if article.text_hash and article.text_hash != expected:
             result.problems.append(f"article {article.id}: its text no longer matches its content hash "
                                    f"(stored {article.text_hash[:12]}..., now {expected[:12]}...)")
+    for article_id, revision, fetched, text, stored in revisions:
+        if since and (fetched or "") < since:
+            continue
+        result.revisions += 1
+        if stored != hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest():
+            result.problems.append(f"article {article_id} revision {revision} (fetched {fetched}): its text no "
+                                   "longer matches its content hash")
     return result
 
 
