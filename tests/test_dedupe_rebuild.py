@@ -110,3 +110,42 @@ def test_rebuild_work_grows_with_the_articles_not_with_the_size_of_their_story(t
     (small_comparisons, small_steps), (big_comparisons, big_steps) = counted[base], counted[2 * base]
     assert big_comparisons <= 2.5 * small_comparisons, counted
     assert big_steps <= 2.5 * small_steps, counted
+
+
+def test_placing_a_member_against_the_original_alone_gives_what_recomputing_its_story_gives(tmp_path, monkeypatch):
+    # A rebuild places most members by comparing them with their story's original only; the same
+    # archive rebuilt by recomputing every story at every member must come out the same, evidence
+    # included: copies, duplicates, syndication credits, translations, hreflang pages.
+    from conftest import FIXTURES
+    from veille.pipeline import Taggers, import_paths, rebuild_stories
+    from veille.pipeline.story_book import StoryBook
+    from veille.storage.sqlite.store import Archive
+
+    source = tmp_path / "copies"
+    source.mkdir()
+    rng = random.Random(3)
+    near_copies(source, "003_bf1c28aafdd60c35.txt", 25, rng, "c0-")
+    near_copies(source, "002_cdb768120f0b8caf.txt", 25, rng, "c1-")
+    for i, path in enumerate(sorted(source.glob("c1-*"))[1:9]):  # syndicated copies that say so
+        title, text = path.read_text(encoding="utf-8").split("\n\n", 1)
+        credit = "Source : Mijente, 12-03-2026" if i % 2 else "Originally published by Mijente"
+        path.write_text(f"{title}\n\n{credit}\n\n{text}", encoding="utf-8")
+    words = (SEEDS / "002_cdb768120f0b8caf.txt").read_text(encoding="utf-8").split()
+    (source / "mijente.html").write_text(  # the site they credit
+        "<html><head><meta property='og:site_name' content='Mijente'><title>Technology for tyrants</title></head>"
+        f"<body><article><h1>Technology for tyrants</h1><p>{' '.join(words[1:])}</p></article></body></html>",
+        encoding="utf-8")
+
+    def everything(archive):
+        return sorted(sorted((m["article_id"], m["relation"], m["linked_to"], m["evidence"], m["original_id"])
+                             for m in archive.story_members(s)) for s, _, _ in stories(archive))
+
+    with Archive(tmp_path / "archive") as archive:
+        import_paths([SEEDS, FIXTURES / "site", source], archive, taggers=Taggers())
+        rebuild_stories(archive)
+        shortcut = everything(archive)
+        monkeypatch.setattr(StoryBook, "add", lambda *args: None)
+        rebuild_stories(archive)
+        recomputed = everything(archive)
+    assert shortcut == recomputed
+    assert max(len(s) for s in shortcut) > 25
