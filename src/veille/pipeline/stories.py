@@ -25,17 +25,18 @@ _KIND_ORDER = {"duplicate": 3, "copy": 2, "translation": 1}
 
 def link_story(archive: Archive, article: Article, settings: DedupeSettings | None = None, *,
                placed_only: bool = False, names: dict[str, str] | None = None,
-               book: StoryBook | None = None) -> dict:
+               book: StoryBook | None = None, fingerprint: dedupe.Fingerprint | None = None) -> dict:
     """Fingerprint `article`, find what it is a version of, and place it in a story.
 
     `placed_only` (a rebuild): link only to articles already placed again, not to later ones whose
     fingerprints an earlier run left, so that the result does not depend on what was there before.
     `names` (a rebuild): article id -> the id its story had before, for a story this article starts.
     `book` (a rebuild): the stories placed so far, kept in memory (see StoryBook); its names serve.
+    `fingerprint` (a rebuild): the article's fingerprint as the rebuild saved it (not computed again).
     Returns its membership (story_id, relation, original_id, evidence).
     """
     settings = settings or DedupeSettings()
-    fp = _save_fingerprint(archive, article)
+    fp = _save_fingerprint(archive, article, fingerprint)
     # One transaction from the candidates read to the story written: another writer placing a
     # related article waits, then sees this one in its story (never two stories for one text).
     with archive.transaction():
@@ -68,10 +69,18 @@ def link_quietly(archive: Archive, article: Article, outcome: str, report: RunRe
                                        f"not placed in a story ({type(exc).__name__}: {exc}); run `veille dedupe --rebuild`"))
 
 
-def _save_fingerprint(archive: Archive, article: Article) -> dedupe.Fingerprint:
-    fp = dedupe.fingerprint(article)
+def _save_fingerprint(archive: Archive, article: Article, fp: dedupe.Fingerprint | None = None) -> dedupe.Fingerprint:
+    fp = fp or dedupe.fingerprint(article)
     archive.save_fingerprint(fp, _alternates(article))
     return fp
+
+
+def _saved_fingerprints(archive: Archive, articles: list[Article]) -> dict[str, dedupe.Fingerprint]:
+    """The fingerprints a rebuild saved for these articles, read back (computing them again cost
+    half of a rebuild's time)."""
+    ids = [a.id for a in articles]
+    anchors = archive.anchors_of(ids)
+    return {row.id: _fingerprint(row, anchors[row.id]) for row in archive.fingerprint_rows(ids)}
 
 
 def _alternates(article: Article) -> list[str]:
@@ -294,8 +303,10 @@ def rebuild_stories(
     notify(progress, "total", str(archive.count_articles()))
     book = StoryBook(archive, names)
     for articles, after in _in_order(archive, after, batch):
+        saved = _saved_fingerprints(archive, articles)
         for article in articles:
-            membership = link_story(archive, article, settings, placed_only=True, book=book)
+            membership = link_story(archive, article, settings, placed_only=True, book=book,
+                                    fingerprint=saved.get(article.id))
             report.count("updated" if membership["relation"] != "original" else "unchanged", article.id)
             notify(progress, "file", article.id)
         archive.set_state("rebuild", f"{marker}\t{after[0]}\t{after[1]}")

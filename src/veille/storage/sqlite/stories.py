@@ -55,14 +55,18 @@ class Stories(Part):
             "SELECT * FROM (SELECT article_id FROM lsh WHERE band = ? AND hash = ? AND article_id != ? "
             "ORDER BY rowid DESC LIMIT ?)" for _ in bands)
         params = [v for band, value in bands for v in (band, value, fp.article_id, PER_BAND)]
+        # The candidates first, then their rows: length(a.text) reads the whole text.
         rows = self.db.execute(
             f"""
-            SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, t.size, a.lang_shares,
-                   COUNT(*) AS shared
-            FROM ({per_band}) h JOIN articles a ON a.id = h.article_id
+            WITH picked AS (
+                SELECT h.article_id AS id, COUNT(*) AS shared FROM ({per_band}) h
+                WHERE EXISTS (SELECT 1 FROM fingerprints f WHERE f.article_id = h.article_id)
+                  {_PLACED.replace("a.id", "h.article_id") if placed else ""}
+                GROUP BY h.article_id ORDER BY shared DESC, h.article_id LIMIT ?)
+            SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, t.size, a.lang_shares
+            FROM picked p JOIN articles a ON a.id = p.id
             JOIN fingerprints f ON f.article_id = a.id LEFT JOIN text_sizes t ON t.article_id = a.id
-            WHERE 1 {_PLACED if placed else ""}
-            GROUP BY a.id ORDER BY shared DESC, a.id LIMIT ?
+            ORDER BY p.shared DESC, a.id
             """,
             [*params, limit],
         ).fetchall()
