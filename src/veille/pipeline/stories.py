@@ -287,7 +287,9 @@ def rebuild_stories(
     """Recompute every story, oldest article first; resumable after an interruption.
 
     A story that comes out with the members it had keeps its id (its first member, placed first
-    again, takes the id its old story had)."""
+    again, takes the id its old story had). The caller holds the writer lock: the stories placed so
+    far are kept in memory while it runs (StoryBook), so that its time grows with the articles, not
+    with the size of their stories."""
     settings = settings or DedupeSettings()
     report = RunReport()
     marker = repr(settings)
