@@ -149,3 +149,33 @@ def test_placing_a_member_against_the_original_alone_gives_what_recomputing_its_
         recomputed = everything(archive)
     assert shortcut == recomputed
     assert max(len(s) for s in shortcut) > 25
+
+
+def test_when_two_stories_join_every_member_of_both_stays_in_the_story(tmp_path):
+    # bench/eval/translations/dev left the ten language versions of rmdir.1 in no story: a member of
+    # the joined story whose relation did not change was not written again, and pointed at a story
+    # that no longer existed.
+    from veille.models import Article
+    from veille.pipeline import link_story
+    from veille.storage.sqlite.store import Archive
+
+    def page(name: str, lang: str, day: str, text: str, alternates: dict[str, str]) -> Article:
+        return Article(id=f"{abs(hash(name)):032x}"[:32], url=f"https://{name}.example/rmdir.html", source=name,
+                       text=text, lang=lang, lang_confidence=0.99, lang_reason="test", extractor="test",
+                       published=f"2026-01-0{day}T10:00:00Z", alternates=alternates)
+
+    url = "https://{}.example/rmdir.html".format
+    english = page("en", "en", "1", "Remove empty directories. " * 40, {})
+    german = page("de", "de", "2", "Leere Verzeichnisse entfernen. " * 40, {})
+    french = page("fr", "fr", "3", "Supprimer des répertoires vides. " * 40, {"de": url("de")})
+    spanish = page("es", "es", "4", "Borrar directorios vacíos. " * 40, {"en": url("en"), "de": url("de")})
+    with Archive(tmp_path) as archive:
+        for one in (english, german, french, spanish):
+            archive.save_article(one, "t")
+            if one is spanish:  # two stories until the Spanish page names both
+                assert archive.story_of(english.id) != archive.story_of(german.id) == archive.story_of(french.id)
+            link_story(archive, one)
+        stories = {archive.story_membership(one.id)["story_id"] for one in (english, german, french, spanish)}
+        assert len(stories) == 1
+        (story,) = stories
+        assert {m["article_id"] for m in archive.story_members(story)} == {english.id, german.id, french.id, spanish.id}

@@ -244,7 +244,8 @@ def _write_whole_story(archive: Archive, story_id: str, mine: dict, merged: list
             if tie is not None:
                 row.update(evidence=tie_evidence(tie))
     stored = [{key: r.get(key) for key in FIELDS} | {"relation": relations[r["article_id"]]} for r in rows]
-    changed = [row for row in stored if before.get(row["article_id"]) != row]
+    # Stories that join are written whole: their members change story even where nothing else changes.
+    changed = stored if merged else [row for row in stored if before.get(row["article_id"]) != row]
     archive.write_story(story_id, original["article_id"], changed, merged, replace=bool(merged) or not before)
     if book:
         book.remember(story_id, original["article_id"],
