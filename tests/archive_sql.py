@@ -132,3 +132,20 @@ def statements(archive) -> Iterator[list[str]]:
         yield seen
     finally:
         archive.db.set_trace_callback(None)
+
+
+@contextmanager
+def steps(archive, per: int = 1000) -> Iterator[Callable[[], int]]:
+    """How much work the database does inside the block: `steps()` is the number of virtual-machine
+    instructions it ran, in thousands (`per`), a count that does not depend on the machine's speed."""
+    count = [0]
+
+    def tick() -> int:
+        count[0] += 1
+        return 0  # go on
+
+    archive.db.set_progress_handler(tick, per)
+    try:
+        yield lambda: count[0]
+    finally:
+        archive.db.set_progress_handler(None, per)

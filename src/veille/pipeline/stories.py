@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 
 from veille.models import Article
 from veille.pipeline.reports import Failure, Progress, RunReport, notify
+from veille.pipeline.story_book import (FIELDS, FIRST, StoryBook, StoryFacts, member, original_of,
+                                        tie_evidence)
 from veille.stages import dedupe
 from veille.stages.dedupe import Link
 from veille.stages.dedupe import Settings as DedupeSettings
 from veille.storage import Archive
 from veille.storage.rows import FingerprintRow
-from veille.text.keys import fold
 from veille.text.urls import canonical_url
 
 logger = logging.getLogger(__name__)
@@ -23,16 +24,19 @@ _KIND_ORDER = {"duplicate": 3, "copy": 2, "translation": 1}
 
 
 def link_story(archive: Archive, article: Article, settings: DedupeSettings | None = None, *,
-               placed_only: bool = False, names: dict[str, str] | None = None) -> dict:
+               placed_only: bool = False, names: dict[str, str] | None = None,
+               book: StoryBook | None = None, fingerprint: dedupe.Fingerprint | None = None) -> dict:
     """Fingerprint `article`, find what it is a version of, and place it in a story.
 
     `placed_only` (a rebuild): link only to articles already placed again, not to later ones whose
     fingerprints an earlier run left, so that the result does not depend on what was there before.
     `names` (a rebuild): article id -> the id its story had before, for a story this article starts.
+    `book` (a rebuild): the stories placed so far, kept in memory (see StoryBook); its names serve.
+    `fingerprint` (a rebuild): the article's fingerprint as the rebuild saved it (not computed again).
     Returns its membership (story_id, relation, original_id, evidence).
     """
     settings = settings or DedupeSettings()
-    fp = _save_fingerprint(archive, article)
+    fp = _save_fingerprint(archive, article, fingerprint)
     # One transaction from the candidates read to the story written: another writer placing a
     # related article waits, then sees this one in its story (never two stories for one text).
     with archive.transaction():
@@ -43,7 +47,7 @@ def link_story(archive: Archive, article: Article, settings: DedupeSettings | No
             links = [link for link in links if archive.story_of(link.other_id) is not None]
         if not any(link.kind in ("duplicate", "copy") for link in links):
             links += _translation_links(archive, article, fp, settings, placed_only)
-        return _place_in_story(archive, article, fp, links, settings, names or {})
+        return _place_in_story(archive, article, fp, links, settings, names or {}, book)
 
 
 def link_quietly(archive: Archive, article: Article, outcome: str, report: RunReport,
@@ -65,10 +69,18 @@ def link_quietly(archive: Archive, article: Article, outcome: str, report: RunRe
                                        f"not placed in a story ({type(exc).__name__}: {exc}); run `veille dedupe --rebuild`"))
 
 
-def _save_fingerprint(archive: Archive, article: Article) -> dedupe.Fingerprint:
-    fp = dedupe.fingerprint(article)
+def _save_fingerprint(archive: Archive, article: Article, fp: dedupe.Fingerprint | None = None) -> dedupe.Fingerprint:
+    fp = fp or dedupe.fingerprint(article)
     archive.save_fingerprint(fp, _alternates(article))
     return fp
+
+
+def _saved_fingerprints(archive: Archive, articles: list[Article]) -> dict[str, dedupe.Fingerprint]:
+    """The fingerprints a rebuild saved for these articles, read back (computing them again cost
+    half of a rebuild's time)."""
+    ids = [a.id for a in articles]
+    anchors = archive.anchors_of(ids)
+    return {row.id: _fingerprint(row, anchors[row.id]) for row in archive.fingerprint_rows(ids)}
 
 
 def _alternates(article: Article) -> list[str]:
@@ -164,16 +176,18 @@ def _best_link(archive: Archive, links: list[Link]) -> Link | None:
 
 
 def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, links: list[Link],
-                    settings: DedupeSettings, names: dict[str, str]) -> dict:
+                    settings: DedupeSettings, names: dict[str, str], book: StoryBook | None = None) -> dict:
     best = _best_link(archive, links)
     current = archive.story_of(article.id)
     story_id = current or (archive.story_of(best.other_id) if best else None)
     if story_id is None and best is not None:  # the other article predates stories: give it its own first
         story_id = f"s{best.other_id}"
         archive.write_story(story_id, best.other_id, [_membership(best.other_id, None)])
+        if book:
+            book.forget(story_id)
     if story_id is None:
-        story_id = _new_story_id(archive, article.id, names)
-    members = {m["article_id"]: m for m in archive.story_members(story_id)}
+        story_id = _new_story_id(archive, article.id, book.names if book else names,
+                                 book.claimable if book else set(names.values()))
     # The article is a version of texts in other stories too: they were one story all along (the
     # English page and its Chinese translation were placed before the Japanese one that links
     # both), so those stories join this one.
@@ -182,104 +196,81 @@ def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, 
     merged = sorted({other for other in (archive.story_of(l.other_id) for l in links
                                          if l is not best and l.strength >= settings.merge_overlap)
                      if other and other != story_id})
-    for other in merged:
-        members.update({m["article_id"]: m for m in archive.story_members(other)})
-    evidence = best.evidence if best else "first of its story"
+    mine = _new_member(article, fp, best)
+    # In a rebuild, most members change nothing but themselves: placed against the original alone.
+    placed = book.add(story_id, mine, settings.second_language) if book and not current and not merged else None
+    if placed is not None:
+        original_id, changed = placed
+        archive.write_story(story_id, original_id, changed, replace=False)
+        relation = changed[0]["relation"]
+    else:
+        original_id, relation = _write_whole_story(archive, story_id, mine, merged, settings, book)
+    return {"story_id": story_id, "relation": relation, "original_id": original_id, "evidence": mine["evidence"]}
+
+
+def _new_member(article: Article, fp: dedupe.Fingerprint, best: Link | None) -> dict:
+    """The article's membership and what choosing the original needs to know of it."""
+    evidence = best.evidence if best else FIRST
     if fp.credit:
         evidence += f"; credits “{fp.credit}” as its source"
     explicit = 2 if best and best.other_is_original else 1 if best and best.explicit else 0
-    mine = _membership(article.id, best.other_id if best else None, best.score if best else None, evidence, explicit)
-    rows = [m for key, m in members.items() if key != article.id] + [
-        {**mine, "lang": article.lang, "lang_shares": tuple(article.lang_shares), "text_hash": article.text_hash, "published": article.published,
-         "fetched": article.fetched or "", "length": len(article.text), "title": article.title,
-         "opening": article.text[:200], "credit": fp.credit, "site_name": article.site_name,
-         "source": article.source}]
-    facts = _StoryFacts(rows)
-    original = _original_of(rows, facts)
-    first = _member(original, facts)
-    relations = {r["article_id"]: dedupe.relation(_member(r, facts), first, settings.second_language) for r in rows}
-    for row in rows:  # a first member that became a copy or translation: say which link tied it
-        if row["evidence"].startswith("first of its story") and row["article_id"] != original["article_id"]:
-            tie = next((r for r in rows if r.get("linked_to") == row["article_id"]), None)
-            if tie is not None:
-                row.update(evidence=f"joined through {tie['article_id'][:8]}…, which is a "
-                                 f"{tie['evidence'].split(' of ', 1)[0]} of it: {tie['evidence'].split(': ', 1)[-1]}")
-    fields = ("article_id", "relation", "linked_to", "score", "evidence", "explicit")
-    stored = [{key: r.get(key) for key in fields} | {"relation": relations[r["article_id"]]} for r in rows]
+    return {**_membership(article.id, best.other_id if best else None, best.score if best else None, evidence, explicit),
+            "lang": article.lang, "lang_shares": tuple(article.lang_shares), "text_hash": article.text_hash,
+            "published": article.published, "fetched": article.fetched or "", "length": len(article.text),
+            "title": article.title, "opening": article.text[:200], "credit": fp.credit,
+            "site_name": article.site_name, "source": article.source}
+
+
+def _write_whole_story(archive: Archive, story_id: str, mine: dict, merged: list[str], settings: DedupeSettings,
+                       book: StoryBook | None) -> tuple[str, str]:
+    """Choose the story's original among all its members (and those of `merged`), relate each
+    member to it and write what changed. Returns the original's id and the new member's relation."""
+    read = book.members if book else lambda story: {m["article_id"]: m for m in archive.story_members(story)}
+    members = read(story_id)
+    for other in merged:
+        members.update(read(other))
+    rows = [m for key, m in members.items() if key != mine["article_id"]] + [mine]
+    facts = StoryFacts(rows)
+    original = original_of(rows, facts)
+    first = member(original, facts.flags(original))
+    relations = {r["article_id"]: dedupe.relation(member(r, facts.flags(r)), first, settings.second_language)
+                 for r in rows}
     # Only what changed is written: usually the one new member. Rewriting every member at every
     # arrival made a story's placements cost the square of its size.
-    before = {key: {f: m.get(f) for f in fields} for key, m in members.items()}
-    changed = [row for row in stored if before.get(row["article_id"]) != row]
+    before = {key: {f: m.get(f) for f in FIELDS} for key, m in members.items()}
+    for row in rows:  # a first member that became a copy or translation: say which link tied it
+        if row["evidence"].startswith(FIRST) and row["article_id"] != original["article_id"]:
+            tie = next((r for r in rows if r.get("linked_to") == row["article_id"]), None)
+            if tie is not None:
+                row.update(evidence=tie_evidence(tie))
+    stored = [{key: r.get(key) for key in FIELDS} | {"relation": relations[r["article_id"]]} for r in rows]
+    # Stories that join are written whole: their members change story even where nothing else changes.
+    changed = stored if merged else [row for row in stored if before.get(row["article_id"]) != row]
     archive.write_story(story_id, original["article_id"], changed, merged, replace=bool(merged) or not before)
-    return {"story_id": story_id, "relation": relations[article.id], "original_id": original["article_id"],
-            "evidence": evidence}
+    if book:
+        book.remember(story_id, original["article_id"],
+                      [{**r, "relation": relations[r["article_id"]]} for r in rows], merged)
+    return original["article_id"], relations[mine["article_id"]]
 
 
-def _new_story_id(archive: Archive, article_id: str, names: dict[str, str]) -> str:
+def _new_story_id(archive: Archive, article_id: str, names: dict[str, str], claimable: set[str]) -> str:
     """The id of a story `article_id` starts: in a rebuild, the id its story had before, so that ids
     quoted in exports and notes stay right while a story keeps its members; else `s` + its id.
 
     An id another story of this rebuild already took (an old story that split) is not reused."""
-    claimable = set(names.values())
     for wanted in (names.get(article_id), f"s{article_id}"):
-        if wanted and (wanted not in claimable or not archive.story_members(wanted)):
+        if wanted and (wanted not in claimable or not archive.story_exists(wanted)):
             return wanted
     number = 2
-    while archive.story_members(f"s{article_id}.{number}"):
+    while archive.story_exists(f"s{article_id}.{number}"):
         number += 1
     return f"s{article_id}.{number}"
 
 
 def _membership(article_id: str, linked_to: str | None, score: float | None = None,
-                evidence: str = "first of its story", explicit: int = 0) -> dict:
+                evidence: str = FIRST, explicit: int = 0) -> dict:
     return {"article_id": article_id, "relation": "original", "linked_to": linked_to, "score": score,
             "evidence": evidence, "explicit": explicit}
-
-
-def _credits(credit: str | None, row: dict) -> bool:
-    """Does a "Source: X" credit name this member's site or source?"""
-    if not credit:
-        return False
-    wanted = fold(credit)
-    return any(name and (fold(name) == wanted or wanted in fold(name)) for name in (row.get("site_name"), row.get("source")))
-
-
-class _StoryFacts:
-    """What members say of each other, gathered once per placement: asked of every member for every
-    member, it made placing an article cost the square of its story's size (a rebuild, the cube)."""
-
-    def __init__(self, rows: list[dict]) -> None:
-        self.rows = rows
-        self.named_original = {r.get("linked_to") for r in rows if r.get("explicit") == 2}
-        self.credits = [(r["article_id"], r["credit"]) for r in rows if r.get("credit")]
-
-    def credited(self, row: dict) -> bool:
-        """Does another member's "Source: X" name this member?"""
-        return any(other != row["article_id"] and _credits(credit, row) for other, credit in self.credits)
-
-    def credits_another(self, row: dict) -> bool:
-        return bool(row.get("credit")) and any(_credits(row["credit"], r) for r in self.rows
-                                               if r["article_id"] != row["article_id"])
-
-
-def _member(row: dict, facts: _StoryFacts) -> dedupe.Member:
-    title = (row.get("title") or "").rstrip("…").strip()
-    return dedupe.Member(
-        article_id=row["article_id"], lang=row["lang"], text_hash=row["text_hash"], published=row["published"],
-        fetched=row["fetched"] or "", length=row["length"], shares=_shares(row.get("lang_shares")),
-        explicit_original=row["article_id"] in facts.named_original or facts.credited(row),
-        explicit_copy=row.get("explicit") == 2 or facts.credits_another(row),
-        titled=bool(title) and not (row.get("opening") or "").startswith(title[:60]),
-    )
-
-
-def _shares(stored) -> tuple[tuple[str, float], ...]:
-    return tuple(stored or ())  # decoded by the store (story_members), or the article's own
-
-
-def _original_of(rows: list[dict], facts: _StoryFacts) -> dict:
-    chosen = dedupe.choose_original([_member(r, facts) for r in rows])
-    return next(r for r in rows if r["article_id"] == chosen)
 
 
 def _in_order(archive: Archive, after: tuple[str, str] | None, batch: int):
@@ -297,7 +288,9 @@ def rebuild_stories(
     """Recompute every story, oldest article first; resumable after an interruption.
 
     A story that comes out with the members it had keeps its id (its first member, placed first
-    again, takes the id its old story had)."""
+    again, takes the id its old story had). The caller holds the writer lock: the stories placed so
+    far are kept in memory while it runs (StoryBook), so that its time grows with the articles, not
+    with the size of their stories."""
     settings = settings or DedupeSettings()
     report = RunReport()
     marker = repr(settings)
@@ -311,9 +304,12 @@ def rebuild_stories(
         names = _start_rebuild(archive, batch)
         archive.set_state("rebuild", f"{marker}\t\t")  # from here on, an interrupted rebuild resumes
     notify(progress, "total", str(archive.count_articles()))
+    book = StoryBook(archive, names)
     for articles, after in _in_order(archive, after, batch):
+        saved = _saved_fingerprints(archive, articles)
         for article in articles:
-            membership = link_story(archive, article, settings, placed_only=True, names=names)
+            membership = link_story(archive, article, settings, placed_only=True, book=book,
+                                    fingerprint=saved.get(article.id))
             report.count("updated" if membership["relation"] != "original" else "unchanged", article.id)
             notify(progress, "file", article.id)
         archive.set_state("rebuild", f"{marker}\t{after[0]}\t{after[1]}")

@@ -355,20 +355,23 @@ def choose_original(members: list[Member]) -> str:
     languages: dict[str, int] = {}
     for member in members:
         languages[member.lang] = languages.get(member.lang, 0) + 1
+    return min(members, key=lambda member: original_rank(member, languages[member.lang])).article_id
 
-    def rank(member: Member) -> tuple:
-        return (
-            0 if member.explicit_original else 1,
-            1 if member.explicit_copy else 0,
-            member.published or "9999",
-            -languages[member.lang],
-            0 if member.titled else 1,
-            -member.length,
-            member.fetched,
-            member.article_id,
-        )
 
-    return min(members, key=rank).article_id
+def original_rank(member: Member, same_language: int) -> tuple:
+    """How `member` ranks to be its story's original (the lowest is), where `same_language` members
+    of the story share its language. Between two members of one language the count does not
+    matter, so a story's original is the best of the best of each language."""
+    return (
+        0 if member.explicit_original else 1,
+        1 if member.explicit_copy else 0,
+        member.published or "9999",
+        -same_language,
+        0 if member.titled else 1,
+        -member.length,
+        member.fetched,
+        member.article_id,
+    )
 
 
 def relation(member: Member, original: Member, second: float | None = None) -> str:

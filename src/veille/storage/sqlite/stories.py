@@ -13,6 +13,7 @@ from veille.storage.sqlite.base import Part, decode_shares, row_to_article
 from veille.storage.sqlite.failures import converts_errors
 
 _PLACED = "AND EXISTS (SELECT 1 FROM story_members sm WHERE sm.article_id = a.id)"  # already in a story
+PER_BAND = 16  # copy candidates read from each LSH band (see copy_candidates)
 
 
 @converts_errors
@@ -38,20 +39,36 @@ class Stories(Part):
                                 [(url, fp.article_id) for url in alternates])
 
     def copy_candidates(self, fp, limit: int = 50, placed: bool = False) -> list[FingerprintRow]:
-        """Articles with the same text hash or sharing an LSH band with `fp` (`placed`: only those in a
-        story already, as a rebuild places them again one by one)."""
+        """Articles sharing an LSH band with `fp`, most bands first, then by id (`placed`: only those
+        in a story already, as a rebuild places them again one by one).
+
+        Each band gives at most `PER_BAND` articles, the last fingerprinted: the members of a big
+        story fill every band of its text, and reading them all made placing an article cost its
+        story's size. A rebuild fingerprints each article again as it places it, so the articles
+        placed again are the last fingerprinted of each band, whatever came before. The same text
+        has the same bands (its shingles are the same), so duplicates come first: no look-up by
+        text hash is needed."""
         bands = list(enumerate(fp.bands))
-        placeholders = " OR ".join("(band = ? AND hash = ?)" for _ in bands)
-        params = [v for pair in bands for v in pair]
+        if not bands:
+            return []
+        per_band = " UNION ALL ".join(
+            "SELECT * FROM (SELECT article_id FROM lsh WHERE band = ? AND hash = ? AND article_id != ? "
+            "ORDER BY rowid DESC LIMIT ?)" for _ in bands)
+        params = [v for band, value in bands for v in (band, value, fp.article_id, PER_BAND)]
+        # The candidates first, then their rows: length(a.text) reads the whole text.
         rows = self.db.execute(
             f"""
+            WITH picked AS (
+                SELECT h.article_id AS id, COUNT(*) AS shared FROM ({per_band}) h
+                WHERE EXISTS (SELECT 1 FROM fingerprints f WHERE f.article_id = h.article_id)
+                  {_PLACED.replace("a.id", "h.article_id") if placed else ""}
+                GROUP BY h.article_id ORDER BY shared DESC, h.article_id LIMIT ?)
             SELECT a.id, a.lang, a.text_hash, length(a.text) AS length, f.minhash, t.size, a.lang_shares
-            FROM articles a JOIN fingerprints f ON f.article_id = a.id LEFT JOIN text_sizes t ON t.article_id = a.id
-            WHERE a.id != ? AND (a.text_hash = ? OR a.id IN (SELECT article_id FROM lsh WHERE {placeholders}))
-              {_PLACED if placed else ""}
-            LIMIT ?
+            FROM picked p JOIN articles a ON a.id = p.id
+            JOIN fingerprints f ON f.article_id = a.id LEFT JOIN text_sizes t ON t.article_id = a.id
+            ORDER BY p.shared DESC, a.id
             """,
-            [fp.article_id, fp.text_hash, *params, limit],
+            [*params, limit],
         ).fetchall()
         return [_fingerprint(row) for row in rows]
 
@@ -89,20 +106,21 @@ class Stories(Part):
                                         limit: int = 30, placed: bool = False) -> list[str]:
         """Articles in other languages than `lang` (any language if None), in the date window, whose
         anchor set shares an LSH band with `fp`'s, most bands first: one index look-up per band,
-        however common the anchors are."""
+        however common the anchors are. Each band gives at most `limit` articles, the last
+        fingerprinted that qualify (the versions of a big story fill the bands of its anchors)."""
         bands = list(enumerate(fp.anchor_bands))
         if not bands:
             return []
-        placeholders = " OR ".join("(l.band = ? AND l.hash = ?)" for _ in bands)
+        per_band = " UNION ALL ".join(
+            f"""SELECT * FROM (SELECT l.article_id FROM anchor_lsh l JOIN articles a ON a.id = l.article_id
+                WHERE l.band = ? AND l.hash = ? AND l.article_id != ? AND a.lang != 'und' AND a.lang != ?
+                  AND COALESCE(a.published, a.fetched) BETWEEN ? AND ? {_PLACED if placed else ""}
+                ORDER BY l.rowid DESC LIMIT ?)""" for _ in bands)
+        params = [v for band, value in bands
+                  for v in (band, value, fp.article_id, lang or "", since, until, limit)]
         rows = self.db.execute(
-            f"""
-            SELECT l.article_id, COUNT(*) AS shared FROM anchor_lsh l JOIN articles a ON a.id = l.article_id
-            WHERE ({placeholders}) AND l.article_id != ? AND a.lang != 'und' AND a.lang != ?
-              AND COALESCE(a.published, a.fetched) BETWEEN ? AND ? {_PLACED if placed else ""}
-            GROUP BY l.article_id ORDER BY shared DESC, l.article_id LIMIT ?
-            """,
-            [*(v for pair in bands for v in pair), fp.article_id, lang or "", since, until, limit],
-        ).fetchall()
+            f"SELECT article_id, COUNT(*) AS shared FROM ({per_band}) GROUP BY article_id "
+            "ORDER BY shared DESC, article_id LIMIT ?", [*params, limit]).fetchall()
         return [r["article_id"] for r in rows]
 
     def fingerprint_rows(self, ids: list[str]) -> list[FingerprintRow]:
@@ -174,6 +192,10 @@ class Stories(Part):
             WHERE m.story_id = ? ORDER BY COALESCE(a.published, a.fetched), a.id
             """, (story_id,)).fetchall()
         return [{**dict(r), "lang_shares": decode_shares(r["lang_shares"])} for r in rows]
+
+    def story_exists(self, story_id: str) -> bool:
+        """Has the story a member (one index look-up, whatever its size)?"""
+        return self.db.execute("SELECT 1 FROM story_members WHERE story_id = ? LIMIT 1", (story_id,)).fetchone() is not None
 
     def write_story(self, story_id: str, original_id: str, members: list[dict], merged: list[str] = (), *,
                     replace: bool = True) -> None:
