@@ -49,3 +49,34 @@ def test_a_spanish_page_left_partly_in_english_is_a_translation_not_a_copy(impor
     assert spanish["lang"] == "en" and spanish["lang_shares"]["es"] > 0.2
     assert spanish["story_id"] == english["story_id"]
     assert {spanish["relation"], english["relation"]} == {"original", "translation"}
+
+
+def test_a_version_that_joins_two_stories_leaves_no_member_outside_a_story(tmp_path):
+    # Two English pages on one command (not copies of each other) start two stories; a French page
+    # naming every option of both joins them. The members of the story it joins that did not change
+    # were deleted with the story's old rows and left in no story at all.
+    from veille.pipeline import Taggers, import_paths
+    from veille.storage.sqlite.store import Archive
+
+    options = " ".join(f"--{name}" for name in ("parents", "verbose", "mode", "context", "ignore-fail-on-non-empty",
+                                               "dry-run", "preserve-root", "one-file-system"))
+    pages = {
+        "a-en": ("2026-03-01", f"The command removes each directory given, if it is empty. It accepts {options} and "
+                              "reports each directory it removes when asked to, in the order given on the command line."),
+        "b-en": ("2026-03-02", f"Options understood by this program are {options}; each changes how it behaves when a "
+                              "directory still holds files, or when a parent of it cannot be reached or read."),
+        "c-fr": ("2026-03-03", f"La commande supprime chaque répertoire indiqué, s'il est vide. Elle accepte {options} "
+                              "et signale chaque répertoire supprimé quand on le lui demande, dans l'ordre donné."),
+    }
+    for name, (day, text) in pages.items():
+        (tmp_path / f"{name}.html").write_text(_dated_page(name, day, text), encoding="utf-8")
+    with Archive(tmp_path / "archive") as archive:
+        import_paths([tmp_path / f"{name}.html" for name in pages], archive, taggers=Taggers())
+        rows = {a.url.rsplit("/", 1)[1]: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}
+    assert all(row is not None for row in rows.values()), rows
+    assert len({row["story_id"] for row in rows.values()}) == 1
+
+
+def _dated_page(title: str, day: str, text: str) -> str:
+    return (f"<html><head><title>{title}</title><meta property='article:published_time' content='{day}'></head>"
+            f"<body><article><h1>{title}</h1><p>{text}</p></article></body></html>")

@@ -209,8 +209,10 @@ def _place_in_story(archive: Archive, article: Article, fp: dedupe.Fingerprint, 
     # Only what changed is written: usually the one new member. Rewriting every member at every
     # arrival made a story's placements cost the square of its size.
     before = {key: {f: m.get(f) for f in fields} for key, m in members.items()}
-    changed = [row for row in stored if before.get(row["article_id"]) != row]
-    archive.write_story(story_id, original["article_id"], changed, merged, replace=bool(merged) or not before)
+    # Joining stories rewrites the whole story (its old rows go): every member then, changed or not.
+    replace = bool(merged) or not before
+    changed = stored if replace else [row for row in stored if before.get(row["article_id"]) != row]
+    archive.write_story(story_id, original["article_id"], changed, merged, replace=replace)
     return {"story_id": story_id, "relation": relations[article.id], "original_id": original["article_id"],
             "evidence": evidence}
 
