@@ -139,9 +139,11 @@ def main() -> int:
             if args.units:
                 for first, counts in sorted(r["split"].items()):
                     print(f"    split: {first}: {sorted(counts.values(), reverse=True)}")
-            if args.false:
-                for a, b in r["false"][:40]:
-                    print(f"    false: {a} ~ {b}")
+            if args.false:  # by the two units joined: "man-chown.1 ~ man-chgrp.1: 40 pairs"
+                units = Counter(tuple(sorted(name.rsplit("-", 1)[0].removeprefix("docs/") for name in pair))
+                                for pair in r["false"])
+                for (a, b), n in units.most_common():
+                    print(f"    false: {a} ~ {b}: {n} pairs")
     return 0
 
 

@@ -202,14 +202,23 @@ def anchors(article: Article) -> set[str]:
 
 def _acronyms(text: str) -> set[str]:
     found = set()
+    # A word in capitals that the text also writes in lower case is a word of its language set in
+    # capitals, not an acronym: a manual page's placeholders (FILE, OWNER, FICHIER, DIRECTORUL),
+    # which every translation translates.
+    lower = {w for w in _LOWER_WORD.findall(text)}
     for line in text.split("\n"):
         shouted = line.upper() == line and not _CJK.search(line)  # a heading, or a line in capitals
         for match in _ACRONYM.finditer(line):
             word = match.group(0)
             if shouted or (len(word) >= 5 and word.isalpha() and _among_capitals(line, match)):
                 continue
+            if len(word) >= 4 and word.isalpha() and word.lower() in lower:
+                continue
             found.add(word)
     return found
+
+
+_LOWER_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_A-Z]{4,}(?![^\W\d_])")
 
 
 def _among_capitals(line: str, match: re.Match) -> bool:
