@@ -140,10 +140,10 @@ def _translation_links(
     # language, which this article is no copy of (it would have been found as one), is another
     # text: the chown page in Czech is not a translation of the chgrp page, though it shares
     # nearly all its options.
-    stories = archive.story_languages([link.other_id for link in links])
+    same = archive.story_members_in_language([link.other_id for link in links], article.lang)
     return [link for link in links if not any(
-        member != article.id and not dedupe.differ(article.lang, fp.shares, lang, shares, settings.second_language)
-        for member, lang, shares in stories.get(link.other_id, ()))]
+        member != article.id and not dedupe.differ(article.lang, fp.shares, article.lang, shares, settings.second_language)
+        for member, shares in same.get(link.other_id, ()))]
 
 
 def _window(day: str, days: int) -> tuple[str, str]:
