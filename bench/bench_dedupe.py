@@ -56,7 +56,7 @@ def fill(archive: Archive, count: int, rng: random.Random) -> None:
             anchors = {f"e:{int(vocabulary ** rng.random())}" for _ in range(25)}
             postings += [(a, article_id) for a in anchors]
             anchor_bands += [(b, h, article_id) for b, h in enumerate(dedupe.anchor_band_hashes(anchors))]
-        with archive._transaction():
+        with archive.transaction():
             archive.db.executemany(
                 "INSERT INTO articles (id, url, source, text, lang, lang_confidence, lang_reason, origin, "
                 "text_hash, extractor, fetched, published, first_seen, updated) "

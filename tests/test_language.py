@@ -224,3 +224,28 @@ def test_show_says_how_much_of_a_half_translated_file_is_in_each_language(cli, t
 def test_a_short_chinese_sentence_is_enough_a_character_carrying_a_word():
     assert detect("市议会昨晚批准了人脸识别合同。").code == "zh"  # 14 characters
     assert detect("中文").code == "und"
+
+
+def test_a_page_titled_in_russian_with_english_left_in_it_is_russian(cli):
+    # Debian's Russian FAQ keeps whole paragraphs of the English original and release code names
+    # (etch, lenny, sid): half its letters are Latin, and it was detected as English. Its title is
+    # Russian: the translator translated that first, and the page is a Russian one left partly
+    # untranslated (a translation of the English page, with English as its second language).
+    from conftest import FIXTURES
+
+    page = FIXTURES / "language" / "debian-faq.ftparchives.codenames-ru.txt"
+    title, _, body = page.read_text(encoding="utf-8").partition("\n\n")
+    assert detect(body).code == "en"  # the body alone: more English letters than Russian
+    result = detect(body, title=title)
+    assert result.code == "ru" and "title" in result.reason
+    assert {code for code, _ in result.shares} == {"ru", "en"}
+    cli("import", str(page))
+    [row] = cli.json_lines("list", "--limit", "0")
+    assert row["lang"] == "ru" and row["lang_shares"]["en"] > 0.3
+
+
+def test_a_latin_title_does_not_decide_and_a_title_alone_is_no_evidence():
+    body = "\n".join(EN_PARAGRAPHS)
+    assert detect(body, title="Что означают названия вроде etch, lenny и т. д.?").code == "en"  # no Russian in the text
+    half = "\n".join(ES_PARAGRAPHS[:1] + EN_PARAGRAPHS[1:])
+    assert detect(half, title="chdir - cambia el directorio de trabajo").code == detect(half).code

@@ -110,9 +110,12 @@ class DedupeSettings:
     """
 
     copy_jaccard: float = 0.70  # estimated Jaccard of 5-shingles for a near copy
-    translation_score: float = 0.45  # weighted share of the poorer side's anchors that the other has too
-    translation_cover: float = 0.30  # ... and of the richer side's: both must share much, not one
-    min_shared_anchors: int = 3  # anchors that weigh something (see common_anchor)
+    # Lowered from 0.45 / 0.30 / 3 once a story holding a version in an article's language stopped
+    # taking it as a translation (the false joins those values kept out); the grid's false joins
+    # on dev began at 0.25 / 0.16.
+    translation_score: float = 0.30  # weighted share of the poorer side's anchors that the other has too
+    translation_cover: float = 0.20  # ... and of the richer side's: both must share much, not one
+    min_shared_anchors: int = 2  # anchors that weigh something (see common_anchor)
     length_ratio: float = 1.4  # longest / shortest text_size, beyond which no translation
     window_days: int = 400  # candidates published this far apart are not compared
     # A language holding this share of one text, and at most a quarter as much of the other: a translation.

@@ -204,14 +204,15 @@ def assemble(
 ) -> Article:
     """An article from extracted text; `language` is what the source (or its feed) says it writes in."""
     source_lang = (entry.language if entry else None) or language
-    lang = language_stage.detect(extracted.text, html_lang=extracted.html_lang, source_lang=source_lang)
+    title = extracted.title or (entry.title if entry else None)
+    lang = language_stage.detect(extracted.text, html_lang=extracted.html_lang, source_lang=source_lang, title=title)
     return Article(
         id=article_id_for_url(url),
         url=url,
         canonical_url=canonical_url(extracted.canonical_url if _web(extracted.canonical_url) else url),
         source=source,
         text=extracted.text,
-        title=extracted.title or (entry.title if entry else None),
+        title=title,
         author=extracted.author or (entry.author if entry else None),
         published=(entry.published if entry else None) or extracted.published,
         fetched=iso(clock()),

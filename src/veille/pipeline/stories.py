@@ -148,7 +148,14 @@ def _translation_links(
         link = dedupe.compare_translation(fp, _fingerprint(row, anchors[row.id]), settings, frequency, total, names)
         if link is not None:
             links.append(link)
-    return links
+    # A text has one version in each language. A story that already holds one in this article's
+    # language, which this article is no copy of (it would have been found as one), is another
+    # text: the chown page in Czech is not a translation of the chgrp page, though it shares
+    # nearly all its options.
+    same = archive.story_members_in_language([link.other_id for link in links], article.lang)
+    return [link for link in links if not any(
+        member != article.id and not dedupe.differ(article.lang, fp.shares, article.lang, shares, settings.second_language)
+        for member, shares in same.get(link.other_id, ()))]
 
 
 def _window(day: str, days: int) -> tuple[str, str]:

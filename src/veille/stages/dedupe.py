@@ -65,7 +65,9 @@ _SPACED = re.compile(r"[^\W\d_]+")
 # spaces what is not a word.
 HAN_PER_WORD = 1.7
 KANA_PER_WORD = 4.0
-WORDS_PER_WORD = {"vi": 1.45}  # Vietnamese spaces every syllable
+# Vietnamese spaces every syllable; Korean spaces a word with its particles and endings (an eojeol
+# carries about 1.4 English words: median 0.71 of the English count on translations/dev before this).
+WORDS_PER_WORD = {"vi": 1.45, "ko": 0.7}
 _CREDIT = re.compile(
     r"^\s*(?:source|originally published (?:by|on|in|at)|first published (?:by|on|in|at)|"
     r"publi[ée] (?:initialement|d['’]abord) (?:par|sur|dans)|article initialement publi[ée] (?:par|sur)|"
@@ -138,7 +140,8 @@ def text_size(text: str, lang: str = "") -> float:
     the English count on bench/eval/translations/dev). Chinese and Japanese do not space words: a
     Han character counts 1/1.7 of a word and a kana 1/4 (kana spell particles and endings), which
     brings the medians of Chinese and Japanese to 1.04 and 1.03 on the same set. Vietnamese spaces
-    every syllable (1.47 before its factor). Latin words inside CJK prose count as words."""
+    every syllable (1.47 before its factor), Korean a word with its particles (0.71 before its
+    factor). Latin words inside CJK prose count as words."""
     han, kana = len(_HAN.findall(text)), len(_KANA.findall(text))
     words = len(_SPACED.findall(_CJK.sub(" ", text))) / WORDS_PER_WORD.get(lang, 1.0)
     return words + han / HAN_PER_WORD + kana / KANA_PER_WORD
@@ -202,14 +205,23 @@ def anchors(article: Article) -> set[str]:
 
 def _acronyms(text: str) -> set[str]:
     found = set()
+    # A word in capitals that the text also writes in lower case is a word of its language set in
+    # capitals, not an acronym: a manual page's placeholders (FILE, OWNER, FICHIER, DIRECTORUL),
+    # which every translation translates.
+    lower = {w for w in _LOWER_WORD.findall(text)}
     for line in text.split("\n"):
         shouted = line.upper() == line and not _CJK.search(line)  # a heading, or a line in capitals
         for match in _ACRONYM.finditer(line):
             word = match.group(0)
             if shouted or (len(word) >= 5 and word.isalpha() and _among_capitals(line, match)):
                 continue
+            if len(word) >= 4 and word.isalpha() and word.lower() in lower:
+                continue
             found.add(word)
     return found
+
+
+_LOWER_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_A-Z]{4,}(?![^\W\d_])")
 
 
 def _among_capitals(line: str, match: re.Match) -> bool:

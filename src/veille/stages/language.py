@@ -39,6 +39,9 @@ BLOCK_UNSURE = 0.50  # a block judged below this is counted in the text's own la
 MIN_SHARE = 0.05  # a language with less than this of the letters is noise, counted in the main one
 OTHER_SCRIPT = 0.30  # a block whose letters are this much in one non-Latin script drops its Latin words
 DENSE_WEIGHT = 3  # letters a Han, kana or Hangul character counts for when weighing scripts
+# A page titled in a non-Latin script is in the title's language if that holds this share of its
+# text: dedupe's second_language, the share below which a language is noise in a text.
+TITLE_SHARE = 0.15
 
 # Individual languages of a macrolanguage are folded into its ISO 639-1 code: written Cantonese
 # and Wu are Chinese, Egyptian and Moroccan Arabic are Arabic, for what veille does with the code.
@@ -106,12 +109,43 @@ def normalise_hint(hint: str | None) -> str | None:
     return code if re.fullmatch(r"[a-z]{2,3}", code) else None
 
 
-def detect(text: str, *, html_lang: str | None = None, source_lang: str | None = None) -> Language:
+def detect(text: str, *, html_lang: str | None = None, source_lang: str | None = None,
+           title: str | None = None) -> Language:
     """Detect the language of `text`, letting hints settle close calls, with each language's share.
 
     The text is judged block by block (lines joined into blocks of BLOCK_LETTERS letters or
     more); the blocks' probabilities, weighted by their letters, make the text's candidates.
+    A `title` written in a non-Latin script names the language of a page left partly in
+    another one (see _titled).
     """
+    return _titled(_detect(text, html_lang, source_lang), title)
+
+
+def _titled(found: Language, title: str | None) -> Language:
+    """A page titled in a non-Latin script, in a language that holds at least TITLE_SHARE of its
+    text, is in that language: the rest was left untranslated (a Russian FAQ page keeping
+    English paragraphs and command listings, whose Latin letters outnumber its Cyrillic ones).
+
+    A translator translates the title first. Only non-Latin titles are trusted: they are judged
+    reliably (the script narrows the choice), while a Latin title is often a command name or
+    a line left in the original ("df - report file system space usage")."""
+    if not title or found.code == UNDETERMINED or len(found.shares) < 2:
+        return found
+    weights = _script_weights(title)
+    total = sum(weights.values())
+    if total < MIN_LETTERS or 2 * weights.get("LATIN", 0) >= total:
+        return found
+    best = _candidates(_prose(title, weights))[0]
+    share = dict(found.shares).get(best.lang, 0.0)
+    # The title only chooses between the languages the text holds: UNSURE is enough for that.
+    if best.lang == found.code or best.prob < UNSURE or share < TITLE_SHARE:
+        return found
+    return Language(best.lang, round(share, 3),
+                    f"title in {best.lang}, and so is {share:.0%} of the text (the rest left in "
+                    f"{found.code}): {found.reason}", found.shares)
+
+
+def _detect(text: str, html_lang: str | None, source_lang: str | None) -> Language:
     blocks = _blocks(_URL_OR_HANDLE.sub(" ", text))
     letters = sum(len(_LETTER.findall(block)) for block in blocks)
     hints = [h for h in (normalise_hint(html_lang), normalise_hint(source_lang)) if h]

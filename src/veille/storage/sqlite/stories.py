@@ -181,6 +181,21 @@ class Stories(Part):
             "WHERE m.article_id = ?", (article_id,)).fetchone()
         return dict(row) if row else None
 
+    def story_members_in_language(self, ids: list[str], lang: str) -> dict[str, list[tuple[str, tuple]]]:
+        """For each of `ids` in a story: the members of its story in `lang`, as (article id, shares)."""
+        if not ids:
+            return {}
+        rows = self.db.execute(
+            f"""
+            SELECT o.article_id AS asked, m.article_id, a.lang_shares FROM story_members o
+            JOIN story_members m ON m.story_id = o.story_id JOIN articles a ON a.id = m.article_id
+            WHERE o.article_id IN ({', '.join('?' * len(ids))}) AND a.lang = ?
+            """, [*ids, lang]).fetchall()
+        found: dict[str, list[tuple[str, tuple]]] = {}
+        for r in rows:
+            found.setdefault(r["asked"], []).append((r["article_id"], decode_shares(r["lang_shares"])))
+        return found
+
     def story_members(self, story_id: str) -> list[dict]:
         rows = self.db.execute(
             """
