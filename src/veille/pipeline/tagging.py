@@ -21,6 +21,17 @@ class Taggers:
     def __init__(self, config: Config | None = None, archive: Archive | None = None) -> None:
         nlp = config.nlp if config else NLP()
         known = [KnownName(*row) for row in archive.known_names()] if archive else []
+        self._setup(nlp, known)
+
+    @classmethod
+    def of(cls, nlp: NLP, known: list[KnownName]) -> "Taggers":
+        """The taggers of these settings and archive names (a worker process builds its own)."""
+        taggers = cls.__new__(cls)
+        taggers._setup(nlp, known)
+        return taggers
+
+    def _setup(self, nlp: NLP, known: list[KnownName]) -> None:
+        self.nlp = nlp  # the models are loaded when first used, here or in a worker process
         self.entities = EntityTagger(dict(nlp.models), known_names=known, batch_size=nlp.batch_size)
         self.topics = TopicTagger()
         self.topics_fingerprint = data_fingerprint(DATA / "topics.yaml")
@@ -29,9 +40,10 @@ class Taggers:
     def describe(self, lang: str) -> str:
         return f"{self.entities.describe(lang)}; topics {self.topics_fingerprint}"
 
-    def report_problems(self, report: "RunReport") -> None:
-        """A configured model that is missing is said once per run, not per article."""
-        for lang, problem in sorted(self.entities.problems.items()):
+    def report_problems(self, report: "RunReport", heard: dict[str, str] | None = None) -> None:
+        """A configured model that is missing is said once per run, not per article (`heard`: what
+        the worker processes found, to say along with this process's)."""
+        for lang, problem in sorted({**(heard or {}), **self.entities.problems}.items()):
             report.failures.append(Failure("nlp", lang, problem))
 
     def tag(self, articles: list[Article]) -> None:
