@@ -19,7 +19,7 @@ from datetime import timezone
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
-from veille.config.settings import Config, Source, worker_count
+from veille.config.settings import Config, Source
 from veille.errors import DeferredError, FeedError, FetchError, is_storage_failure
 from veille.models import Entry, ParsedFeed
 from veille.storage.warc import CaptureStore, open_capture
@@ -31,7 +31,7 @@ from veille.pipeline.reports import Failure, Progress, RunReport, notify
 from veille.pipeline.steps import fetch_feed, fetch_page, process
 from veille.pipeline.stories import link_quietly
 from veille.pipeline.tagging import Taggers
-from veille.pipeline.workers import Workers
+from veille.pipeline.workers import Workers, workers_for
 from veille.stages import health
 from veille.stages.dedupe import Settings as DedupeSettings
 from veille.storage import Archive, SourceState
@@ -86,7 +86,7 @@ def fetch_sources(
     fetcher = fetcher or Fetcher(ClientSettings.of(config.settings), capture=open_capture(config, archive))
     fetcher.remember_crawl_delays({host: known["asks"] for host, known in archive.crawl_delays().items()})
     notify(progress, "total", str(len(sources)))
-    pool, own_pool = _workers_for(config, workers, taggers, given_taggers)
+    pool, own_pool = workers_for(config.settings, workers, taggers, given_taggers)
     try:
         _Pass(config, archive, fetcher, taggers, report, clock, progress, stop or threading.Event(), pool).run(sources)
         archive.record_crawl_delays(fetcher.take_crawl_delays(), iso(clock()))  # for status and the next run
@@ -355,17 +355,6 @@ class _Pass:
         kind = health.kind_of(error) if isinstance(error, Exception) else "other"
         _source_failed(work.source, self.archive, self.report, reason, self.clock, work.state, kind,
                        self.settings.pause_after, getattr(error, "retry_after", None))
-
-
-def _workers_for(config: Config, workers: int | Workers | None, taggers: Taggers,
-                 given_taggers: bool) -> tuple[Workers | None, bool]:
-    """The NLP worker pool of a pass, and whether the pass owns it (None: all in this process)."""
-    if isinstance(workers, Workers):
-        return workers, False
-    if workers is None and given_taggers:
-        return None, False  # the caller's taggers (the scheduler's, a test's) tag here
-    count = worker_count(config.settings, workers)
-    return (Workers.for_run(count, taggers), True) if count > 1 else (None, False)
 
 
 def feed_job(source: Source, state: SourceState) -> FeedJob:

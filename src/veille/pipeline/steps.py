@@ -150,7 +150,7 @@ def read_page(raw: RawPage) -> Page:
     """Extract and detect a fetched page (or keep the feed's text for it): CPU work, no network.
 
     Run by the fetch thread, or by an NLP worker process; an error comes back as a page that says why."""
-    clock = _At(raw.at)
+    clock = StoppedClock(raw.at)
     try:
         if raw.response is None:
             assert raw.reason is not None
@@ -162,7 +162,7 @@ def read_page(raw: RawPage) -> Page:
 
 
 @dataclass(frozen=True)
-class _At:
+class StoppedClock:
     """A clock stopped at the moment a page was fetched (it pickles, unlike most clocks)."""
 
     at: datetime

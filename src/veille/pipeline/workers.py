@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from veille.config.settings import NLP
+from veille.config.settings import NLP, Settings, worker_count
 from veille.models import Article
 from veille.pipeline.jobs import Page, RawPage
 from veille.pipeline.steps import process, read_page
@@ -58,18 +58,32 @@ def _pages(items: list[RawPage | Page]) -> tuple[list[Page], dict[str, str]]:
     return pages, _TAGGERS.entities.problems
 
 
-def _tag(articles: list[Article]) -> tuple[list[Article], dict[str, str]]:
+def tag_articles(articles: list[Article]) -> tuple[list[Article], dict[str, str]]:
     assert _TAGGERS is not None
-    _TAGGERS.tag(articles)
+    _TAGGERS.tag(articles)  # retag: articles the archive holds, tagged again
     return articles, _TAGGERS.entities.problems
 
 
-def _describe(langs: list[str]) -> tuple[list[str], dict[str, str]]:
+def describe_langs(langs: list[str]) -> tuple[list[str], dict[str, str]]:
     assert _TAGGERS is not None
     return [_TAGGERS.describe(lang) for lang in langs], _TAGGERS.entities.problems
 
 
 # -- in the calling process ------------------------------------------------------------------------
+def workers_for(settings: Settings | None, workers: "int | Workers | None", taggers: Taggers,
+                given_taggers: bool = False) -> "tuple[Workers | None, bool]":
+    """The worker pool of a run, and whether the run owns it (None: all in this process).
+
+    A pool the caller keeps is used as it is; `taggers` given without a count (the scheduler's,
+    a test's) tag in this process; else `--workers`, settings.workers, or one per core."""
+    if isinstance(workers, Workers):
+        return workers, False
+    if workers is None and given_taggers:
+        return None, False
+    count = worker_count(settings or Settings(), workers)
+    return (Workers.for_run(count, taggers), True) if count > 1 else (None, False)
+
+
 def died(item: Any, reason: str) -> Any:
     """What an item that took its worker down comes back as: a failed page, an untagged article."""
     if isinstance(item, RawPage):
