@@ -118,3 +118,18 @@ def test_the_worker_count_comes_from_the_option_then_the_settings_then_the_cores
     assert worker_count(bare) == len(os.sched_getaffinity(0))
     with pytest.raises(Exception, match="settings.workers: write a whole number from 1 to 64"):
         parse_config("settings:\n  workers: 0\nsources: []\n", tmp_path / "feeds.yaml")
+
+
+def test_import_with_two_workers_archives_what_one_process_archives_and_retag_finds_it_current(tmp_path):
+    from conftest import SEEDS
+    from veille.pipeline import import_paths, retag
+
+    seen = {}
+    for count in (1, 2):
+        with Archive(tmp_path / f"archive-{count}") as archive:
+            report = import_paths([SEEDS], archive, workers=count)
+            assert report.counts["failed"] == 0, report.failures
+            seen[count] = snapshot(archive, SEEDS.resolve().as_uri())
+            if count == 2:  # the workers describe the models as this process would: nothing to tag again
+                assert retag(None, archive, workers=2).counts.get("updated", 0) == 0
+    assert seen[1] and seen[2] == seen[1]
