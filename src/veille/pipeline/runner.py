@@ -138,6 +138,8 @@ class _Pass:
         self.running: dict[Future, tuple[str, Step, _SourceWork]] = {}  # -> host, step, its source
         # With worker processes, the fetch threads only fetch; the workers read and tag (`_store`).
         self.workers = workers
+        # Pages tagged together: nlp.batch_size; with workers, half of it, so that both have work sooner.
+        self.batch = max(min(8, taggers.batch_size), taggers.batch_size // 2) if workers else taggers.batch_size
         self.feed_step: Step = partial(fetch_feed, read=False) if workers else fetch_feed
         self.page_step: Step = partial(fetch_page, read=False) if workers else fetch_page
         self.handlers: dict[Step, Callable[[_SourceWork, object], None]] = {
@@ -277,7 +279,7 @@ class _Pass:
             page = Page(None, work.source.url, error=f"internal error ({type(page).__name__}: {page})")
         work.pages.append(page)
         work.fetched += 1
-        if len(work.pages) >= self.taggers.batch_size or work.fetched == len(work.fresh):
+        if len(work.pages) >= self.batch or work.fetched == len(work.fresh):
             self._store(work)
         self._maybe_finish(work)
 

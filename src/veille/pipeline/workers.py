@@ -50,6 +50,10 @@ def _start(nlp: NLP, known: list[KnownName], also: Callable[[], None] | None) ->
         also()
 
 
+def _pid(_: list) -> tuple[list[int], dict[str, str]]:
+    return [__import__("os").getpid()], {}
+
+
 def _pages(items: list[RawPage | Page]) -> tuple[list[Page], dict[str, str]]:
     """Read the raw pages (extract, detect), then tag them all together."""
     assert _TAGGERS is not None
@@ -141,6 +145,15 @@ class Workers:
             self._generation += 1
         return self._pool
 
+    def start(self) -> None:
+        """Start every worker now and wait until each has loaded its models (a long-lived caller's
+        choice: otherwise they start with the first batch)."""
+        seen: set[int] = set()
+        for _ in range(20):  # a worker that finished its first job may take the next one too
+            seen.update(self.run([[]] * self.count, _pid, 1))
+            if len(seen) >= self.count:
+                return
+
     def close(self, *, wait: bool = True) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=True)
@@ -170,9 +183,14 @@ class Workers:
             self._send(batch)
 
     def _send(self, batch: _Batch) -> None:
-        pool = self._executor()
+        try:
+            future = self._executor().submit(batch.function, batch.items)
+        except BrokenProcessPool:  # a worker died and the pool knows before its futures say so
+            self._replace(self._generation)
+            future = self._executor().submit(batch.function, batch.items)
         batch.pool = self._generation
-        self._running[pool.submit(batch.function, batch.items)] = batch
+        self._running[future] = batch
+        pool = self._executor()
         self._processes.update(getattr(pool, "_processes", None) or {})  # started as needed: note them
 
     def collect(self, future: Future) -> list[tuple[Any, list]]:
@@ -195,11 +213,12 @@ class Workers:
         return ready
 
     def _advance(self) -> None:
-        """After a death: the suspects one at a time, alone; then what was held back."""
-        if any(b.alone for b in self._running.values()):
-            return
+        """After a death: the suspects one at a time, with nothing else in flight; then what was held back."""
         if self._suspects:
-            self._send(self._suspects.popleft())
+            if not self._running:
+                self._send(self._suspects.popleft())
+            return
+        if any(b.alone for b in self._running.values()):
             return
         while self._held:
             self._send(self._held.popleft())
