@@ -123,8 +123,16 @@ def bare_ner(texts: list[tuple[str, str]], models: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def one_row(row: str, feed: str, folder: Path) -> float:
-    """In a fresh process, as `veille fetch` would be: one row's seconds."""
+def tree_cpu() -> tuple[float, float]:
+    """CPU seconds so far of this process, and of it and its descendants (the workers)."""
+    cpu: dict[int, float] = {}
+    tree_memory(os.getpid(), cpu)
+    return cpu[os.getpid()], sum(cpu.values())
+
+
+def one_row(row: str, feed: str, folder: Path) -> tuple[float, float, float]:
+    """In a fresh process, as `veille fetch` would be: one row's seconds, and the CPU seconds
+    spent meanwhile by this process and by all (workers that were running before and after)."""
     config = parse_config(f"settings:\n  host_delay: 0\nsources:\n  - name: bench\n    url: {feed}\n",
                           folder / "bench.yaml")
     if row == "ner":
@@ -132,7 +140,10 @@ def one_row(row: str, feed: str, folder: Path) -> float:
             feed_urls = [e.url for e in pipeline.parse_feed(fetcher.get(feed)).entries]
             responses = [fetcher.get(u) for u in feed_urls]
         texts = [(e.text, detect(e.text).code) for e in (extract(r.text(), r.url) for r in responses)]
-        return bare_ner(texts, dict(config.nlp.models))
+        before = tree_cpu()
+        seconds = bare_ner(texts, dict(config.nlp.models))
+        after = tree_cpu()
+        return seconds, after[0] - before[0], after[1] - before[1]
     count, warmth = int(row[0]), row[2:]
     pool, kwargs = None, {"workers": count}
     if warmth == "warm" and count == 1:
@@ -145,13 +156,15 @@ def one_row(row: str, feed: str, folder: Path) -> float:
         pool.start()
         kwargs["workers"] = pool
     with Archive(folder / "archive") as archive:
+        before = tree_cpu()
         started = time.perf_counter()
         report = pipeline.fetch_sources(config, archive, **kwargs)
         seconds = time.perf_counter() - started
+        after = tree_cpu()  # (cold: the workers have gone; their CPU is not counted)
     if pool is not None:
         pool.close()
     assert report.counts["failed"] == 0 and report.counts["new"] > 0, (report.counts, report.failures[:3])
-    return seconds
+    return seconds, after[0] - before[0], after[1] - before[1]
 
 
 ROWS = {
@@ -171,7 +184,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.row:
         with tempfile.TemporaryDirectory() as tmp:
-            print(one_row(args.row, args.feed, Path(tmp)))
+            print(*one_row(args.row, args.feed, Path(tmp)))
         return 0
     rows: list = []
     with FixtureServer() as server:
@@ -183,22 +196,28 @@ def main() -> int:
                 output, _ = child.communicate()
             if child.returncode:
                 raise SystemExit(f"row {row} failed ({child.returncode})")
-            rows.append((ROWS[row], float(output.split()[-1]), peak))
+            seconds, main_cpu, all_cpu = map(float, output.split()[-3:])
+            rows.append((ROWS[row], seconds, peak, main_cpu, all_cpu))
     print(f"veille worker benchmark, {len(urls)} pages, {date.today()}, {platform.machine()} "
           f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f} (1 min) at the end\n")
-    print("| run | seconds | articles/s | x bare NER | CPU s, all processes | peak RSS, all processes (MiB) "
-          "| peak PSS (MiB) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| run | seconds | articles/s | x bare NER | CPU s in the run: main, all | whole process: CPU s, "
+          "peak RSS (MiB), peak PSS (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|")
     rates = {}
     ner_rate = len(urls) / rows[0][1]
-    for label, seconds, peak in rows:
+    for label, seconds, peak, main_cpu, all_cpu in rows:
         rates[label] = rate = len(urls) / seconds
-        print(f"| {label} | {seconds:.2f} | {rate:.1f} | {rate / ner_rate:.2f} | {sum(peak.cpu.values()):.1f} | "
-              f"{peak.rss / 2**20:.0f} | "
-              f"{peak.pss / 2**20:.0f} |")
+        print(f"| {label} | {seconds:.2f} | {rate:.1f} | {rate / ner_rate:.2f} | {main_cpu:.1f}, {all_cpu:.1f} | "
+              f"{sum(peak.cpu.values()):.1f}, {peak.rss / 2**20:.0f}, {peak.pss / 2**20:.0f} |")
     r = list(rates.values())
     print(f"\nworkers=2 / workers=1: {r[4] / r[3]:.2f}x warm, {r[2] / r[1]:.2f}x cold")
+    # Warm, on 2 idle cores: at best the main process's CPU, and the CPU of all over the 2 cores.
+    one, two, ner = rows[3], rows[4], len(urls) / rows[0][4]
+    w1, w2 = len(urls) / one[4], len(urls) / max(two[3], two[4] / 2)
+    print(f"warm, CPU-bound bound on 2 idle cores: workers=1 {w1:.1f} articles/s ({w1 / ner:.2f}x bare NER), "
+          f"workers=2 {w2:.1f} articles/s ({w2 / ner:.2f}x; {w2 / w1:.2f}x workers=1); bare NER "
+          f"{ner:.1f} articles per CPU s")
     return 0
 
 

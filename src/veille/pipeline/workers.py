@@ -90,9 +90,9 @@ def workers_for(settings: Settings | None, workers: "int | Workers | None", tagg
 
 def died(item: Any, reason: str) -> Any:
     """What an item that took its worker down comes back as: a failed page, an untagged article."""
-    if isinstance(item, RawPage):
-        return Page(item.entry, item.url, error=reason)
-    if isinstance(item, Page):
+    if isinstance(item, Page) and item.article is None:
+        return item  # nothing to read in it (an error, a deferral): as it was
+    if isinstance(item, (RawPage, Page)):
         return Page(item.entry, item.url, error=reason)
     if isinstance(item, Article):
         item.tagger = None
@@ -209,6 +209,10 @@ class Workers:
                 ready.append((batch.tag, [died(item, reason) for item in batch.items]))
             else:
                 self._suspects.extend(_Batch(batch.tag, batch.function, [item], alone=True) for item in batch.items)
+        except Exception as exc:  # a bug, or a value that would not pickle: these items fail, the run goes on
+            logger.debug("worker batch failed", exc_info=True)
+            reason = f"internal error in a worker ({type(exc).__name__}: {exc}); please report it"
+            ready.append((batch.tag, [died(item, reason) for item in batch.items]))
         self._advance()
         return ready
 
