@@ -81,6 +81,14 @@ def test_every_response_is_kept_with_its_request_and_digests(fetched):
     store.close()
 
 
+def test_status_says_what_the_captures_hold(fetched):
+    cli, _ = fetched
+    said = cli("status").stdout
+    assert f"backing {len(MANIFEST)} articles" in " ".join(said.split()) and "WARC records in 1 file" in said
+    totals = json.loads(cli("status", "--json").stdout.splitlines()[-1])
+    assert totals["captures"]["articles"] == len(MANIFEST) and totals["captures"]["files"] == 1
+
+
 def test_warc_export_gives_a_file_that_replays_with_its_cdxj(fetched, tmp_path):
     cli, base = fetched
     out = tmp_path / "evidence.warc.gz"
@@ -208,6 +216,13 @@ def test_a_revision_keeps_its_own_records(tmp_path):
     assert sum(b"signe" in b for b in bodies) == 1 and sum(b"annule" in b for b in bodies) == 1
     store.close()
     assert b"annule" in cli("show", article.id, "--raw").stdout_bytes
+    assert "(1 earlier revision) checked: all match" in cli("verify").stdout
+    db = sqlite3.connect(cli.archive / "veille.db")
+    db.execute("UPDATE revisions SET text = 'FORGED ' || text")
+    db.commit()
+    db.close()
+    result = cli("verify", ok=False)
+    assert result.exit_code == 1 and f"article {article.id} revision 1" in result.stdout
 
 
 def test_a_gzip_response_is_kept_as_sent_and_read_as_meant(tmp_path):
@@ -331,3 +346,78 @@ def test_two_stores_of_one_process_never_share_a_file(tmp_path):
     assert verify(second, []).problems == [] and len(second.records()) == 6
     first.close()
     second.close()
+
+
+def copy_of(fetched, tmp_path):
+    import shutil
+
+    source, _ = fetched
+    cli = Cli(tmp_path)
+    shutil.copytree(source.archive, cli.archive)
+    cli.write_config(source.config.read_text())
+    return cli
+
+
+def test_warc_export_never_replaces_a_file(fetched, tmp_path):
+    cli = copy_of(fetched, tmp_path)
+    first = tmp_path / "one.warc.gz"
+    cli("warc", "export", "--out", str(first))
+    before = first.read_bytes()
+    result = cli("warc", "export", "--out", str(first), ok=False)
+    assert result.exit_code == 2 and "exists; give a new file name" in result.output
+    assert first.read_bytes() == before
+    own = next((cli.archive / "warc").glob("*.warc.gz"))
+    kept = own.read_bytes()
+    result = cli("warc", "export", "--out", str(cli.archive / "warc" / "new.warc.gz"), ok=False)
+    assert result.exit_code == 2 and "capture folder" in result.output
+    result = cli("warc", "export", "--out", str(own), ok=False)
+    assert result.exit_code == 2 and own.read_bytes() == kept
+    assert "all match" in cli("verify").stdout
+
+
+def test_verify_names_a_missing_or_damaged_capture_index(fetched, tmp_path):
+    cli = copy_of(fetched, tmp_path)
+    index = cli.archive / "warc" / "captures.db"
+    for extra in ("-wal", "-shm"):
+        (cli.archive / "warc" / f"captures.db{extra}").unlink(missing_ok=True)
+    index.write_bytes(b"\x00garbage" * 1000)
+    result = cli("verify", ok=False)
+    assert result.exit_code == 1 and "captures.db" in result.stdout and "Traceback" not in result.output
+    with Archive(cli.archive) as archive:
+        article = archive.list_articles(limit=1)[0]
+    shown = cli("show", article.id, "--raw", ok=False)
+    assert shown.exit_code == 1 and "captures.db" in shown.stderr and "veille.db" not in shown.stderr
+    index.unlink()
+    result = cli("verify", ok=False)
+    assert result.exit_code == 1 and "WARC files but no capture index" in result.stdout
+
+
+def test_a_capture_folder_that_cannot_be_made_costs_no_article(tmp_path, caplog):
+    with FixtureServer(FIXTURES / "site") as server:
+        config = parse_config(CONFIG.format(base=server.url), tmp_path / "feeds.yaml")
+        (tmp_path / "archive").mkdir()
+        (tmp_path / "archive" / "warc").write_text("a file where the folder should be")
+        with Archive(tmp_path / "archive") as archive:
+            report = fetch_sources(config, archive)
+            assert report.counts["new"] == len(MANIFEST) and report.counts["failed"] == 0
+    assert any("capture off" in r.getMessage() for r in caplog.records)
+
+
+def test_a_redirect_is_kept_with_its_body(tmp_path):
+    from veille.dev.devserver import Reply
+
+    page = (b"<html><head><title>Moved notice</title></head><body><article><h1>Moved notice</h1>"
+            + b"<p>The prefecture moved its notice about the drones to a new address this week.</p>" * 6
+            + b"</article></body></html>")
+    routes = {"/old.html": lambda h: Reply(301, b"moved", {"Location": "/new.html", "Content-Type": "text/plain"}),
+              "/new.html": lambda h: Reply(200, page, {"Content-Type": "text/html; charset=utf-8"})}
+    with FixtureServer(routes=routes) as server:
+        config = parse_config(f"settings:\n  host_delay: 0\nsources:\n  - name: p\n    url: {server.url}/old.html\n"
+                              "    kind: page\n", tmp_path / "feeds.yaml")
+        with Archive(tmp_path / "archive") as archive:
+            assert fetch_sources(config, archive).counts["new"] == 1
+    store = CaptureStore(tmp_path / "archive" / "warc", readonly=True)
+    (warc,) = store.files()
+    statuses = {r[2].get_statuscode(): r[3] for r in read_warc(warc) if r[0] == "response"}
+    assert statuses["301"] == b"moved" and statuses["200"] == page
+    store.close()

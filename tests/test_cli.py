@@ -79,3 +79,13 @@ def test_titles_with_brackets_are_shown_as_written(cli):
     assert "[forum ouvert]" in cli("list").stdout
     article_id = cli.json_lines("list")[0]["id"]
     assert "[forum ouvert]" in cli("show", article_id).stdout
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_the_command_list_says_what_each_command_says_of_itself(name):
+    """`veille --help` lists the commands without importing them, from main.COMMANDS."""
+    import inspect
+
+    from veille.app.cli.main import COMMANDS
+
+    assert COMMANDS[name][2] == " ".join(inspect.cleandoc(main.commands[name].help).split("\n\n")[0].split())

@@ -196,3 +196,41 @@ def test_a_broken_sitemap_source_fails_in_one_line_and_keeps_the_archive(feedles
         report = fetch_sources(config, archive, names=["site map"])
         assert "gzip that does not unpack" in report.sources["site map"]
         assert archive.count_articles() == held
+
+
+def test_a_listing_in_a_themed_page_still_finds_its_articles():
+    """Classes that describe the page (has-sidebar, with-social-share) are not menus; a teaser's
+    own <header> holds its title link."""
+    teasers = "".join(f'<article class="post"><header><h2><a href="/press/2026/0{i}/contract-number-{i}-signed.html">'
+                      f"Contract number {i} signed</a></h2></header><p>Summary.</p></article>" for i in range(1, 5))
+    html = (f'<html><body class="archive category has-sidebar colors-light"><header><nav class="menu-main">'
+            f'<a href="/about-the-site-and-team/">About the site and team</a></nav></header>'
+            f'<div class="content-area with-social-share"><main>{teasers}</main>'
+            f'<div class="widget sidebar"><a href="/press/2025/12/old-popular-story-here.html">Old popular story</a></div>'
+            f'</div></body></html>')
+    found = listing.links(html, "http://x.test/press/", None)
+    assert [e.url for e in found.entries] == [f"http://x.test/press/2026/0{i}/contract-number-{i}-signed.html"
+                                             for i in range(1, 5)]
+
+
+def test_a_sitemap_index_reaches_only_what_its_feed_links_may(monkeypatch):
+    """The sitemaps an index names are the site's words: fetched with the guard a feed's links get."""
+    from veille.net.client import Response
+    from veille.net.guard import allowance
+    from veille.pipeline import FeedJob, read_sitemap
+
+    asked = []
+
+    class Client:
+        def get(self, url, accept=None, allow=None, **kwargs):
+            asked.append((url, allow))
+            return Response(url=url, status=200, headers={}, body=b"<urlset></urlset>")
+
+    top = Response(url="http://127.0.0.1:1/sitemap.xml", status=200, headers={}, body=index("http://127.0.0.1:1"),
+                   peer="127.0.0.1")
+    read_sitemap(FeedJob("s", top.url, "sitemap"), Client(), top)
+    assert asked and all(allow == allowance(top, False) for _, allow in asked)
+    assert all(allow == frozenset({"loopback"}) for _, allow in asked), asked  # its own kind, not metadata
+    asked.clear()
+    read_sitemap(FeedJob("s", top.url, "sitemap", allow_private=True), Client(), top)
+    assert all(allow == allowance(top, True) for _, allow in asked)

@@ -8,8 +8,18 @@ The public surface is small: load a config, open an archive, run the pipeline.
 
 __version__ = "0.1.0"
 
-from veille.config.settings import Config, Source, load_config  # noqa: E402
-from veille.errors import VeilleError  # noqa: E402
-from veille.storage import open_archive  # noqa: E402
-
+# Imported when first used: `veille --help` reads none of them.
+_WHERE = {"Config": "veille.config.settings", "Source": "veille.config.settings",
+          "load_config": "veille.config.settings", "VeilleError": "veille.errors",
+          "open_archive": "veille.storage"}
 __all__ = ["__version__", "Config", "Source", "VeilleError", "load_config", "open_archive"]
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'veille' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

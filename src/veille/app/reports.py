@@ -47,12 +47,13 @@ class StatusReport:
     recent_failures: list[dict]
     crawl_delays: list[dict]
     digests: list[dict]  # the last send of each digest, recipients and refused decoded
+    captures: dict | None = None  # the WARC captures: records, files, bytes, articles (None: none kept)
 
     def totals(self) -> dict:
         """The last line of `status --json`."""
         return {"total": self.total, "by_lang": self.by_lang, "taggers": self.taggers,
                 "recent_failures": self.recent_failures, "crawl_delays": self.crawl_delays,
-                "digests": self.digests}
+                "digests": self.digests, "captures": self.captures}
 
 
 def status_report(archive: Archive, config: Config | None) -> StatusReport:
@@ -67,7 +68,23 @@ def status_report(archive: Archive, config: Config | None) -> StatusReport:
         crawl_delays=crawl_delays(archive, config.settings if config else Settings()),
         digests=[{**d, "recipients": json.loads(d["recipients"]), "refused": json.loads(d["refused"])}
                  for d in archive.digest_rows()],
+        captures=capture_summary(archive),
     )
+
+
+def capture_summary(archive: Archive) -> dict | None:
+    """What the archive keeps as WARC: records, files, their size, the articles they back."""
+    from veille.errors import CaptureError
+    from veille.storage.warc import CaptureStore, capture_folder
+
+    folder = capture_folder(archive)
+    if folder is None or not (folder / "captures.db").exists():
+        return None
+    try:
+        with CaptureStore(folder, readonly=True) as store:
+            return {"folder": str(folder), **store.summary()}
+    except (CaptureError, OSError) as exc:  # status still answers; verify says more
+        return {"folder": str(folder), "error": str(exc)}
 
 
 def source_states(archive: Archive, config: Config | None) -> list[dict]:
@@ -357,7 +374,11 @@ def check_source(fetcher: Fetcher, source: Source) -> dict:
                     parsed = read(job, fetcher, response) if source.kind == "sitemap" else read(job, response)
                 record.update(ok=True, entries=len(parsed.entries), title=parsed.title, warning=parsed.warning)
             except FeedError as exc:
-                record.update(ok=False, error=str(exc), advice=health.advice(health.kind_of(exc)))
+                advice = {"sitemap": "open the sitemap in a browser; a site's robots.txt names its sitemaps "
+                                     "(`veille feeds add SITE` reads them)",
+                          "listing": "open the page in a browser; `links:` (a CSS selector or URL pattern) "
+                                     "chooses the article links"}.get(source.kind) or health.advice(health.kind_of(exc))
+                record.update(ok=False, error=str(exc), advice=advice)
         else:
             record.update(ok=response.is_html(), content_type=response.content_type)
     except FetchError as exc:

@@ -259,7 +259,7 @@ class Fetcher:
                 # counted on the decoded ones, so a gzip bomb stops at the cap, not at the disk.
                 sent, body = bytearray(), bytearray()
                 decoder = _Decoder(raw.headers.get("content-encoding", ""), url)
-                if raw.status_code not in (204, 304) and not raw.is_redirect:
+                if raw.status_code not in (204, 304):  # a redirect's body too: the capture keeps it as sent
                     for chunk in raw.iter_raw():
                         sent.extend(chunk)
                         body.extend(decoder.feed(chunk, self.settings.max_body + 1 - len(body)))

@@ -28,14 +28,23 @@ class Exported:
     unreadable: list[str]  # records left out because their bytes no longer match the index (see verify)
 
 
-def check_out(out: Path) -> None:
-    """--out names a new path or a regular .warc.gz file, never a folder or a device."""
+def check_out(out: Path, captures: Path | None = None) -> None:
+    """--out names a new .warc.gz path, never an existing file (an earlier export, the archive's
+    own captures), a folder or a device; its .cdxj beside it must be new too."""
     if not out.name.endswith(".warc.gz"):
         raise CaptureError(f"warc export: {out} must end in .warc.gz (the records are gzip members)")
-    if out.exists() and (out.is_symlink() or not out.is_file()):
-        raise CaptureError(f"warc export: {out} is not a regular file; give a new file name")
     if not out.parent.exists():
         raise CaptureError(f"warc export: the folder {out.parent} does not exist")
+    if captures is not None and out.resolve().parent == captures.resolve():
+        raise CaptureError(f"warc export: {out} is in the archive's capture folder; write the export elsewhere")
+    for path in (out, cdxj_of(out)):
+        if path.is_symlink() or path.exists():
+            what = "exists" if path.is_file() and not path.is_symlink() else "is not a regular file"
+            raise CaptureError(f"warc export: {path} {what}; give a new file name (an export never replaces a file)")
+
+
+def cdxj_of(out: Path) -> Path:
+    return out.with_name(out.name[: -len(".warc.gz")] + ".cdxj")
 
 
 def export(store: CaptureStore, article_ids: list[str], out: Path, *, query: str = "",
@@ -44,11 +53,11 @@ def export(store: CaptureStore, article_ids: list[str], out: Path, *, query: str
     beside it. Written under temporary names and renamed last: a killed export leaves no half file."""
     from warcio.warcwriter import WARCWriter
 
-    check_out(out)
+    check_out(out, store.folder)
     now = now or datetime.now(timezone.utc)
     records = store.records_of(article_ids)
     linked = store.linked(article_ids)
-    cdxj = out.with_name(out.name[: -len(".warc.gz")] + ".cdxj")
+    cdxj = cdxj_of(out)
     temp = out.with_name(f".{out.name}.{os.getpid()}.part")
     temp_index = cdxj.with_name(f".{cdxj.name}.{os.getpid()}.part")
     unreadable: list[str] = []
@@ -79,8 +88,8 @@ def export(store: CaptureStore, article_ids: list[str], out: Path, *, query: str
                 responses += record.type == "response"
         with open(temp_index, "w", encoding="utf-8") as index:
             _index(temp, out.name, index)
+        os.replace(temp_index, cdxj)  # the index first: the WARC appears last, with its index beside it
         os.replace(temp, out)
-        os.replace(temp_index, cdxj)
     finally:
         for leftover in (temp, temp_index):
             if leftover.exists():

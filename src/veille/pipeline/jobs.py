@@ -26,6 +26,7 @@ class FeedJob:
     etag: str | None = None  # validators for a conditional GET (None: fetch in full)
     last_modified: str | None = None
     links: str | None = None  # a listing's article links: a CSS selector or a URL pattern (None: found)
+    allow_private: bool = False  # the source's allow_private: where a sitemap index's sitemaps may be
 
 
 @dataclass(frozen=True)

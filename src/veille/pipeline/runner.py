@@ -366,7 +366,7 @@ def feed_job(source: Source, state: SourceState) -> FeedJob:
     return FeedJob(source.name, source.url, source.kind, source.language,
                    etag=state.etag if conditional else None,
                    last_modified=state.last_modified if conditional else None,
-                   links=source.links)
+                   links=source.links, allow_private=source.allow_private)
 
 
 def _guarded(step: Step, job: FeedJob | PageJob, client: Fetcher, clock: Clock) -> object:

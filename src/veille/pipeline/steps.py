@@ -18,7 +18,7 @@ from typing import Sequence
 from veille.errors import BlockedURLError, DeferredError, ExtractError, FeedError, FetchError
 from veille.models import Article, Entry, Extracted, ParsedFeed
 from veille.net.client import Fetcher, Response
-from veille.net.guard import check_url
+from veille.net.guard import allowance, check_url
 from veille.pipeline.jobs import FeedJob, Fetched, Page, PageJob, RawPage
 from veille.pipeline.tagging import Taggers
 from veille.stages import extract as extract_stage
@@ -69,16 +69,19 @@ def fetch_feed(job: FeedJob, client: Fetcher, clock: Clock = utcnow, *, read: bo
 
 
 SITEMAP_ACCEPT = "application/xml,text/xml;q=0.9,application/gzip;q=0.8,*/*;q=0.5"
-MAX_SITEMAPS = 50  # child sitemaps read per pass (newest first by their lastmod): a site's last few months
+MAX_SITEMAPS = 200  # child sitemaps read per pass: newest first by their lastmod, else the last listed first
 MAX_SITEMAP_DEPTH = 2  # an index of indexes at most; the protocol allows no nesting at all
 
 
 def read_sitemap(job: FeedJob, client: Fetcher, response: Response) -> ParsedFeed:
     """A sitemap source's pages as a feed's entries: a urlset's, or those of an index's sitemaps
-    (newest first, MAX_SITEMAPS a pass, MAX_SITEMAP_DEPTH deep). A child that fails is a warning."""
+    (MAX_SITEMAPS a pass, MAX_SITEMAP_DEPTH deep). A child that fails is a warning. The sitemaps
+    an index names are written by the site: they may reach what its feed's links may (the public
+    internet, or the index's own kind of network), as a feed's links."""
     top = sitemap_stage.parse(response.body, response.url)
+    allow = allowance(response, job.allow_private)
     entries, problems = list(top.entries), [top.warning] if top.warning else []
-    queue = [(url, 1) for url, _ in top.children]
+    queue = [(url, 1) for url in _newest_first(top.children)]
     read = 0
     seen = {response.url}
     while queue and read < MAX_SITEMAPS:
@@ -92,20 +95,28 @@ def read_sitemap(job: FeedJob, client: Fetcher, response: Response) -> ParsedFee
         read += 1
         try:
             check_url(url)
-            child = sitemap_stage.parse(client.get(url, accept=SITEMAP_ACCEPT).body, url)
+            child = sitemap_stage.parse(client.get(url, accept=SITEMAP_ACCEPT, allow=allow).body, url)
         except (FetchError, FeedError) as exc:
             problems.append(f"{url}: {getattr(exc, 'summary', None) or exc}")
             continue
         entries.extend(child.entries)
-        queue.extend((u, depth + 1) for u, _ in child.children)
+        queue.extend((u, depth + 1) for u in _newest_first(child.children))
         if child.warning:
             problems.append(f"{url}: {child.warning}")
     left = len([u for u, _ in queue if u not in seen])
     if left:
-        problems.append(f"{left} more sitemaps left for the next passes (at most {MAX_SITEMAPS} a pass)")
+        problems.append(f"{left} older sitemaps not read (at most {MAX_SITEMAPS} a pass, the newest by lastmod, "
+                        "else the last listed)")
     entries.sort(key=lambda e: e.published or (e.guid or "").rpartition(" ")[2], reverse=True)
     warning = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
     return ParsedFeed(title=None, link=response.url, language=None, entries=entries, warning=warning or None)
+
+
+def _newest_first(children: list[tuple[str, str | None]]) -> list[str]:
+    """An index's sitemaps, newest first: by lastmod, then the undated ones last listed first
+    (a CMS lists its monthly sitemaps oldest first)."""
+    dated = sorted((c for c in children if c[1]), key=lambda c: c[1], reverse=True)
+    return [url for url, _ in dated] + [url for url, lastmod in reversed(children) if not lastmod]
 
 
 def read_listing(job: FeedJob, response: Response) -> ParsedFeed:

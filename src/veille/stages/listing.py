@@ -27,8 +27,11 @@ from veille.models import Entry
 
 MAX_LINKS = 1000  # article links taken from one listing page
 NOISE = ("nav", "header", "footer", "aside", "form", "script", "style", "noscript", "template")
-_NOISE_NAME = re.compile(r"(^|[-_ ])(nav|navbar|menu|footer|breadcrumbs?|pagination|pager|sidebar|cookie|share|social)"
-                         r"($|[-_ ])", re.I)
+# A class or id that names a menu, a footer or a sidebar: the whole token ("nav", "site-footer"),
+# or its first word ("menu-main"); never a state of the page ("has-sidebar", "with-social-share").
+_NOISE_NAME = re.compile(r"^(site-|main-|page-|primary-|secondary-|global-)?(nav|navbar|navigation|menu|footer|"
+                         r"breadcrumbs?|pagination|pager|sidebar|cookies?|share|sharing|social)([-_].*)?$", re.I)
+NOISE_DEPTH = 6  # how many containers above a link are asked whether they are a menu, a footer...
 _NOT_ARTICLE = re.compile(
     r"/(tags?|category|categories|categorie|rubrique|themes?|author|auteur|autor|users?|login|logout|"
     r"register|search|recherche|suche|feed|rss|atom|contact|about|a-propos|impressum|mentions-legales|"
@@ -126,12 +129,17 @@ def _found(tree, anchors, base: str) -> tuple[list[tuple[str, str]], str]:
 
 
 def _in_noise(element) -> bool:
-    for parent in element.iterancestors():
-        if parent.tag in NOISE or parent.get("role") in ("navigation", "banner", "contentinfo", "complementary"):
-            return True
-        names = f"{parent.get('class') or ''} {parent.get('id') or ''}"
-        if names.strip() and _NOISE_NAME.search(names):
-            return True
+    for depth, parent in enumerate(element.iterancestors()):
+        if parent.tag in ("body", "html", "main", "article"):
+            return False  # above the page's content: its classes describe the page, not a menu
+        teaser = parent.tag in ("header", "footer") and any(a.tag == "article" for a in parent.iterancestors())
+        if not teaser and (parent.tag in NOISE or
+                           parent.get("role") in ("navigation", "banner", "contentinfo", "complementary")):
+            return True  # (a header inside an <article> is a teaser's, with its title link)
+        if depth < NOISE_DEPTH:
+            names = f"{parent.get('class') or ''} {parent.get('id') or ''}".split()
+            if any(_NOISE_NAME.match(name) for name in names):
+                return True
     return False
 
 

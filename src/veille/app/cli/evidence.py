@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,20 +19,19 @@ if TYPE_CHECKING:
 
 
 def _store(state: State, *, needed: bool = True) -> "CaptureStore | None":
-    """The archive's captures, read-only; None (or, when `needed`, a clear error) where there are none."""
+    """The archive's captures, read-only. None where it keeps none (or, when `needed`, a clear
+    error); a damaged index is always an error naming it."""
     from veille.storage.warc import CaptureError, CaptureStore, capture_folder
 
     folder = capture_folder(state.archive())
-    if folder is None:
+    if folder is None or (not needed and not (folder / "captures.db").exists()):
         if needed:
             raise VeilleError("this archive keeps no WARC captures")
         return None
     try:
         return CaptureStore(folder, readonly=True)
     except CaptureError as exc:
-        if needed:
-            raise VeilleError(str(exc)) from None
-        return None
+        raise VeilleError(str(exc)) from None
 
 
 @click.group()
@@ -71,6 +71,11 @@ def warc_export(state: State, query: str, out_path: Path, lang: str | None, sour
     archive = state.archive()
     lang, source = _check_filters(archive, lang, source)
     store = _store(state)
+    try:
+        check_out(out_path, store.folder)
+    except CaptureError as exc:
+        store.close()
+        raise click.BadParameter(str(exc).removeprefix("warc export: "), param_hint="--out") from None
     matching = None
     if query.strip():
         tree = parse_query(query)
@@ -84,8 +89,8 @@ def warc_export(state: State, query: str, out_path: Path, lang: str | None, sour
         raise click.exceptions.Exit(1)
     try:
         done = export(store, ids, out_path, query=query)
-    except CaptureError as exc:
-        raise VeilleError(str(exc)) from None
+    except (CaptureError, OSError) as exc:
+        raise VeilleError(f"warc export: {exc}" if isinstance(exc, OSError) else str(exc)) from None
     finally:
         store.close()
     for line in done.unreadable:
@@ -106,11 +111,19 @@ def verify(state: State, since: str | None) -> None:
 
     Example: veille verify --since 2026-11-01
     """
-    from veille.storage.warc.fixity import verify as check
+    from veille.storage.warc import CaptureError, CaptureStore, capture_folder
+    from veille.storage.warc.fixity import orphans, verify as check
 
     _check_dates(since, None)
     archive = state.archive()
-    store = _store(state, needed=False)
+    folder = capture_folder(archive)
+    opening: list[str] = orphans(folder)
+    store = None
+    if folder is not None and (folder / "captures.db").exists():
+        try:
+            store = CaptureStore(folder, readonly=True)
+        except CaptureError as exc:
+            opening.append(str(exc))
 
     def articles():
         after = None
@@ -125,16 +138,18 @@ def verify(state: State, since: str | None) -> None:
             after = (last.published or last.fetched or "", last.id)
 
     try:
-        result = check(store, articles(), since=since)
+        result = check(store, articles(), since=since, revisions=archive.revision_texts())
     finally:
         if store is not None:
             store.close()
+    result.problems[:0] = opening
     for problem in result.problems:
         out.print(escape(problem), soft_wrap=True)
     captures = (f"{_n(result.records, 'record')} in {_n(result.files, 'WARC file')}" if store is not None
                 else "no captures")
     verdict = "all match" if not result.problems else f"{_n(len(result.problems), 'problem')}"
-    (err if result.problems else out).print(f"verify: {captures} and {_n(result.articles, 'article')} checked: {verdict}")
+    texts = _n(result.articles, "article") + (f" ({_n(result.revisions, 'earlier revision')})" if result.revisions else "")
+    (err if result.problems else out).print(f"verify: {captures} and {texts} checked: {verdict}")
     if result.problems:
         sys.exit(1)
 
@@ -146,7 +161,11 @@ def print_raw(state: State, article_id: str) -> None:
     from veille.storage.warc.store import http_parts, parse_member
 
     store = _store(state, needed=False)
-    record = store.latest(article_id) if store is not None else None
+    try:
+        record = store.latest(article_id) if store is not None else None
+    except CaptureError as exc:
+        store.close()
+        raise VeilleError(str(exc)) from None
     if record is None:
         raise VeilleError(f"no capture of article {article_id[:12]}: it was imported from a file, archived "
                           "before capture began, or fetched with `capture: none`")
@@ -158,14 +177,14 @@ def print_raw(state: State, article_id: str) -> None:
     finally:
         store.close()
     status, headers, body = http_parts(block)
-    stream = sys.stdout
-    stream.write(f"{status}\n")
-    for name, value in headers:
-        stream.write(f"{name}: {value}\n")
-    stream.write("\n")
-    stream.flush()
-    stream.buffer.write(_decoded(body, dict((k.lower(), v) for k, v in headers)))
-    stream.buffer.flush()
+    head = status + "\n" + "".join(f"{name}: {value}\n" for name, value in headers) + "\n"
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(head.encode("latin-1", "replace") + _decoded(body, {k.lower(): v for k, v in headers}))
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise click.exceptions.Exit(1) from None
     err.print(f"(captured {record.at} from {record.peer or 'an unknown address'}; record {record.id} "
               f"in {record.file})")
 

@@ -15,14 +15,16 @@ import errno
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from veille import __version__
-from veille.config.settings import Config, load_config
 from veille.errors import STORAGE_ERRNOS, NoArchiveError, StorageError, VeilleError, is_storage_error, storage_advice
-from veille.storage import Archive, archive_exists, open_archive, sqlite_folder, writer_lock
+
+if TYPE_CHECKING:
+    from veille.config.settings import Config
+    from veille.storage import Archive
 
 
 class VeilleGroup(click.Group):
@@ -51,6 +53,17 @@ class VeilleGroup(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(returned if isinstance(returned, int) else 0)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list, from the first lines written in COMMANDS: no command module imported."""
+        from click.utils import make_default_short_help
+
+        rows = []
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        for name in sorted(COMMANDS):
+            rows.append((name, make_default_short_help(COMMANDS[name][2], limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -99,6 +112,8 @@ class State(dict):
     def archive(self, create: bool = False) -> Archive:
         """The archive; only the commands that fill it (`create`: fetch, import, run) may make a new one,
         so a mistyped --archive is said, not answered with an empty archive made on the spot."""
+        from veille.storage import open_archive, sqlite_folder
+
         if "_archive" not in self:
             folder = sqlite_folder(self["archive_path"])  # a folder, or sqlite:///path
             if folder.exists() and not folder.is_dir():
@@ -110,15 +125,21 @@ class State(dict):
         return self["_archive"]
 
     def has_archive(self) -> bool:
+        from veille.storage import archive_exists
+
         return "_archive" in self or archive_exists(self["archive_path"])
 
     def config(self) -> Config:
+        from veille.config.settings import load_config
+
         if "_config" not in self:
             self["_config"] = load_config(self["config_path"])
         return self["_config"]
 
     def writer(self, command: str, create: bool = False) -> Archive:
         """The archive, for a command that writes it in bulk: one such command at a time."""
+        from veille.storage import writer_lock
+
         if "_lock" not in self:
             # An archive to make: the lock first. Else the archive first: it says so if there is none,
             # before the lock makes its folder.
@@ -155,15 +176,65 @@ def main(ctx: click.Context, archive_path: str, config_path: Path, debug: bool) 
     ctx.call_on_close(state.close)
 
 
-def _register_commands() -> None:
-    """Each command group lives in a module of its own; they all hang on `main`."""
-    from veille.app.cli import evidence, feeds, ingest, outputs, read, search, serve, trends
+# Each command group lives in a module of its own, imported when the command is run (or its help
+# shown), so `veille --help` loads none of them. The first paragraph of each command's help is
+# written here too, for the command list of `veille --help`; a test keeps the two the same.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "fetch": ("ingest", "fetch", "Fetch every enabled source once: feeds, their new articles, pages."),
+    "import": ("ingest", "import_", "Import local files and folders (.html, .htm, .txt, .md) into the archive."),
+    "retag": ("ingest", "retag", "Tag again the articles whose entities and topics came from older models or data files."),
+    "dedupe": ("ingest", "dedupe", "Recompute every story (after a settings change), oldest article first; resumable."),
+    "reindex": ("ingest", "reindex", "Delete the search index and build it again from the archive."),
+    "run": ("ingest", "run", "Run unattended: fetch every enabled source on its own schedule until stopped."),
+    "status": ("read", "status", "Show each source's articles, last fetch and last error, and totals by language."),
+    "list": ("read", "list_", "List archived articles, newest first."),
+    "show": ("read", "show", "Show one article: its metadata and clean text. IDs may be shortened."),
+    "story": ("read", "story", "Show a story: its original, its copies and translations, and the evidence for each link."),
+    "entities": ("read", "entities", "Rank entities by the number of articles that mention them, across spellings and languages."),
+    "search": ("search", "search", 'Search the archive: words, "exact phrases", AND/OR/NOT, (groups), field:value, prefix*.'),
+    "searches": ("search", "searches", "Saved searches, by name: for `veille search --saved NAME` and the weekly digest."),
+    "feeds": ("feeds", "feeds", "Manage the sources in feeds.yaml (comments and order are kept)."),
+    "digest": ("outputs", "digest", "Render or send a digest from feeds.yaml: the stories new since it was last sent."),
+    "export": ("outputs", "export_", "Export articles as a dataset: full text, stories, tags, entities with offsets, provenance."),
+    "serve": ("serve", "serve", "Serve the archive read-only in a browser: search, stories, articles, entities, tags, Atom feeds."),
+    "trends": ("trends", "trends", "Articles (or stories) per day, week or month for a query, an entity:NAME or a tag:SLUG."),
+    "warc": ("evidence", "warc", "The pages and feeds as the servers sent them, kept as WARC files."),
+    "verify": ("evidence", "verify", "Recompute every capture's digests and every article's content hash; name what does not "
+               "match, one line each (exit 1 if anything does)."),
+}
 
-    for command in (ingest.fetch, ingest.import_, ingest.retag, ingest.dedupe, ingest.reindex, ingest.run,
-                    read.status, read.list_, read.show, read.story, read.entities,
-                    search.search, search.searches, feeds.feeds, outputs.digest, outputs.export_, serve.serve,
-                    trends.trends, evidence.warc, evidence.verify):
-        main.add_command(command)
+
+class LazyCommands(dict):
+    """main.commands: every command's name at once, each command imported when first asked for."""
+
+    def __missing__(self, name: str) -> click.Command:
+        import importlib
+
+        module, attribute, _ = COMMANDS[name]
+        command = getattr(importlib.import_module(f"veille.app.cli.{module}"), attribute)
+        self[name] = command
+        return command
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMANDS or dict.__contains__(self, name)
+
+    def __iter__(self):
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+    def keys(self):
+        return COMMANDS.keys()
+
+    def items(self):
+        return [(name, self[name]) for name in COMMANDS]
+
+    def values(self):
+        return [self[name] for name in COMMANDS]
 
 
-_register_commands()
+main.commands = LazyCommands()

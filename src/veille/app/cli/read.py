@@ -119,6 +119,12 @@ def _print_totals(report: StatusReport) -> None:
             kind = ("full model" if how.startswith("model") else
                     "fallback: gazetteer only" if how.startswith("fallback") else "not tagged: run `veille retag`")
             out.print(f"  {row['lang']}: {_n(row['n'], 'article')}, {kind} ({escape(how)})")
+    if report.captures and "error" in report.captures:
+        out.print(f"[bold]captures[/bold]: unreadable ({escape(report.captures['error'])}); `veille verify` says more")
+    elif report.captures:
+        c = report.captures
+        out.print(f"[bold]captures[/bold]: {_n(c['records'], 'WARC record')} in {_n(c['files'], 'file')} "
+                  f"({c['bytes'] / 1000**2:.1f} MB) backing {_n(c['articles'], 'article')}, in {escape(c['folder'])}")
     if report.recent_failures:
         out.print("[bold]recent failures[/bold]")
         for f in report.recent_failures[:10]:

@@ -3,6 +3,8 @@ exporting, and what the search index needs to follow them."""
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import json
 import re
 
@@ -164,6 +166,18 @@ class Articles(Part):
             (article_id,),
         )
         return [RevisionRow.of(row) for row in rows]
+
+    def revision_texts(self, batch: int = 500) -> Iterator[tuple[str, int, str, str, str]]:
+        """Every earlier revision: (article id, revision, fetched, text, text hash), a batch at a time."""
+        after = ("", 0)
+        while True:
+            rows = self.db.execute(
+                "SELECT article_id, revision, fetched, text, text_hash FROM revisions WHERE (article_id, revision) > (?, ?) "
+                "ORDER BY article_id, revision LIMIT ?", (*after, batch)).fetchall()
+            if not rows:
+                return
+            yield from (tuple(row) for row in rows)
+            after = (rows[-1][0], rows[-1][1])
 
     def list_articles(
         self, *, source: str | None = None, lang: str | None = None, limit: int | None = 20,

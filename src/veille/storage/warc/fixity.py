@@ -10,7 +10,9 @@ stored text. A problem is one line naming the file, the record or the article; n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -22,15 +24,28 @@ class Verified:
     records: int = 0
     files: int = 0
     articles: int = 0
+    revisions: int = 0  # earlier revisions of articles
     problems: list[str] = field(default_factory=list)
 
 
+def orphans(folder) -> list[str]:
+    """WARC files in a capture folder that has no index: their records are linked to no article."""
+    files = sorted(folder.glob("*.warc.gz")) if folder is not None and folder.is_dir() else []
+    if files and not (folder / "captures.db").exists():
+        return [f"{folder}: {len(files)} WARC files but no capture index (captures.db): their records are linked "
+                "to no article, and `show --raw` and `warc export` cannot find them"]
+    return []
+
+
 def verify(store: CaptureStore | None, articles: Iterable, *, since: str | None = None,
-           progress: Callable[[str], None] | None = None) -> Verified:
-    """Check the captures (those written on or after `since`) and the articles given."""
+           progress: Callable[[str], None] | None = None, revisions: Iterable = ()) -> Verified:
+    """Check the captures (those written on or after `since`), the articles given and their
+    earlier revisions ((id, revision, fetched, text, hash) tuples)."""
     result = Verified()
     if store is not None:
-        _records(store, since, result, progress)
+        result.problems.extend(store.integrity())
+        if not result.problems:
+            _records(store, since, result, progress)
         named = {line.split(" ", 1)[0] for line in result.problems}
         _files(store, since, result, named)
     for article in articles:
@@ -39,6 +54,13 @@ def verify(store: CaptureStore | None, articles: Iterable, *, since: str | None 
         if article.text_hash and article.text_hash != expected:
             result.problems.append(f"article {article.id}: its text no longer matches its content hash "
                                    f"(stored {article.text_hash[:12]}..., now {expected[:12]}...)")
+    for article_id, revision, fetched, text, stored in revisions:
+        if since and (fetched or "") < since:
+            continue
+        result.revisions += 1
+        if stored != hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest():
+            result.problems.append(f"article {article_id} revision {revision} (fetched {fetched}): its text no "
+                                   "longer matches its content hash")
     return result
 
 
@@ -85,7 +107,10 @@ def _files(store: CaptureStore, since: str | None, result: Verified, named: set[
     whose records were already named is not named again for the same damage)."""
     from warcio.archiveiterator import ArchiveIterator
 
-    known = {row[0] for row in store.db.execute("SELECT DISTINCT file FROM records WHERE at >= ?", (since or "",))}
+    try:
+        known = {row[0] for row in store.db.execute("SELECT DISTINCT file FROM records WHERE at >= ?", (since or "",))}
+    except Exception:  # a damaged index is named already: read every file
+        known, since = set(), None
     names = {p.name for p in store.files()}
     for name in sorted(known - names):
         result.problems.append(f"{name}: the file is missing from {store.folder}")
@@ -95,7 +120,7 @@ def _files(store: CaptureStore, since: str | None, result: Verified, named: set[
         result.files += 1
         offset = 0
         try:
-            with open(path, "rb") as f:
+            with open(path, "rb") as f, contextlib.redirect_stderr(io.StringIO()):  # warcio prints zlib errors
                 records = ArchiveIterator(f, check_digests="raise")
                 for record in records:
                     offset = records.get_record_offset()
@@ -107,5 +132,7 @@ def _files(store: CaptureStore, since: str | None, result: Verified, named: set[
 
 
 def _said(exc: BaseException) -> str:
+    """The error in one printable line: warcio quotes the bytes it could not read."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+    text = "".join(c if c.isprintable() and ord(c) < 0x250 else "?" for c in text)
+    return text[:120]

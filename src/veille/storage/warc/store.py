@@ -9,6 +9,7 @@ import logging
 import os
 import sqlite3
 import threading
+from contextlib import contextmanager
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -85,8 +86,9 @@ def capture_folder(archive: object) -> Path | None:
 
 
 def open_capture(config: object, archive: object) -> "CaptureStore | None":
-    """The capture store a fetch writes to: None with `capture: none`, or when the archive keeps
-    no folder of its own (said once in the log)."""
+    """The capture store a fetch writes to: None with `capture: none`, when the archive keeps no
+    folder of its own, or when its folder or index cannot be opened (said in the log: the fetch
+    goes on without captures, `veille verify` names the damage)."""
     settings = getattr(config, "settings", config)
     if getattr(settings, "capture", "warc") == "none":
         return None
@@ -94,7 +96,11 @@ def open_capture(config: object, archive: object) -> "CaptureStore | None":
     if folder is None:
         logger.warning("capture off: this archive has no folder for WARC files")
         return None
-    return CaptureStore(folder, getattr(settings, "warc_max_size", DEFAULT_MAX_SIZE))
+    try:
+        return CaptureStore(folder, getattr(settings, "warc_max_size", DEFAULT_MAX_SIZE))
+    except CaptureError as exc:  # the articles are worth fetching without their evidence
+        logger.warning("capture off for this run", extra={"reason": str(exc)})
+        return None
 
 
 def sha1_digest(data: bytes) -> str:
@@ -114,7 +120,10 @@ class CaptureStore:
         self.max_size = max_size
         self.readonly = readonly
         if not readonly:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise CaptureError(f"the capture folder {self.folder} cannot be made ({exc.strerror or exc})") from None
         elif not (self.folder / INDEX).exists():
             raise CaptureError(f"no captures in {self.folder} (pages are kept there as WARC when "
                                "`capture: warc` is set, the default)")
@@ -250,8 +259,31 @@ class CaptureStore:
         return self._read(record.file, record.offset, record.length)
 
     def records(self, *, since: str | None = None) -> list[Record]:
-        rows = self.db.execute("SELECT * FROM records WHERE at >= ? ORDER BY file, offset", (since or "",)).fetchall()
+        with self._reading():
+            rows = self.db.execute("SELECT * FROM records WHERE at >= ? ORDER BY file, offset", (since or "",)).fetchall()
         return [Record(**dict(row)) for row in rows]
+
+    @contextmanager
+    def _reading(self):
+        """A damaged index is named as such (CaptureError), never taken for the archive's own database."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise CaptureError(f"the capture index {self.folder / INDEX} is damaged ({exc}); the WARC files beside "
+                               "it are untouched") from None
+
+    def integrity(self) -> list[str]:
+        """What is wrong with the index itself: SQLite's own check, and links to records it lacks."""
+        try:
+            found = [row[0] for row in self.db.execute("PRAGMA quick_check")]
+            problems = [] if found == ["ok"] else [f"{INDEX}: damaged ({'; '.join(found[:3])})"]
+            dangling = self.db.execute("SELECT COUNT(*), COUNT(DISTINCT l.article_id) FROM links l "
+                                       "LEFT JOIN records r ON r.id = l.record_id WHERE r.id IS NULL").fetchone()
+        except sqlite3.Error as exc:
+            return [f"{INDEX}: damaged ({exc}); the WARC files beside it are untouched"]
+        if dangling[0]:
+            problems.append(f"{INDEX}: {dangling[0]} links of {dangling[1]} articles name records it does not hold")
+        return problems
 
     def files(self) -> list[Path]:
         return sorted(self.folder.glob("*.warc.gz"))
@@ -259,6 +291,11 @@ class CaptureStore:
     def records_of(self, article_ids: list[str]) -> list[Record]:
         """The response records the articles came from and their requests, in capture order."""
         found: dict[str, Record] = {}
+        with self._reading():
+            self._records_of(article_ids, found)
+        return sorted(found.values(), key=lambda r: (r.at, r.type != "response", r.id))
+
+    def _records_of(self, article_ids: list[str], found: dict) -> None:
         for start in range(0, len(article_ids), 500):
             chunk = article_ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
@@ -268,23 +305,35 @@ class CaptureStore:
                 f"WHERE l.article_id IN ({marks})", chunk + chunk).fetchall()
             for row in rows:
                 found[row["id"]] = Record(**dict(row))
-        return sorted(found.values(), key=lambda r: (r.at, r.type != "response", r.id))
 
     def linked(self, article_ids: list[str]) -> set[str]:
         """Those of the articles that have a capture."""
         found: set[str] = set()
-        for start in range(0, len(article_ids), 900):
-            chunk = article_ids[start:start + 900]
-            found.update(row[0] for row in self.db.execute(
-                f"SELECT DISTINCT article_id FROM links WHERE article_id IN ({','.join('?' * len(chunk))})", chunk))
+        with self._reading():
+            for start in range(0, len(article_ids), 900):
+                chunk = article_ids[start:start + 900]
+                found.update(row[0] for row in self.db.execute(
+                    f"SELECT DISTINCT article_id FROM links WHERE article_id IN ({','.join('?' * len(chunk))})", chunk))
         return found
 
     def latest(self, article_id: str) -> Record | None:
         """The response an article's latest fetch ended on (after any redirects)."""
-        row = self.db.execute(
-            "SELECT r.* FROM links l JOIN records r ON r.id = l.record_id WHERE l.article_id = ? "
-            "ORDER BY l.fetched DESC, l.hop DESC LIMIT 1", (article_id,)).fetchone()
+        with self._reading():
+            row = self.db.execute(
+                "SELECT r.* FROM links l JOIN records r ON r.id = l.record_id WHERE l.article_id = ? "
+                "ORDER BY l.fetched DESC, l.hop DESC LIMIT 1", (article_id,)).fetchone()
         return Record(**dict(row)) if row else None
+
+    def summary(self) -> dict:
+        """Records, files, their bytes and the articles they back (CaptureError if the index is damaged)."""
+        files = self.files()
+        try:
+            records = self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+            articles = self.linked_articles()
+        except sqlite3.Error as exc:
+            raise CaptureError(f"the capture index {self.folder / INDEX} cannot be read ({exc})") from None
+        return {"records": records, "files": len(files), "bytes": sum(f.stat().st_size for f in files),
+                "articles": articles}
 
     def linked_articles(self) -> int:
         return self.db.execute("SELECT COUNT(DISTINCT article_id) FROM links").fetchone()[0]
