@@ -133,3 +133,12 @@ def test_import_with_two_workers_archives_what_one_process_archives_and_retag_fi
             if count == 2:  # the workers describe the models as this process would: nothing to tag again
                 assert retag(None, archive, workers=2).counts.get("updated", 0) == 0
     assert seen[1] and seen[2] == seen[1]
+
+
+@pytest.mark.parametrize("command", ["fetch", "import", "retag"])
+def test_a_worker_count_below_one_is_refused_in_one_line(cli, command):
+    cli.write_config("sources: []\n")
+    args = [command, "--workers", "0"] + (["seeds"] if command == "import" else [])
+    result = cli(*args, ok=False)
+    assert result.exit_code == 2
+    assert "--workers" in result.output and "Traceback" not in result.output
