@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -34,15 +37,17 @@ logger = logging.getLogger(__name__)
 # A worker is replaced by a fresh one after this many batches: spaCy's string store only grows,
 # and a fresh process gives its memory back (a batch is nlp.batch_size articles).
 RECYCLE_AFTER = 400
+OWNER_CHECK = 1.0  # seconds between a worker's checks that the process it works for is alive
 
 # -- in the worker process ---------------------------------------------------------------------
 _TAGGERS: Taggers | None = None  # this process's taggers, built once by _start
 
 
-def _start(nlp: NLP, known: list[KnownName], also: Callable[[], None] | None) -> None:
+def _start(nlp: NLP, known: list[KnownName], also: Callable[[], None] | None, owner: int) -> None:
     """Worker initializer: the taggers, their models loaded now rather than on the first batch."""
     global _TAGGERS
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the calling process's to handle
+    threading.Thread(target=_watch, args=(owner,), daemon=True, name="owner").start()
     _TAGGERS = Taggers.of(nlp, known)
     for lang, _ in nlp.models:
         _TAGGERS.describe(lang)
@@ -50,8 +55,17 @@ def _start(nlp: NLP, known: list[KnownName], also: Callable[[], None] | None) ->
         also()
 
 
+def _watch(owner: int) -> None:
+    """A worker outlives no calling process: one killed with SIGKILL never shuts its pool down,
+    and its workers (a gigabyte of models) would wait on their queue for ever."""
+    while True:
+        time.sleep(OWNER_CHECK)
+        if os.getppid() != owner:  # re-parented: the owner is gone
+            os._exit(1)
+
+
 def _pid(_: list) -> tuple[list[int], dict[str, str]]:
-    return [__import__("os").getpid()], {}
+    return [os.getpid()], {}
 
 
 def _pages(items: list[RawPage | Page]) -> tuple[list[Page], dict[str, str]]:
@@ -134,13 +148,12 @@ class Workers:
     # -- the pool ------------------------------------------------------------------------------
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            methods = multiprocessing.get_all_start_methods()
-            # Never fork: the calling process has fetch threads (a fork can copy a held lock).
-            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-            if context.get_start_method() == "forkserver":
-                context.set_forkserver_preload(["veille.pipeline.workers"])  # imports shared by the workers
+            # Spawn, never fork: the calling process has fetch threads (a fork can copy a held lock).
+            # Not forkserver either: its server outlives a calling process killed with SIGKILL, and
+            # spawned workers are this process's children, which they can watch (`_watch`).
+            context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self.count, mp_context=context, initializer=_start,
-                                             initargs=(self.nlp, self.known, self.also),
+                                             initargs=(self.nlp, self.known, self.also, os.getpid()),
                                              max_tasks_per_child=RECYCLE_AFTER)
             self._generation += 1
         return self._pool
@@ -229,6 +242,9 @@ class Workers:
 
     def _replace(self, generation: int) -> str:
         """A dead worker's pool is broken for good: a new one takes its place (once). Why it died."""
+        if generation == self._generation:
+            for process in self._processes.values():  # the broken pool ends them all; be sure to read how
+                process.join(timeout=5)
         codes = [p.exitcode for p in self._processes.values() if p.exitcode is not None and p.exitcode < 0]
         if generation == self._generation and self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
