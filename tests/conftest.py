@@ -4,6 +4,11 @@ import json
 import os
 from pathlib import Path
 
+# Tests run in-process by default: starting worker processes (each loading the spaCy models, some
+# seconds) for every small fetch would make the suite far slower. The worker tests ask for them.
+# Set here, before anything runs, so that the `veille` subprocesses of the tests inherit it.
+os.environ.setdefault("VEILLE_WORKERS", "1")
+
 import pytest
 from click.testing import CliRunner
 

@@ -9,6 +9,7 @@ wrote veille.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ SETTINGS_KEYS = (
     "pause_after",
     "capture",
     "warc_max_size",
+    "workers",
 )
 CAPTURE_KINDS = ("warc", "none")
 NLP_KEYS = ("models", "batch_size")
@@ -52,6 +54,7 @@ DEFAULT_NLP_MODELS = tuple(DEFAULT_MODELS.items())
 
 MAX_INTERVAL = 366 * 86400  # a source read once a year; longer overflows the scheduler's dates
 MAX_TIMEOUT = 3600  # a request waited for an hour at most
+MAX_WORKERS = 64  # NLP worker processes; each holds its own copy of the models (about 300 MB)
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 # Turns one composed YAML node into its Python value (bool, int, str, ...).
 _CONSTRUCTOR = yaml.SafeLoader("")
@@ -99,6 +102,9 @@ class Settings:
     # Every response kept as the server sent it, as WARC records in ARCHIVE/warc ("none": not kept).
     capture: str = "warc"
     warc_max_size: int = 1000**3  # a WARC file is closed and the next begun past this size
+    # Processes that extract, detect and tag (each loads the models once); None: one per core
+    # (VEILLE_WORKERS, when set, gives that default). 1: everything in this process, as before.
+    workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -482,7 +488,7 @@ class _Validator:
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 20:
                 raise self.fail(fields["max_redirects"], "settings.max_redirects: write a whole number from 0 to 20")
             values["max_redirects"] = value
-        for key, low, high in (("concurrency", 1, 256), ("per_host", 1, 4)):
+        for key, low, high in (("concurrency", 1, 256), ("per_host", 1, 4), ("workers", 1, MAX_WORKERS)):
             if key in fields:
                 value = self.scalar(fields[key], f"settings.{key}")
                 if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -571,3 +577,17 @@ class _Validator:
                 raise self.fail(fields["links"], f"{what}: links: {links!r} is not a CSS selector ({exc}); write "
                                 "one like `.press a`, or a URL pattern like /communiques/*") from None
         return links
+
+
+def worker_count(settings: Settings, given: int | None = None) -> int:
+    """How many NLP worker processes a run uses: `--workers`, else settings.workers, else
+    VEILLE_WORKERS, else one per core this process may use. 1 means none: all in-process."""
+    if given is not None:
+        return max(1, given)
+    if settings.workers is not None:
+        return settings.workers
+    chosen = os.environ.get("VEILLE_WORKERS", "").strip()
+    if chosen.isdigit() and int(chosen) >= 1:
+        return min(int(chosen), MAX_WORKERS)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_WORKERS))

@@ -2,6 +2,7 @@
 
     runner    `veille fetch`: sources and their pages in a thread pool, stored on the calling thread
     steps     one feed or one page: fetch, parse, extract, detect (no archive)
+    workers   extraction, detection and tagging in worker processes (settings.workers, --workers)
     imports   `veille import`: local files
     tagging   the tagging stages of a run, `veille retag`
     stories   duplicates, copies and translations placed in stories, `veille dedupe --rebuild`
@@ -22,7 +23,7 @@ _WHERE = {
     "fetch_sources": "runner", "FeedJob": "jobs",
     "parse_feed": "steps", "read_listing": "steps", "read_sitemap": "steps",
     "link_story": "stories", "rebuild_stories": "stories",
-    "Taggers": "tagging", "retag": "tagging",
+    "Taggers": "tagging", "retag": "tagging", "Workers": "workers",
 }
 __all__ = sorted(_WHERE)
 
@@ -44,3 +45,4 @@ if TYPE_CHECKING:
     from veille.pipeline.steps import parse_feed, read_listing, read_sitemap
     from veille.pipeline.stories import link_story, rebuild_stories
     from veille.pipeline.tagging import Taggers, retag
+    from veille.pipeline.workers import Workers

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
@@ -11,9 +13,11 @@ from veille.errors import ExtractError, ImportFileError, ImportPathError
 from veille.models import Article
 from veille.pipeline.indexing import sync_quietly
 from veille.pipeline.reports import Progress, RunReport, notify
-from veille.pipeline.steps import assemble
+from veille.config.settings import Settings
+from veille.pipeline.steps import StoppedClock, assemble
 from veille.pipeline.stories import link_quietly
 from veille.pipeline.tagging import Taggers
+from veille.pipeline.workers import Workers, tag_articles, workers_for
 from veille.stages import extract as extract_stage
 from veille.stages import plaintext
 from veille.stages.dedupe import Settings as DedupeSettings
@@ -71,36 +75,77 @@ def import_paths(
     clock: Clock = utcnow,
     progress: Progress | None = None,
     max_bytes: int = MAX_IMPORT_BYTES,
+    settings: Settings | None = None,
+    workers: int | Workers | None = None,
 ) -> RunReport:
-    """Import local files: HTML through the extractor, text through its own cleaner.
+    """Import local files: HTML through the extractor, text through its own cleaner; read and
+    tagged by worker processes (`workers`, else settings.workers) or, with 1, in this process.
 
     Regular files only, of at most `max_bytes` (settings.max_body): a FIFO, a device or a link
     to one is refused with its reason, never read."""
     files = collect_paths(paths)
     report = RunReport()
     notify(progress, "total", str(len(files)))
+    given = taggers is not None
     taggers = taggers or Taggers(None, archive)
-    for start in range(0, len(files), taggers.batch_size):
-        prepared = []
-        for path in files[start:start + taggers.batch_size]:
-            notify(progress, "file", str(path))
-            article = read_file(path, archive, report, clock=clock, max_bytes=max_bytes)
-            if article is not None:
-                prepared.append(article)
-        taggers.tag(prepared)
-        for article in prepared:
-            outcome = archive.save_article(article, iso(clock()))
-            archive.clear_failures(IMPORT_SOURCE, article.url)
-            report.count(outcome, article.id)
-            link_quietly(archive, article, outcome, report, stories)
-    taggers.report_problems(report)
+    pool, own = workers_for(settings, workers, taggers, given)
+    size = taggers.batch_size * (2 * pool.count if pool else 1)  # with workers: a batch each, one more waiting
+    try:
+        for start in range(0, len(files), size):
+            prepared = []
+            for path in files[start:start + size]:
+                notify(progress, "file", str(path))
+                if pool is None:
+                    prepared.append(read_file(path, archive, report, clock=clock, max_bytes=max_bytes))
+                elif (taken := _take_file(path, archive, report, max_bytes)) is not None:
+                    prepared.append(ImportJob(str(path), *taken, clock()))
+            if pool is None:
+                articles = [a for a in prepared if a is not None]
+                taggers.tag(articles)
+            else:  # read and tagged by the workers; what could not be read is recorded here
+                read = pool.run(prepared, import_files, taggers.batch_size)
+                articles = [a for job, got in zip(prepared, read) if (a := _recorded(archive, report, job, got))]
+            _save_imports(archive, report, articles, clock, stories)
+    finally:
+        if own and pool is not None:
+            pool.close()
+    taggers.report_problems(report, pool.problems if pool else None)
     sync_quietly(archive, report)
     return report
+
+
+def _save_imports(archive: Archive, report: RunReport, articles: list[Article], clock: Clock,
+                  stories: DedupeSettings | None) -> None:
+    for article in articles:
+        outcome = archive.save_article(article, iso(clock()))
+        archive.clear_failures(IMPORT_SOURCE, article.url)
+        report.count(outcome, article.id)
+        link_quietly(archive, article, outcome, report, stories)
 
 
 def read_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock = utcnow,
               max_bytes: int = MAX_IMPORT_BYTES) -> Article | None:
     """A local file as an article ready to tag and store, or None (recorded) if it is not one."""
+    taken = _take_file(path, archive, report, max_bytes)
+    if taken is None:
+        return None
+    job = ImportJob(str(path), *taken, clock())
+    return _recorded(archive, report, job, read_import(job))
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """A file's bytes, to be read as an article (by a worker process, or here)."""
+
+    path: str
+    url: str
+    raw: bytes
+    article_id: str
+    at: datetime  # when it was read: the article's `fetched`
+
+
+def _take_file(path: Path, archive: Archive, report: RunReport, max_bytes: int) -> tuple[str, bytes, str] | None:
+    """(url, bytes, article id) of a file not archived yet; None (recorded) for one that cannot be read or is."""
     url = path.resolve().as_uri()
     try:
         raw = _read_regular_file(path, max_bytes)
@@ -118,27 +163,41 @@ def read_file(path: Path, archive: Archive, report: RunReport, *, clock: Clock =
             stored.entities = archive.entities_of(article_id)  # the story's anchors come from them
             link_quietly(archive, stored, "unchanged", report)
         return None
-    text = decode(raw)
-    is_html = path.suffix.lower() in (".html", ".htm")
+    return url, raw, article_id
+
+
+def _recorded(archive: Archive, report: RunReport, job: ImportJob, got: Article | str) -> Article | None:
+    """The article read from a file, or None with the reason it could not be read recorded."""
+    if isinstance(got, Article):
+        return got
+    archive.record_failure(IMPORT_SOURCE, job.url, "extract", got, iso(job.at))
+    report.fail(IMPORT_SOURCE, job.url, got)
+    return None
+
+
+def read_import(job: ImportJob) -> Article | str:
+    """Decode, clean or extract, detect: the file's article, or why there is none. No archive here."""
+    path = Path(job.path)
+    text = decode(job.raw)
+    suffix = path.suffix.lower()
+    is_html = suffix in (".html", ".htm")
     try:
-        extracted = extract_stage.extract(text, url) if is_html else plaintext.clean(
-            text, markdown=path.suffix.lower() == ".md"
-        )
+        extracted = extract_stage.extract(text, job.url) if is_html else plaintext.clean(text, markdown=suffix == ".md")
     except Exception as exc:  # ExtractError, or a library failing on strange input
-        reason = str(exc) if isinstance(exc, ExtractError) else f"internal error ({type(exc).__name__}: {exc})"
-        archive.record_failure(IMPORT_SOURCE, url, "extract", reason, iso(clock()))
-        report.fail(IMPORT_SOURCE, url, reason)
-        return None
+        return str(exc) if isinstance(exc, ExtractError) else f"internal error ({type(exc).__name__}: {exc})"
     if not extracted.text.strip():
-        archive.record_failure(IMPORT_SOURCE, url, "extract", "no text left after cleaning", iso(clock()))
-        report.fail(IMPORT_SOURCE, url, "no text left after cleaning")
-        return None
-    article = assemble(IMPORT_SOURCE, None, None, url, extracted, clock, origin="file")
+        return "no text left after cleaning"
+    article = assemble(IMPORT_SOURCE, None, None, job.url, extracted, StoppedClock(job.at), origin="file")
     if not is_html and not article.published:  # only now is the language known to read "24 septembre 2019"
-        article.published = plaintext.find_written_date(text, article.lang, markdown=path.suffix.lower() == ".md")
-    article.id = article_id
-    article.canonical_url = url
-    article.raw = raw
-    article.raw_type = "text/html" if is_html else ("text/markdown" if path.suffix.lower() == ".md" else "text/plain")
+        article.published = plaintext.find_written_date(text, article.lang, markdown=suffix == ".md")
+    article.id = job.article_id
+    article.canonical_url = job.url
+    article.raw = job.raw
+    article.raw_type = "text/html" if is_html else ("text/markdown" if suffix == ".md" else "text/plain")
     return article
 
+
+def import_files(jobs: list[ImportJob]) -> tuple[list[Article | str], dict[str, str]]:
+    """Worker process: read each file, tag what was read together."""
+    read = [read_import(job) for job in jobs]
+    return read, tag_articles([a for a in read if isinstance(a, Article)])[1]

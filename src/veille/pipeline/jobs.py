@@ -8,6 +8,7 @@ validators) is read into the job before it leaves; nothing in a job reaches back
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from veille.models import Article, Entry, ParsedFeed
 from veille.net.client import Response
@@ -54,9 +55,24 @@ class Page:
 
 
 @dataclass
+class RawPage:
+    """A page fetched and not read yet: what the fetch threads hand an NLP worker process.
+
+    With a response, the page is read from it; without, the entry is kept with the feed's own
+    text, `reason` saying why the page could not be had."""
+
+    job: FeedJob | PageJob
+    entry: Entry | None
+    url: str
+    at: datetime  # when it was fetched: the article's `fetched`
+    response: Response | None = None
+    reason: str | None = None
+
+
+@dataclass
 class Fetched:
     """What a worker brings back for one source: the response, and its feed or (a page source) its page."""
 
     response: Response
     feed: ParsedFeed | None = None
-    page: Page | None = None
+    page: Page | RawPage | None = None

@@ -14,6 +14,7 @@ import threading
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import timezone
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
@@ -25,11 +26,12 @@ from veille.storage.warc import CaptureStore, open_capture
 from veille.net.client import ClientSettings, Fetcher, Response
 from veille.net.guard import allowance
 from veille.pipeline.indexing import sync_quietly
-from veille.pipeline.jobs import FeedJob, Fetched, Page, PageJob
+from veille.pipeline.jobs import FeedJob, Fetched, Page, PageJob, RawPage
 from veille.pipeline.reports import Failure, Progress, RunReport, notify
 from veille.pipeline.steps import fetch_feed, fetch_page, process
 from veille.pipeline.stories import link_quietly
 from veille.pipeline.tagging import Taggers
+from veille.pipeline.workers import Workers, workers_for
 from veille.stages import health
 from veille.stages.dedupe import Settings as DedupeSettings
 from veille.storage import Archive, SourceState
@@ -55,13 +57,17 @@ def fetch_sources(
     progress: Progress | None = None,
     due_only: bool = False,
     stop: threading.Event | None = None,
+    workers: int | Workers | None = None,
 ) -> RunReport:
     """One pass over the enabled sources (or the named ones), fetched concurrently.
 
     Paused sources are left out unless named; with `due_only` (the scheduler), so are the
-    ones still backing off. Setting `stop` ends the pass after the article in hand.
+    ones still backing off. Setting `stop` ends the pass after the article in hand. Pages are
+    read and tagged by `workers` processes (a count, by default settings.workers, or a pool the
+    caller keeps); 1, or `taggers` given without `workers`, reads and tags in this process.
     """
     named = list(names or [])
+    given_taggers = taggers is not None
     candidates = [config.source(n) for n in named] if named else list(config.enabled_sources)
     taggers = taggers or Taggers(config, archive)
     report = RunReport()
@@ -80,15 +86,18 @@ def fetch_sources(
     fetcher = fetcher or Fetcher(ClientSettings.of(config.settings), capture=open_capture(config, archive))
     fetcher.remember_crawl_delays({host: known["asks"] for host, known in archive.crawl_delays().items()})
     notify(progress, "total", str(len(sources)))
+    pool, own_pool = workers_for(config.settings, workers, taggers, given_taggers)
     try:
-        _Pass(config, archive, fetcher, taggers, report, clock, progress, stop or threading.Event()).run(sources)
+        _Pass(config, archive, fetcher, taggers, report, clock, progress, stop or threading.Event(), pool).run(sources)
         archive.record_crawl_delays(fetcher.take_crawl_delays(), iso(clock()))  # for status and the next run
     finally:
+        if own_pool and pool is not None:
+            pool.close(wait=not (stop and stop.is_set()))
         if own_fetcher:
             fetcher.close()
             if fetcher.capture is not None:
                 fetcher.capture.close()
-    taggers.report_problems(report)
+    taggers.report_problems(report, pool.problems if pool else None)
     sync_quietly(archive, report)
     return report
 
@@ -102,7 +111,8 @@ class _SourceWork:
     response: Response | None = None
     feed: ParsedFeed | None = None
     fresh: list[Entry] = field(default_factory=list)
-    pages: list[Page] = field(default_factory=list)  # fetched, not stored yet
+    pages: list[Page | RawPage] = field(default_factory=list)  # fetched, not stored yet
+    reading: int = 0  # pages with the worker processes, not back yet
     fetched: int = 0
     complete: bool = True  # every page fetched so far was had in full
     left: int = 0  # new entries over MAX_NEW_PER_PASS, left for the next run
@@ -119,45 +129,62 @@ class _Pass:
     handler of that step, here."""
 
     def __init__(self, config: Config, archive: Archive, fetcher: Fetcher, taggers: Taggers, report: RunReport,
-                 clock: Clock, progress: Progress | None, stop: threading.Event) -> None:
+                 clock: Clock, progress: Progress | None, stop: threading.Event, workers: Workers | None = None) -> None:
         self.config, self.archive, self.fetcher, self.taggers = config, archive, fetcher, taggers
         self.report, self.clock, self.progress, self.stop = report, clock, progress, stop
         self.settings = config.settings
         self.waiting: dict[str, deque] = {}  # host -> jobs not started
         self.busy: Counter = Counter()  # host -> jobs running
         self.running: dict[Future, tuple[str, Step, _SourceWork]] = {}  # -> host, step, its source
+        # With worker processes, the fetch threads only fetch; the workers read and tag (`_store`).
+        self.workers = workers
+        # Pages tagged together: nlp.batch_size; with workers, half of it, so that both have work sooner.
+        self.batch = max(min(8, taggers.batch_size), taggers.batch_size // 2) if workers else taggers.batch_size
+        self.feed_step: Step = partial(fetch_feed, read=False) if workers else fetch_feed
+        self.page_step: Step = partial(fetch_page, read=False) if workers else fetch_page
         self.handlers: dict[Step, Callable[[_SourceWork, object], None]] = {
-            fetch_feed: self._feed_done, fetch_page: self._page_done}
+            self.feed_step: self._feed_done, self.page_step: self._page_done}
 
     def run(self, sources: list[tuple[Source, SourceState]]) -> None:
         pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="fetch")
+        workers = self.workers
         try:
             for source, state in sources:
-                self._queue(_SourceWork(source, state), fetch_feed, feed_job(source, state))
-            while (self.running or any(self.waiting.values())) and not self.stop.is_set():
+                self._queue(_SourceWork(source, state), self.feed_step, feed_job(source, state))
+            while (self.running or any(self.waiting.values()) or (workers and workers.busy)) and not self.stop.is_set():
                 pause = self._start(pool)
-                if not self.running:
+                reading = workers.futures if workers else []
+                if not self.running and not reading:
                     self.stop.wait(pause)
                     continue
-                done, _ = wait(list(self.running), timeout=pause, return_when=FIRST_COMPLETED)
+                done, _ = wait(list(self.running) + reading, timeout=pause, return_when=FIRST_COMPLETED)
                 for future in done:
-                    host, step, work = self.running.pop(future)
-                    self.busy[host] -= 1
                     if self.stop.is_set():
                         break
-                    try:
-                        self.handlers[step](work, future.result())
-                    except Exception as exc:  # a bug or a locked database on one source: record it, go on
-                        if is_storage_failure(exc):
-                            raise  # a full or read-only disk fails every source alike: stop, say it once
-                        logger.debug("handler failed", exc_info=True, extra={"source": work.source.name})
-                        try:
-                            self._failed(work, exc)
-                        except Exception:
-                            self.report.fail(work.source.name, work.source.url,
-                                             f"internal error ({type(exc).__name__}: {exc}); please report it")
+                    if future in self.running:
+                        host, step, work = self.running.pop(future)
+                        self.busy[host] -= 1
+                        self._handle(work, self.handlers[step], future)
+                    else:
+                        assert workers is not None
+                        for (kind, work), pages in workers.collect(future):
+                            self._handle(work, self._source_page_read if kind == "source" else self._read, pages)
         finally:
             pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
+
+    def _handle(self, work: _SourceWork, handler: Callable[[_SourceWork, object], None], result: object) -> None:
+        """Hand a step's result (or a worker's pages) to its handler; a failure is the source's, not the run's."""
+        try:
+            handler(work, result.result() if isinstance(result, Future) else result)
+        except Exception as exc:  # a bug or a locked database on one source: record it, go on
+            if is_storage_failure(exc):
+                raise  # a full or read-only disk fails every source alike: stop, say it once
+            logger.debug("handler failed", exc_info=True, extra={"source": work.source.name})
+            try:
+                self._failed(work, exc)
+            except Exception:
+                self.report.fail(work.source.name, work.source.url,
+                                 f"internal error ({type(exc).__name__}: {exc}); please report it")
 
     # -- the dispatcher: a job starts only when its host has room ----------------
     def _queue(self, work: _SourceWork, step: Step, job: FeedJob | PageJob) -> None:
@@ -214,13 +241,12 @@ class _Pass:
         if response.not_modified:
             self._succeeded(work, "not modified (304)", not_modified=True)
             return
+        if page is not None and self.workers is not None:
+            self.workers.submit(("source", work), [page])
+            return
         if page is not None:
             process([page], self.taggers)
-            _store_page(source, self.archive, self.report, page, self.clock, self.config.dedupe,
-                        capture=self.fetcher.capture)
-            # A page whose capture failed is asked for in full next time (no 304), to capture it then.
-            self._succeeded(work, "fetched page" if page.error is None else page.error,
-                            keep=page.error is None and page.capture_error is None)
+            self._source_page_read(work, [page])
             return
         work.feed = feed
         work.fresh = _fresh_entries(source, self.archive, feed, self.report, work.twins)
@@ -234,9 +260,18 @@ class _Pass:
         allow = allowance(response, source.allow_private)
         language = source.language or feed.language
         for entry in work.fresh:
-            self._queue(work, fetch_page, PageJob(source.name, entry.url, entry, language, source.robots, allow))
+            self._queue(work, self.page_step, PageJob(source.name, entry.url, entry, language, source.robots, allow))
 
-    def _page_done(self, work: _SourceWork, page: Page | BaseException) -> None:
+    def _source_page_read(self, work: _SourceWork, pages: list[Page]) -> None:
+        """A page source's page, read and tagged: stored, and the source with it."""
+        page = pages[0]
+        _store_page(work.source, self.archive, self.report, page, self.clock, self.config.dedupe,
+                    capture=self.fetcher.capture)
+        # A page whose capture failed is asked for in full next time (no 304), to capture it then.
+        self._succeeded(work, "fetched page" if page.error is None else page.error,
+                        keep=page.error is None and page.capture_error is None)
+
+    def _page_done(self, work: _SourceWork, page: Page | RawPage | BaseException) -> None:
         if isinstance(page, DeferredError):
             page = Page(None, page.url, error=f"page not fetched now: {page.reason}; tried again next run",
                          deferred=True)
@@ -244,15 +279,32 @@ class _Pass:
             page = Page(None, work.source.url, error=f"internal error ({type(page).__name__}: {page})")
         work.pages.append(page)
         work.fetched += 1
-        if len(work.pages) >= self.taggers.batch_size or work.fetched == len(work.fresh):
+        if len(work.pages) >= self.batch or work.fetched == len(work.fresh):
             self._store(work)
-        if work.fetched == len(work.fresh) and not self.stop.is_set():
+        self._maybe_finish(work)
+
+    def _maybe_finish(self, work: _SourceWork) -> None:
+        if work.fetched == len(work.fresh) and not work.reading and not self.stop.is_set():
             self._finish(work)
 
     def _store(self, work: _SourceWork) -> None:
-        """Tag the pages fetched so far together (nlp.pipe), then store them one per transaction."""
+        """Tag the pages fetched so far together (nlp.pipe), then store them one per transaction;
+        with worker processes, send them to be read and tagged (stored when they come back)."""
         pages, work.pages = work.pages, []
+        if self.workers is not None:
+            work.reading += len(pages)
+            self.workers.submit(("pages", work), pages)
+            return
         process(pages, self.taggers)
+        self._save(work, pages)
+
+    def _read(self, work: _SourceWork, pages: list[Page]) -> None:
+        """Pages a worker process has read and tagged: stored, and the feed with them once all are."""
+        work.reading -= len(pages)
+        self._save(work, pages)
+        self._maybe_finish(work)
+
+    def _save(self, work: _SourceWork, pages: list[Page]) -> None:
         for page in pages:
             if self.stop.is_set():
                 return  # the feed's validators are not stored: the next pass reads it in full

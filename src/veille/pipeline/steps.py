@@ -2,6 +2,7 @@
 
     fetch_feed(FeedJob, client) -> Fetched      the response, its feed (or, a page source, its page)
     fetch_page(PageJob, client) -> Page         the entry's page, extracted, its language detected
+    read_page(RawPage) -> Page                  the extracting and detecting half, for a worker process
     process(pages, taggers) -> articles         entities and topics, a batch at once
 
 The local runner calls them in its thread pool; a queue worker can call them with the jobs it
@@ -10,13 +11,15 @@ is handed. What they bring back is written to the archive by the caller."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Sequence
 
 from veille.errors import BlockedURLError, DeferredError, ExtractError, FeedError, FetchError
 from veille.models import Article, Entry, Extracted, ParsedFeed
 from veille.net.client import Fetcher, Response
 from veille.net.guard import allowance, check_url
-from veille.pipeline.jobs import FeedJob, Fetched, Page, PageJob
+from veille.pipeline.jobs import FeedJob, Fetched, Page, PageJob, RawPage
 from veille.pipeline.tagging import Taggers
 from veille.stages import extract as extract_stage
 from veille.stages import feeds as feed_stage
@@ -48,14 +51,16 @@ def parse_feed(response: Response) -> ParsedFeed:
         raise
 
 
-def fetch_feed(job: FeedJob, client: Fetcher, clock: Clock = utcnow) -> Fetched:
-    """Worker: fetch one source and parse its feed (or, a page source, extract its page)."""
+def fetch_feed(job: FeedJob, client: Fetcher, clock: Clock = utcnow, *, read: bool = True) -> Fetched:
+    """Worker: fetch one source and parse its feed (or, a page source, extract its page; with
+    `read` False, its page comes back raw, to be read by an NLP worker process)."""
     accept = {"feed": FEED_ACCEPT, "sitemap": SITEMAP_ACCEPT}.get(job.kind, PAGE_ACCEPT)
     response = client.get(job.url, etag=job.etag, last_modified=job.last_modified, accept=accept)
     if response.not_modified:
         return Fetched(response)
     if job.kind == "page":
-        return Fetched(response, page=page_from_response(job, None, job.url, response, clock))
+        raw = RawPage(job, None, job.url, clock(), response)
+        return Fetched(response, page=read_page(raw) if read else raw)
     if job.kind == "sitemap":
         return Fetched(response, feed=read_sitemap(job, client, response))
     if job.kind == "listing":
@@ -123,31 +128,58 @@ def read_listing(job: FeedJob, response: Response) -> ParsedFeed:
                       warning=found.warning)
 
 
-def fetch_page(job: PageJob, client: Fetcher, clock: Clock = utcnow) -> Page:
-    """Worker: fetch, extract and detect the page of one entry. No archive access here.
+def fetch_page(job: PageJob, client: Fetcher, clock: Clock = utcnow, *, read: bool = True) -> Page | RawPage:
+    """Worker: fetch, extract and detect the page of one entry. No archive access here. With
+    `read` False, only fetch: the page comes back raw, for an NLP worker process to read.
 
     An error comes back as a page that says why: the entry is data, never a crash."""
     try:
-        return _fetch_page(job, client, clock)
+        raw = _fetch_page(job, client, clock)
+        return read_page(raw) if read and isinstance(raw, RawPage) else raw
     except Exception as exc:  # a bug or a library failing on strange input: data, not a crash
         logger.debug("entry failed", exc_info=True, extra={"source": job.source, "url": job.url})
         return Page(job.entry, job.url, error=f"internal error ({type(exc).__name__}: {exc}); please report it")
 
 
-def _fetch_page(job: PageJob, client: Fetcher, clock: Clock) -> Page:
+def _fetch_page(job: PageJob, client: Fetcher, clock: Clock) -> Page | RawPage:
     entry = job.entry
     try:
         check_url(job.url)
         if job.robots and not client.robots_allow(job.url, job.allow):
-            return _feed_fallback(job, entry, clock, "page not fetched: disallowed by robots.txt")
+            return RawPage(job, entry, job.url, clock(), reason="page not fetched: disallowed by robots.txt")
         response = client.get(job.url, accept=PAGE_ACCEPT, allow=job.allow)
     except DeferredError as exc:
         return Page(entry, job.url, error=f"page not fetched now: {exc.reason}; tried again next run", deferred=True)
     except BlockedURLError as exc:
         return Page(entry, job.url, error=f"link not followed: {exc.reason}")
     except FetchError as exc:
-        return _feed_fallback(job, entry, clock, f"page not fetched: {exc.summary}")
-    return page_from_response(job, entry, job.url, response, clock)
+        return RawPage(job, entry, job.url, clock(), reason=f"page not fetched: {exc.summary}")
+    return RawPage(job, entry, job.url, clock(), response)
+
+
+def read_page(raw: RawPage) -> Page:
+    """Extract and detect a fetched page (or keep the feed's text for it): CPU work, no network.
+
+    Run by the fetch thread, or by an NLP worker process; an error comes back as a page that says why."""
+    clock = StoppedClock(raw.at)
+    try:
+        if raw.response is None:
+            assert raw.reason is not None
+            return _feed_fallback(raw.job, raw.entry, clock, raw.reason)
+        return page_from_response(raw.job, raw.entry, raw.url, raw.response, clock)
+    except Exception as exc:  # a bug or a library failing on strange input: data, not a crash
+        logger.debug("entry failed", exc_info=True, extra={"source": raw.job.source, "url": raw.url})
+        return Page(raw.entry, raw.url, error=f"internal error ({type(exc).__name__}: {exc}); please report it")
+
+
+@dataclass(frozen=True)
+class StoppedClock:
+    """A clock stopped at the moment a page was fetched (it pickles, unlike most clocks)."""
+
+    at: datetime
+
+    def __call__(self) -> datetime:
+        return self.at
 
 
 def process(pages: Sequence[Page], taggers: Taggers) -> list[Article]:

@@ -36,7 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from veille import pipeline
 from veille.storage.warc import open_capture
-from veille.config.settings import Config, Source, load_config
+from veille.config.settings import Config, Source, load_config, worker_count
 from veille.errors import ConfigError, is_storage_failure
 from veille.net import Fetcher
 from veille.storage import Archive
@@ -119,6 +119,13 @@ class Service:
         self.fetcher = Fetcher(self.config.settings, capture=self.capture)
         self.taggers = pipeline.Taggers(self.config, archive)
         self.taggers_nlp = self.config.nlp
+        # One pool of NLP worker processes for the whole service (settings.workers): the models
+        # are loaded once, not on every pass; None (workers: 1) tags with self.taggers, in-process.
+        self.workers = self._workers(self.config)
+
+    def _workers(self, config: Config) -> "pipeline.Workers | None":
+        count = worker_count(config.settings)
+        return pipeline.Workers.for_run(count, self.taggers) if count > 1 else None
 
     # -- scheduling ------------------------------------------------------------------
     def next_run(self, source: Source, now: datetime, spread: float = 0.0) -> datetime:
@@ -227,8 +234,11 @@ class Service:
             self.capture.close()
         self.capture = open_capture(config, self.archive)
         self.fetcher = Fetcher(config.settings, capture=self.capture)
-        if config.nlp != self.taggers_nlp:
+        if config.nlp != self.taggers_nlp or worker_count(config.settings) != (self.workers.count if self.workers else 1):
             self.taggers, self.taggers_nlp = pipeline.Taggers(config, self.archive), config.nlp
+            if self.workers is not None:
+                self.workers.close(wait=False)
+            self.workers = self._workers(config)
         self.schedule(config)
         logger.info("config reloaded", extra={"sources": len(config.enabled_sources)})
 
@@ -279,6 +289,8 @@ class Service:
         finally:
             self.scheduler.shutdown(wait=False)
             self.fetcher.close()
+            if self.workers is not None:
+                self.workers.close(wait=False)
             if self.capture is not None:
                 self.capture.close()
             logger.info("veille run stopped", extra={"pid": os.getpid()})
@@ -287,7 +299,7 @@ class Service:
     def _pass(self, names: list[str]) -> None:
         started = time.monotonic()
         report = pipeline.fetch_sources(self.config, self.archive, names=names, fetcher=self.fetcher,
-                                        taggers=self.taggers, due_only=True, stop=self.stop)
+                                        taggers=self.taggers, due_only=True, stop=self.stop, workers=self.workers)
         for name in names:
             outcome = report.sources.get(name)
             if outcome is None:

@@ -38,6 +38,13 @@ def quiet_option(help_text: str = "No progress, only the summary."):
     return click.option("-q", "--quiet", is_flag=True, help=help_text)
 
 
+def workers_option():
+    """`--workers N` (as `workers`): NLP worker processes; None: settings.workers, else one per core."""
+    return click.option("--workers", type=click.IntRange(1, 64), default=None, metavar="N",
+                        help="Processes that extract and tag (default: settings.workers, else one per core; "
+                             "1: all in this process).")
+
+
 def _n(count: int, word: str) -> str:
     """'1 story', '2 stories', '0 articles'."""
     if count == 1:

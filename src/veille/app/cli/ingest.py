@@ -11,9 +11,10 @@ import click
 
 from veille.app.cli.common import (
     SUMMARY_JSON, _n, _optional_config, _print_failures, _print_summary, _progress, err, json_option, out,
-    quiet_option,
+    quiet_option, workers_option,
 )
 from veille import pipeline
+from veille.config.settings import Settings, worker_count
 
 if TYPE_CHECKING:
     from veille.app.cli.main import State
@@ -21,10 +22,11 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@workers_option()
 @quiet_option()
 @json_option(SUMMARY_JSON)
 @click.pass_obj
-def fetch(state: State, sources: tuple[str, ...], quiet: bool, as_json: bool) -> None:
+def fetch(state: State, sources: tuple[str, ...], workers: int | None, quiet: bool, as_json: bool) -> None:
     """Fetch every enabled source once: feeds, their new articles, pages.
 
     Example: veille fetch --source "La Quadrature du Net"
@@ -33,16 +35,17 @@ def fetch(state: State, sources: tuple[str, ...], quiet: bool, as_json: bool) ->
     archive = state.writer("fetch", create=True)
     started = time.monotonic()
     with _progress(quiet or as_json, "fetching") as progress:
-        report = pipeline.fetch_sources(config, archive, names=sources or None, progress=progress)
+        report = pipeline.fetch_sources(config, archive, names=sources or None, progress=progress, workers=workers)
     _print_summary("fetch", report, time.monotonic() - started, as_json)
 
 
 @click.command(name="import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@workers_option()
 @quiet_option()
 @json_option(SUMMARY_JSON)
 @click.pass_obj
-def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
+def import_(state: State, paths: tuple[Path, ...], workers: int | None, quiet: bool, as_json: bool) -> None:
     """Import local files and folders (.html, .htm, .txt, .md) into the archive.
 
     Example: veille import seeds/ saved-page.html
@@ -59,6 +62,7 @@ def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -
         taggers = pipeline.Taggers(config, archive)
         report = pipeline.import_paths(paths, archive, taggers=taggers, progress=progress,
                                        stories=config.dedupe if config else None,
+                                       workers=worker_count(config.settings if config else Settings(), workers),
                                        max_bytes=config.settings.max_body if config else pipeline.MAX_IMPORT_BYTES)
     for path in missing:
         report.fail(pipeline.IMPORT_SOURCE, str(path), "does not exist; check the path")
@@ -69,10 +73,11 @@ def import_(state: State, paths: tuple[Path, ...], quiet: bool, as_json: bool) -
 
 @click.command()
 @click.option("--lang", help="Only articles in this language.")
+@workers_option()
 @quiet_option()
 @json_option(SUMMARY_JSON)
 @click.pass_obj
-def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
+def retag(state: State, lang: str | None, workers: int | None, quiet: bool, as_json: bool) -> None:
     """Tag again the articles whose entities and topics came from older models or data files.
 
     Resumable: stop it at any time, run it again, and it carries on where it stopped.
@@ -81,7 +86,7 @@ def retag(state: State, lang: str | None, quiet: bool, as_json: bool) -> None:
     archive = state.writer("retag")
     started = time.monotonic()
     with _progress(quiet or as_json, "tagging") as progress:
-        report = pipeline.retag(_optional_config(state), archive, lang=lang, progress=progress)
+        report = pipeline.retag(_optional_config(state), archive, lang=lang, progress=progress, workers=workers)
     if as_json:  # the same summary object as the other commands ("updated": articles tagged again)
         _print_summary("retag", report, time.monotonic() - started, as_json)
         return
