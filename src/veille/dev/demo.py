@@ -81,6 +81,7 @@ def run(project: Path) -> int:
             ("Search: one line per story, its translations and copies beneath", ["search", "palantir"]),
             ("Search across languages", ["search", '"facial recognition"', "--cross-lingual", "--limit", "3"]),
             ("Articles in other languages", ["list", "--limit", "20"]),
+            ("Evidence: every response kept as WARC, its digests checked", ["verify"]),
         ]
         for title, args in steps:
             console.print(Rule(f"[bold]veille {' '.join(args[:1])}[/bold]: {title}", align="left"))
@@ -91,6 +92,9 @@ def run(project: Path) -> int:
         if first:
             console.print(Rule("[bold]veille show[/bold]: one clean article, no menus, no comments", align="left"))
             _invoke(base + ["show", first])
+        evidence = workdir / "evidence.warc.gz"
+        console.print(Rule("[bold]veille warc[/bold]: the pages about Palantir as the servers sent them", align="left"))
+        _invoke(base + ["warc", "export", "palantir", "--out", str(evidence)])
         console.print(Rule("[bold]veille digest[/bold]: the weekly email, rendered, not sent", align="left"))
         eml, html = workdir / "digest-weekly.eml", workdir / "digest-weekly.html"
         code = _invoke(base + ["digest", "weekly", "--dry-run", "--out", str(eml), "--html", str(html)])
@@ -101,6 +105,8 @@ def run(project: Path) -> int:
                   f"[bold].venv/bin/veille --archive {workdir / 'archive'} list[/bold]")
     console.print(f"The weekly digest: {workdir / 'digest-weekly.eml'} (the email, open it in a mail client) "
                   f"and {workdir / 'digest-weekly.html'} (its HTML part, open it in a browser)")
+    console.print(f"The evidence: {workdir / 'evidence.warc.gz'} and its CDXJ index (replay them in pywb or "
+                  "ReplayWeb.page)")
     return 0
 
 
