@@ -142,3 +142,21 @@ def test_a_worker_count_below_one_is_refused_in_one_line(cli, command):
     result = cli(*args, ok=False)
     assert result.exit_code == 2
     assert "--workers" in result.output and "Traceback" not in result.output
+
+
+def test_a_few_files_are_imported_without_starting_workers(monkeypatch, tmp_path):
+    """Loading the models in worker processes costs more than it saves on a handful of files."""
+    from veille.app.cli.ingest import SMALL_IMPORT, _import_workers
+    from veille.config.settings import Settings
+
+    monkeypatch.delenv("VEILLE_WORKERS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    from conftest import SEEDS
+
+    assert _import_workers(Settings(), None, (SEEDS,)) == 1
+    assert _import_workers(Settings(), 2, (SEEDS,)) == 2  # asked for: as asked
+    assert _import_workers(Settings(workers=3), None, (SEEDS,)) == 3
+    for n in range(SMALL_IMPORT):
+        (tmp_path / f"{n}.txt").write_text("x")
+    assert _import_workers(Settings(), None, (tmp_path,)) == 4

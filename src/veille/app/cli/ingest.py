@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,13 +63,27 @@ def import_(state: State, paths: tuple[Path, ...], workers: int | None, quiet: b
         taggers = pipeline.Taggers(config, archive)
         report = pipeline.import_paths(paths, archive, taggers=taggers, progress=progress,
                                        stories=config.dedupe if config else None,
-                                       workers=worker_count(config.settings if config else Settings(), workers),
+                                       workers=_import_workers(config.settings if config else Settings(), workers,
+                                                               paths),
                                        max_bytes=config.settings.max_body if config else pipeline.MAX_IMPORT_BYTES)
     for path in missing:
         report.fail(pipeline.IMPORT_SOURCE, str(path), "does not exist; check the path")
     _print_summary("import", report, time.monotonic() - started, as_json)
     if missing:
         raise click.exceptions.Exit(1)
+
+
+SMALL_IMPORT = 200  # files: fewer are read in this process unless --workers, settings.workers or VEILLE_WORKERS say otherwise
+
+
+def _import_workers(settings: Settings, given: int | None, paths: tuple[Path, ...]) -> int:
+    """Worker processes take about 7 CPU seconds to load their models, and save about 1/90 s a
+    file on 2 cores (bench_workers.py): a few files are read and tagged sooner in this process."""
+    count = worker_count(settings, given)
+    chosen = given is not None or settings.workers is not None or os.environ.get("VEILLE_WORKERS", "").strip()
+    if count > 1 and not chosen and len(pipeline.collect_paths(paths)) < SMALL_IMPORT:
+        return 1
+    return count
 
 
 @click.command()
