@@ -234,3 +234,28 @@ def test_a_sitemap_index_reaches_only_what_its_feed_links_may(monkeypatch):
     asked.clear()
     read_sitemap(FeedJob("s", top.url, "sitemap", allow_private=True), Client(), top)
     assert all(allow == allowance(top, True) for _, allow in asked)
+
+
+def test_feeds_add_listing_shows_the_links_it_will_follow(feedless):
+    server, _, folder = feedless
+    (folder / "cli").mkdir(exist_ok=True)
+    cli = Cli(folder / "cli")
+    cli.write_config("sources: []\n")
+    said = cli("feeds", "add", server.url + "/communiques/", "--listing").stdout
+    assert "1 article link: links found by their shape" in said and TITLES[NETZWACHT[0]] in said
+    text = cli.config.read_text()
+    assert "kind: listing" in text and "name: Communiqués" in text
+    said = cli("feeds", "add", server.url + "/communiques/", "--listing", "--links", ".press a",
+               "--name", "press by selector", ok=False)
+    assert "already in" in said.output  # one URL, one source
+    result = cli("feeds", "add", server.url + "/", "--links", "a", ok=False)
+    assert result.exit_code == 2 and "--links goes with --listing" in result.output
+
+
+def test_feeds_add_reads_robots_txt_even_when_the_site_root_is_missing(feedless):
+    server, _, folder = feedless
+    del server.pages["/"]
+    (folder / "cli").mkdir(exist_ok=True)
+    cli = Cli(folder / "cli")
+    cli.write_config("sources: []\n")
+    assert "(a sitemap)" in cli("feeds", "add", server.url + "/").stdout

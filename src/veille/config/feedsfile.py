@@ -67,7 +67,7 @@ class FeedsFile:
         return name
 
     def add(self, name: str, url: str, *, kind: str = "feed", language: str | None = None,
-            tags: list[str] | None = None) -> None:
+            tags: list[str] | None = None, links: str | None = None) -> None:
         if name in self.names():
             raise ConfigError(f"{self.path}: a source named {name!r} exists already; pick another --name")
         entry = CommentedMap(name=name, url=url)
@@ -75,6 +75,8 @@ class FeedsFile:
             entry["kind"] = kind
         if language:
             entry["language"] = language
+        if links:
+            entry["links"] = links
         if tags:
             entry["tags"] = CommentedSeq(tags)
             entry["tags"].fa.set_flow_style()

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 from veille.errors import FeedError, FetchError
-from veille.net import allowance
+from veille.net import ANY, allowance
 from veille.stages import feeds as feed_stage
 from veille.stages import sitemaps as sitemap_stage
 
@@ -59,12 +59,15 @@ def as_sitemap(url: str, response) -> Found | None:
 
 
 def sitemaps(base: str, fetcher, page) -> list[Found]:
-    """The sitemaps robots.txt names (`Sitemap:` lines), else /sitemap.xml, each fetched and read."""
+    """The sitemaps robots.txt names (`Sitemap:` lines), else /sitemap.xml, each fetched and read.
+    Those robots.txt names are the site's words: they reach what its page's links may."""
     from protego import Protego
 
     named: list[str] = []
+    origin = page
     try:
         robots = fetcher.get(base + "/robots.txt", accept="text/plain,*/*")
+        origin = origin or robots
         if robots.status == 200:
             named = list(Protego.parse(robots.text()).sitemaps)
     except (FetchError, ValueError):
@@ -73,7 +76,7 @@ def sitemaps(base: str, fetcher, page) -> list[Found]:
     for candidate in dict.fromkeys(named or [base + "/sitemap.xml"]):
         try:
             response = fetcher.get(candidate, accept="application/xml,text/xml,*/*",
-                                   allow=allowance(page, allow_private=False))
+                                   allow=allowance(origin, allow_private=False) if named else ANY)
         except FetchError:
             continue
         if response.status == 200 and (sitemap := as_sitemap(candidate, response)) is not None:
@@ -93,7 +96,14 @@ def discover(url: str, fetcher) -> list[Found]:
             return None
         return Found(response.url, parsed.title, parsed.language, len(parsed.entries))
 
-    response = page = fetcher.get(url, accept="text/html,application/rss+xml,application/atom+xml,*/*")
+    try:
+        response = page = fetcher.get(url, accept="text/html,application/rss+xml,application/atom+xml,*/*")
+    except FetchError as exc:  # the address itself answers an error: its site may still name its sitemaps
+        parts = urlsplit(url)
+        found = sitemaps(f"{parts.scheme}://{parts.netloc}", fetcher, None) if exc.summary.startswith("http 4") else []
+        if found:
+            return found
+        raise
     itself = None if response.is_html() else as_sitemap(url, response) or as_feed(url, response)
     if itself:
         return [itself]

@@ -49,9 +49,12 @@ def feeds_list(state: State, as_json: bool) -> None:
 @click.option("--tags", help="Comma-separated tags, like police,biometrics.")
 @click.option("--pick", type=click.IntRange(min=1), help="Which of several discovered feeds to add.")
 @click.option("--page", "as_page", is_flag=True, help="Add URL as a page to watch, not a feed.")
+@click.option("--listing", "as_listing", is_flag=True,
+              help="Add URL as a listing page (press releases, news): its article links become entries.")
+@click.option("--links", metavar="SELECTOR", help="With --listing: a CSS selector or URL pattern for the article links.")
 @click.pass_obj
 def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: str | None, pick: int | None,
-              as_page: bool) -> None:
+              as_page: bool, as_listing: bool, links: str | None) -> None:
     """Add a feed; given a web site, find its feeds and offer them.
 
     Example: veille feeds add https://www.laquadrature.net --tags privacy
@@ -65,9 +68,13 @@ def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: 
     settings = state.config().settings if Path(state["config_path"]).exists() else None
     from veille.config.settings import Settings
 
-    title, language, kind = None, lang, "page" if as_page else "feed"
-    if as_page:
+    title, language, kind = None, lang, "page" if as_page else "listing" if as_listing else "feed"
+    if links and not as_listing:
+        raise click.UsageError("--links goes with --listing")
+    if as_page or as_listing:
         chosen = url
+        if as_listing:
+            title = _try_listing(url, links, settings or Settings())
     else:
         with Fetcher(settings or Settings()) as fetcher:
             try:
@@ -93,11 +100,28 @@ def feeds_add(state: State, url: str, name: str | None, lang: str | None, tags: 
     if chosen in file.urls():
         raise VeilleError(f"feeds add: {chosen} is already in {file.path}")
     final = name or file.unique_name(title or urlsplit_host(chosen))
-    file.add(final, chosen, kind=kind, language=language,
+    file.add(final, chosen, kind=kind, language=language, links=links,
              tags=[t.strip() for t in tags.split(",") if t.strip()] if tags else None)
     file.save()
     out.print(f"added {escape(final)}: {escape(chosen)}" + (f" (a {kind})" if kind == "sitemap" else "")
               + f" to {file.path}")
+
+
+def _try_listing(url: str, links: str | None, settings) -> str | None:
+    """Read the listing page once and say which article links it gives; its title, for the name."""
+    from veille import pipeline
+    from veille.net import Fetcher
+
+    with Fetcher(settings) as fetcher:
+        try:
+            response = fetcher.get(url)
+            found = pipeline.read_listing(pipeline.FeedJob("new", url, "listing", links=links), response)
+        except VeilleError as exc:
+            raise VeilleError(f"feeds add: {url} does not work as a listing ({exc})") from None
+    out.print(f"  {_n(len(found.entries), 'article link')}: {escape(found.warning or '')}")
+    for entry in found.entries[:5]:
+        out.print(f"    {escape(entry.title or entry.url)}  [dim]{escape(entry.url)}[/dim]")
+    return found.title
 
 
 @feeds.command(name="remove")
