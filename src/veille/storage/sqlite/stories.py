@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import numpy as np
 
 from veille.models import Article
 from veille.storage.rows import FingerprintRow
@@ -244,6 +243,8 @@ class Stories(Part):
 
 
 def _fingerprint(row: sqlite3.Row) -> FingerprintRow:
+    import numpy as np  # here, not at the top: `veille list` and `show` open the archive without it
+
     return FingerprintRow(row["id"], row["lang"], row["length"], row["text_hash"],
                           np.frombuffer(row["minhash"], dtype=np.uint32), row["size"] or 0.0,
                           decode_shares(row["lang_shares"]), row["credit"] if "credit" in row.keys() else None)
