@@ -19,24 +19,7 @@ from veille.pipeline import fetch_sources
 from veille.storage.sqlite.store import Archive
 
 from conftest import FIXTURES, Cli
-
-MANIFEST = json.loads((FIXTURES / "site" / "MANIFEST.json").read_text(encoding="utf-8"))
-CONFIG = """\
-settings:
-  host_delay: 0
-sources:
-  - name: observatoire
-    url: {base}/feeds/observatoire.xml
-  - name: watchdog
-    url: {base}/feeds/watchdog.atom
-  - name: netzwacht
-    url: {base}/feeds/netzwacht.xml
-  - name: vigilancia
-    url: {base}/feeds/vigilancia.xml
-  - name: rapport
-    url: {base}/page/rapport-annuel.html
-    kind: page
-"""
+from test_fetch_site import CONFIG, MANIFEST  # the fixture site, as veille fetch reads it
 
 
 def read_warc(path):
