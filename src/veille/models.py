@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 
 IMPORT_SOURCE = "import"  # the source name of articles imported from files
+
+
+def text_hash(text: str) -> str:
+    """An article's content hash: of its text with whitespace normalised (the same words give the
+    same hash). The archive stores it; `veille verify` recomputes it."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from typing import Iterator
 import json
 import re
 
-from veille.models import Article, Entity
+from veille.models import Article, Entity, text_hash
 from veille.storage.rows import RevisionRow
-from veille.storage.sqlite.base import Part, chunks, compress, encode_shares, row_to_article, text_hash
+from veille.storage.sqlite.base import Part, chunks, compress, encode_shares, row_to_article
 from veille.storage.sqlite.failures import converts_errors
 from veille.storage.sqlite.schema import ARTICLE_COLUMNS, LIST_COLUMNS
 

@@ -3,7 +3,6 @@ forms of values (compressed pages, language shares as JSON, articles from rows).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import zlib
@@ -12,11 +11,6 @@ from typing import Iterator
 
 from veille.models import Article
 from veille.storage.sqlite.failures import storage_error
-
-
-def text_hash(text: str) -> str:
-    """Hash of the text with whitespace normalised: the same words give the same hash."""
-    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
 
 
 def encode_shares(shares) -> str:

@@ -18,7 +18,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from veille.storage.sqlite.articles import Articles
-from veille.storage.sqlite.base import compress, decode_shares, decompress, encode_shares, text_hash
+from veille.models import text_hash
+from veille.storage.sqlite.base import compress, decode_shares, decompress, encode_shares
 from veille.storage.sqlite.failures import converts_errors
 from veille.storage.sqlite.lock import WriterLock, try_writer
 from veille.storage.sqlite.records import Records

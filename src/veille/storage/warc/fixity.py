@@ -11,11 +11,11 @@ stored text. A problem is one line naming the file, the record or the article; n
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from veille.models import text_hash
 from veille.storage.warc.store import CaptureError, CaptureStore, http_payload, parse_member, sha1_digest, sha256_digest
 
 
@@ -50,7 +50,7 @@ def verify(store: CaptureStore | None, articles: Iterable, *, since: str | None 
         _files(store, since, result, named)
     for article in articles:
         result.articles += 1
-        expected = hashlib.sha256(" ".join(article.text.split()).encode("utf-8")).hexdigest()
+        expected = text_hash(article.text)
         if article.text_hash and article.text_hash != expected:
             result.problems.append(f"article {article.id}: its text no longer matches its content hash "
                                    f"(stored {article.text_hash[:12]}..., now {expected[:12]}...)")
@@ -58,7 +58,7 @@ def verify(store: CaptureStore | None, articles: Iterable, *, since: str | None 
         if since and (fetched or "") < since:
             continue
         result.revisions += 1
-        if stored != hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest():
+        if stored != text_hash(text):
             result.problems.append(f"article {article_id} revision {revision} (fetched {fetched}): its text no "
                                    "longer matches its content hash")
     return result
