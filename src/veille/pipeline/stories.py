@@ -14,7 +14,7 @@ from veille.pipeline.story_book import (FIELDS, FIRST, StoryBook, StoryFacts, me
 from veille.stages import dedupe
 from veille.stages.dedupe import Link
 from veille.stages.dedupe import Settings as DedupeSettings
-from veille.storage import Archive
+from veille.storage import Archive, batches_in_order
 from veille.storage.rows import FingerprintRow
 from veille.text.urls import canonical_url
 
@@ -282,11 +282,10 @@ def _membership(article_id: str, linked_to: str | None, score: float | None = No
 
 def _in_order(archive: Archive, after: tuple[str, str] | None, batch: int):
     """Batches of articles, oldest first, with their entities, and the position after each batch."""
-    while articles := archive.articles_in_order(after, batch):
+    for articles, position in batches_in_order(archive, after, batch):
         for article in articles:
             article.entities = archive.entities_of(article.id)
-        after = (articles[-1].published or articles[-1].fetched or "", articles[-1].id)
-        yield articles, after
+        yield articles, position
 
 
 def rebuild_stories(

@@ -19,7 +19,8 @@ from veille.storage.protocol import Archive
 from veille.storage.sqlite.lock import WriterLock
 from veille.storage.rows import SourceState
 
-__all__ = ["Archive", "SourceState", "archive_exists", "open_archive", "sqlite_folder", "writer_lock"]
+__all__ = ["Archive", "SourceState", "archive_exists", "batches_in_order", "open_archive", "sqlite_folder",
+           "writer_lock"]
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
@@ -29,6 +30,14 @@ def open_archive(url: str | Path) -> Archive:
     from veille.storage.sqlite.store import Archive as SQLiteArchive
 
     return SQLiteArchive(sqlite_folder(url))
+
+
+def batches_in_order(archive: Archive, after: tuple[str, str] | None = None, batch: int = 500):
+    """Every article, oldest first (published, else fetched, then id), a batch at a time, each
+    with the position after it (to resume from)."""
+    while articles := archive.articles_in_order(after, batch):
+        after = (articles[-1].published or articles[-1].fetched or "", articles[-1].id)
+        yield articles, after
 
 
 def archive_exists(url: str | Path) -> bool:

@@ -111,6 +111,7 @@ def verify(state: State, since: str | None) -> None:
 
     Example: veille verify --since 2026-11-01
     """
+    from veille.storage import batches_in_order
     from veille.storage.warc import CaptureError, CaptureStore, capture_folder
     from veille.storage.warc.fixity import orphans, verify as check
 
@@ -126,16 +127,8 @@ def verify(state: State, since: str | None) -> None:
             opening.append(str(exc))
 
     def articles():
-        after = None
-        while True:
-            batch = archive.articles_in_order(after, 500)
-            if not batch:
-                return
-            for article in batch:
-                if not since or (article.fetched or "") >= since:
-                    yield article
-            last = batch[-1]
-            after = (last.published or last.fetched or "", last.id)
+        for batch, _ in batches_in_order(archive):
+            yield from (a for a in batch if not since or (a.fetched or "") >= since)
 
     try:
         result = check(store, articles(), since=since, revisions=archive.revision_texts())
