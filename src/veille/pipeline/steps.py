@@ -107,7 +107,7 @@ def read_sitemap(job: FeedJob, client: Fetcher, response: Response) -> ParsedFee
     if left:
         problems.append(f"{left} older sitemaps not read (at most {MAX_SITEMAPS} a pass, the newest by lastmod, "
                         "else the last listed)")
-    entries.sort(key=lambda e: e.published or (e.guid or "").rpartition(" ")[2], reverse=True)
+    sitemap_stage.newest_first(entries)  # the sitemaps' entries together
     warning = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
     return ParsedFeed(title=None, link=response.url, language=None, entries=entries, warning=warning or None)
 

@@ -113,7 +113,7 @@ def parse(body: bytes, url: str) -> Sitemap:
         found.warning = f"the sitemap is not well-formed ({str(exc)[:80]}); read what came before"
     if not root_seen:
         raise FeedError("not a sitemap: no XML elements")
-    found.entries.sort(key=lambda e: e.published or _lastmod(e) or "", reverse=True)  # stable: undated keep their order
+    newest_first(found.entries)
     return found
 
 
@@ -133,6 +133,12 @@ def _entry(element) -> Entry | None:
     # The key: a page whose lastmod changes is a new entry, fetched again; the same lastmod, never.
     guid = f"{loc} {lastmod}" if lastmod else loc
     return Entry(url=loc, guid=guid, title=title, published=published, language=language)
+
+
+def newest_first(entries: list[Entry]) -> None:
+    """Sort entries in place by publication date, else lastmod, newest first; undated ones last,
+    in the order they were listed (the sort is stable)."""
+    entries.sort(key=lambda e: e.published or _lastmod(e) or "", reverse=True)
 
 
 def _lastmod(entry: Entry) -> str | None:
