@@ -55,24 +55,29 @@ def links(html: str, url: str, chosen: str | None = None) -> Listing:
         raise FeedError(f"the listing page cannot be read as HTML ({exc})") from None
     title = " ".join((tree.findtext(".//title") or "").split()) or None
     anchors = _anchors(tree, url)
+    shape = None
     if chosen:
         picked = _chosen(tree, anchors, url, chosen)
-        said = f"links chosen by `links: {chosen}`: {{count}}"
         if not picked:
             raise FeedError(f"the listing page has no link that `links: {chosen}` selects (of {len(anchors)} links); "
                             "check it against the page, or remove it to let veille find the articles")
     else:
-        picked, said = _found(tree, anchors, url)
-    entries, seen = [], set()
+        picked, shape = _found(tree, anchors, url)
+    first: dict[str, str] = {}  # each link once, in page order, with its first text
     for link, text in picked:
-        if link in seen:
-            continue
-        seen.add(link)
-        entries.append(Entry(url=link, guid=link, title=text or None))
-        if len(entries) >= MAX_LINKS:
-            said += f"; the first {MAX_LINKS} taken"
-            break
-    return Listing(entries=entries, title=title, warning=said.replace("{count}", str(len(entries))))
+        first.setdefault(link, text)
+    entries = [Entry(url=link, guid=link, title=text or None) for link, text in first.items()]
+    n = min(len(entries), MAX_LINKS)
+    if chosen:
+        said = f"links chosen by `links: {chosen}`: {n}"
+    elif shape:
+        said = (f"links found by their shape: {n} under {shape} (of {len(anchors)} links on the page; "
+                "set `links:` to choose others)")
+    else:
+        said = f"links found: {n} that look like articles (of {len(anchors)}; set `links:` to choose)"
+    if len(entries) > MAX_LINKS:
+        said += f"; the first {MAX_LINKS} taken"
+    return Listing(entries=entries[:MAX_LINKS], title=title, warning=said)
 
 
 def _anchors(tree, base: str) -> list[tuple[str, str, object]]:
@@ -104,7 +109,8 @@ def _chosen(tree, anchors, base: str, chosen: str) -> list[tuple[str, str]]:
     return [(link, text) for link, text, a in anchors if a in selected]
 
 
-def _found(tree, anchors, base: str) -> tuple[list[tuple[str, str]], str]:
+def _found(tree, anchors, base: str) -> tuple[list[tuple[str, str]], str | None]:
+    """The links that look like articles, and the folder shape they share (None: no shape won)."""
     home = _site(urlsplit(base).netloc)
     own = [(link, text, a) for link, text, a in anchors if _site(urlsplit(link).netloc) == home]
     if anchors and not own:
@@ -119,13 +125,8 @@ def _found(tree, anchors, base: str) -> tuple[list[tuple[str, str]], str]:
     shapes = Counter(_shape(link) for link, _ in candidates)
     shape, count = shapes.most_common(1)[0]
     if count >= 2:
-        picked = [(link, text) for link, text in candidates if _shape(link) == shape]
-        said = (f"links found by their shape: {{count}} under {shape} (of {len(anchors)} links on the page; "
-                "set `links:` to choose others)")
-    else:  # each article in a folder of its own: take every candidate
-        picked = candidates
-        said = f"links found: {{count}} that look like articles (of {len(anchors)}; set `links:` to choose)"
-    return picked, said
+        return [(link, text) for link, text in candidates if _shape(link) == shape], shape
+    return candidates, None  # each article in a folder of its own: take every candidate
 
 
 def _in_noise(element) -> bool:
