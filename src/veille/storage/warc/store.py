@@ -189,8 +189,11 @@ class CaptureStore:
                 writer.write_record(request)
                 end = out.tell()
                 out.flush()
-                rows = [self._row(response, "response", exchange, start, middle - start, None),
-                        self._row(request, "request", exchange, middle, end - middle, response_id)]
+                out.seek(start)  # read back from the open file what was written: the digests of what is kept
+                written = out.read(end - start)
+                out.seek(end)
+                rows = [self._row("response", exchange, written[:middle - start], start, None),
+                        self._row("request", exchange, written[middle - start:], middle, response_id)]
             except Exception:
                 out.truncate(start)  # never leave half a record in a file
                 out.seek(start)
@@ -204,10 +207,10 @@ class CaptureStore:
                 self._rotate()
             return response_id
 
-    def _row(self, record, kind: str, exchange: Exchange, offset: int, length: int, concurrent: str | None) -> tuple:
-        headers, block = parse_member(self._read(self._name or "", offset, length))
+    def _row(self, kind: str, exchange: Exchange, member: bytes, offset: int, concurrent: str | None) -> tuple:
+        headers, block = parse_member(member)
         payload = http_payload(block)
-        return (headers["warc-record-id"], kind, exchange.url, headers["warc-date"], self._name, offset, length,
+        return (headers["warc-record-id"], kind, exchange.url, headers["warc-date"], self._name, offset, len(member),
                 exchange.status if kind == "response" else None, exchange.peer, concurrent,
                 headers.get("warc-payload-digest"), headers.get("warc-block-digest"),
                 sha256_digest(payload), sha256_digest(block))
