@@ -370,8 +370,8 @@ def check_source(fetcher: Fetcher, source: Source) -> dict:
                     parsed = pipeline.parse_feed(response)
                 else:  # the pages a sitemap or a listing names, and (a listing) how they were chosen
                     job = pipeline.FeedJob(source.name, source.url, source.kind, source.language, links=source.links)
-                    read = pipeline.read_sitemap if source.kind == "sitemap" else pipeline.read_listing
-                    parsed = read(job, fetcher, response) if source.kind == "sitemap" else read(job, response)
+                    parsed = (pipeline.read_sitemap(job, fetcher, response) if source.kind == "sitemap"
+                              else pipeline.read_listing(job, response))
                 record.update(ok=True, entries=len(parsed.entries), title=parsed.title, warning=parsed.warning)
             except FeedError as exc:
                 advice = {"sitemap": "open the sitemap in a browser; a site's robots.txt names its sitemaps "
