@@ -69,6 +69,18 @@ class StorageError(VeilleError):
     exit_code = 74
 
 
+class ServerGoneError(StorageError):
+    """The archive's database server stopped answering mid-command (PostgreSQL stopped, the network
+    down). The transaction in hand was rolled back by the server: nothing is half-stored."""
+
+
+class ArchiveConnectError(ArchiveError):
+    """An archive server that cannot be used: a wrong address, a refused password, a missing
+    extension, a database written by a newer veille. One line, exit 2."""
+
+    exit_code = 2
+
+
 class FetchError(VeilleError):
     """A fetch failed. `reason` is short and stable ("http 404", "timeout", ...)."""
 
@@ -170,6 +182,8 @@ def is_storage_error(exc: BaseException) -> bool:
 def is_storage_failure(exc: BaseException) -> bool:
     """The disk or the database file failed (full, read-only, I/O error, damaged), not the article or the
     code. A run stops on these: going on would only fail every article the same way."""
+    if isinstance(exc, ServerGoneError):
+        return True
     if is_storage_error(exc):
         return any(word in str(exc).lower() for word in _STORAGE_WORDS)
     return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS

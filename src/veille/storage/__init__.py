@@ -2,7 +2,7 @@
 
     open_archive("archive")                      the SQLite archive in the folder ./archive
     open_archive("sqlite:///srv/veille/archive")  the same, as a URL (the folder /srv/veille/archive)
-    open_archive("postgresql://...")              a later version
+    open_archive("postgresql://user@host/db")     the PostgreSQL archive in that database
 
 Every backend implements the `Archive` protocol (storage/protocol.py) and returns the rows of
 storage/rows.py; its failures are `StorageError`s.
@@ -19,17 +19,32 @@ from veille.storage.protocol import Archive
 from veille.storage.sqlite.lock import WriterLock
 from veille.storage.rows import SourceState
 
-__all__ = ["Archive", "SourceState", "archive_exists", "batches_in_order", "open_archive", "sqlite_folder",
+__all__ = ["Archive", "SourceState", "archive_exists", "batches_in_order", "is_server", "open_archive", "sqlite_folder",
            "writer_lock"]
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
-def open_archive(url: str | Path) -> Archive:
-    """The archive at `url`: a folder path, `sqlite:///path`, or (later) `postgresql://...`."""
+def open_archive(url: str | Path, *, create: bool = True) -> Archive:
+    """The archive at `url`: a folder path, `sqlite:///path`, or `postgresql://user@host:port/db`.
+    `create`: an empty PostgreSQL database is made an archive (else it is opened as it is)."""
+    if is_server(url):
+        from veille.storage.postgres.store import Archive as PostgresArchive
+
+        return PostgresArchive(str(url), create=create)
     from veille.storage.sqlite.store import Archive as SQLiteArchive
 
     return SQLiteArchive(sqlite_folder(url))
+
+
+def is_server(url: str | Path) -> bool:
+    """Does `url` name an archive on a database server (PostgreSQL), not a folder?"""
+    found = None if isinstance(url, Path) else _SCHEME.match(url)
+    return found is not None and _is_postgres(found.group(1).lower())
+
+
+def _is_postgres(scheme: str) -> bool:
+    return scheme in ("postgresql", "postgres") or scheme.startswith(("postgresql+", "postgres+"))
 
 
 def batches_in_order(archive: Archive, after: tuple[str, str] | None = None, batch: int = 500):
@@ -42,6 +57,9 @@ def batches_in_order(archive: Archive, after: tuple[str, str] | None = None, bat
 
 def archive_exists(url: str | Path) -> bool:
     """Whether an archive is already kept at `url` (readers refuse to make one on a typo)."""
+    if is_server(url):
+        with open_archive(url, create=False) as archive:
+            return archive.schema_version > 0
     from veille.storage.sqlite.schema import DB_NAME
 
     return (sqlite_folder(url) / DB_NAME).exists()
@@ -66,9 +84,8 @@ def sqlite_folder(url: str | Path) -> Path:
         if not path:
             raise ArchiveError(f"archive: {url} names no folder; write sqlite:///path/to/archive")
         return Path(path)
-    if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
-        raise ArchiveError(f"archive: PostgreSQL archives come in a later version of veille; for now give "
-                           f"a folder or sqlite:///path/to/archive (not {_without_password(url)})")
+    if _is_postgres(scheme):
+        raise ArchiveError(f"archive: {_without_password(url)} is a PostgreSQL archive, not a folder")
     raise ArchiveError(f"archive: {_without_password(url)} is not an archive veille knows ({scheme}://); "
                        "give a folder, or sqlite:///path/to/archive")
 

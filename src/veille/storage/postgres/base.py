@@ -1,0 +1,152 @@
+"""What every part of the PostgreSQL archive shares: the connection pool, transactions, running a
+statement, and PostgreSQL's errors as `StorageError`s.
+
+Outside a transaction each statement runs on a connection of the pool in autocommit mode. Inside
+`transaction()` every statement of this thread runs on the one connection that holds it, and the
+transaction holds the archive's transaction lock (`pg_advisory_xact_lock`) from its start to its
+commit: what is read inside cannot be changed by another writer before what is written inside
+commits, as with SQLite's BEGIN IMMEDIATE. Two writers' network and language work run at once;
+only their units of work take turns, for milliseconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from veille.errors import ServerGoneError, StorageError, register_driver_errors
+from veille.storage.postgres.schema import TRANSACTION_LOCK
+
+
+class Part:
+    """A part of the archive's methods, by area; `Archive` (store.py) is assembled from them."""
+
+    _pool: Any  # psycopg_pool.ConnectionPool of autocommit connections returning dict rows
+    _local: threading.local
+    server: str  # host:port/database, for messages
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One unit of work under the archive's transaction lock; an inner one joins the outer."""
+        local = self._local
+        if getattr(local, "depth", 0):
+            local.depth += 1
+            try:
+                yield
+            finally:
+                local.depth -= 1
+            return
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (TRANSACTION_LOCK,))
+                local.conn, local.depth = conn, 1
+                try:
+                    yield
+                finally:
+                    local.conn, local.depth = None, 0
+        except Exception as exc:
+            converted = self._converted(exc)
+            if converted is exc:
+                raise
+            raise converted from exc
+
+    @contextmanager
+    def _connection(self):
+        """The connection of this thread's transaction, else one from the pool for the statement."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self._pool.connection() as conn:
+            yield conn
+
+    def _rows(self, sql: str, params: Sequence | dict = ()) -> list[dict]:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Sequence | dict = ()) -> dict | None:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchone()
+
+    def _value(self, sql: str, params: Sequence | dict = ()) -> Any:
+        """The first column of the first row (None without one)."""
+        row = self._one(sql, params)
+        return next(iter(row.values())) if row else None
+
+    def _run(self, sql: str, params: Sequence | dict = ()) -> int:
+        """Run a statement; the number of rows it changed."""
+        with self._connection() as conn:
+            return conn.execute(sql, params).rowcount
+
+    def _many(self, sql: str, rows: list) -> None:
+        if rows:
+            with self._connection() as conn, conn.cursor() as cursor:
+                cursor.executemany(sql, rows)
+
+    def _converted(self, exc: Exception) -> Exception:
+        return storage_error(exc, self.server)
+
+
+def storage_error(exc: BaseException, server: str) -> BaseException:
+    """PostgreSQL's and the pool's failures as StorageError (ServerGoneError when the server went
+    away); anything else as it is."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    if isinstance(exc, StorageError) or not isinstance(exc, (psycopg.Error, PoolTimeout)):
+        return exc
+    if isinstance(exc, (psycopg.OperationalError, PoolTimeout)) and not isinstance(
+            exc, psycopg.errors.QueryCanceled):
+        return ServerGoneError(f"the PostgreSQL server {server} does not answer ({_first_line(exc)}); start it "
+                               "again or check the network; the command can be run again, nothing is half-stored")
+    return StorageError(f"PostgreSQL {server}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _converting(function):
+    if inspect.isgeneratorfunction(function):
+        @functools.wraps(function)
+        def generator(self, *args, **kwargs):
+            try:
+                yield from function(self, *args, **kwargs)
+            except Exception as exc:
+                converted = storage_error(exc, self.server)
+                if converted is exc:
+                    raise
+                raise converted from exc
+        return generator
+
+    @functools.wraps(function)
+    def method(self, *args, **kwargs):
+        try:
+            return function(self, *args, **kwargs)
+        except Exception as exc:
+            converted = storage_error(exc, self.server)
+            if converted is exc:
+                raise
+            raise converted from exc
+    return method
+
+
+def converts_errors(cls: type) -> type:
+    """The class, its public methods raising StorageError for PostgreSQL's errors."""
+    for name, value in list(vars(cls).items()):
+        if name.startswith("_") or name == "transaction":  # transaction converts its own
+            continue
+        if inspect.isfunction(value):
+            setattr(cls, name, _converting(value))
+    return cls
+
+
+def register() -> None:
+    """Name psycopg's errors as storage errors (once psycopg is imported, by opening an archive)."""
+    import psycopg
+
+    register_driver_errors(psycopg.Error)

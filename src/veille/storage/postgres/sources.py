@@ -1,0 +1,10 @@
+"""Part of the PostgreSQL archive (being written: see storage/sqlite/sources.py for what each method does)."""
+
+from __future__ import annotations
+
+from veille.storage.postgres.base import Part, converts_errors
+
+
+@converts_errors
+class Sources(Part):
+    pass
