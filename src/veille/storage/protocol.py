@@ -1,6 +1,7 @@
 """What veille asks of an archive: the `Archive` protocol every backend implements.
 
-The SQLite archive (storage/sqlite/store.py) is the one backend today; a PostgreSQL one comes next.
+The SQLite archive (storage/sqlite/store.py) is the embedded default; the PostgreSQL archive
+(storage/postgres/store.py) serves many writers on many machines.
 Callers hold an `Archive` from `veille.storage.open_archive(url)` and use only these methods. Rows
 are frozen dataclasses (storage/rows.py) or plain values, never a driver's row type; a failing disk
 or database is a `StorageError` (errors.py), whatever the backend.
@@ -17,6 +18,7 @@ from veille.storage.rows import FailureRow, FingerprintRow, RevisionRow, SourceR
 
 if TYPE_CHECKING:
     from veille.storage.sqlite.lock import WriterLock
+    from veille.storage.tables import Table
 
 Fingerprint = Any  # a stages.dedupe.Fingerprint: article_id, lang, minhash, bands, anchors, ...
 Changed = tuple[Article, "str | None", list[str], list[str], str]  # article, story, entity keys, tags, mark
@@ -135,3 +137,10 @@ class Archive(Protocol):
     def saved_search(self, name: str) -> dict | None: ...
     def saved_searches(self) -> list[dict]: ...
     def remove_search(self, name: str) -> bool: ...
+
+    # -- moving an archive: its tables as rows (storage/tables.py, storage/copy.py) --
+    def table_rows(self, table: "Table", after: tuple | None, batch: int) -> list[dict]:
+        """Up to `batch` rows after the key `after` (for a table without a key: after that many rows)."""
+    def put_rows(self, table: "Table", rows: list[dict]) -> None:
+        """Write rows in one transaction (joining the caller's); a key already there is left as it is."""
+    def table_count(self, table: "Table") -> int: ...

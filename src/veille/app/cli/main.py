@@ -227,6 +227,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("outputs", "export_", "Export articles as a dataset: full text, stories, tags, entities with offsets, provenance."),
     "serve": ("serve", "serve", "Serve the archive read-only in a browser: search, stories, articles, entities, tags, Atom feeds."),
     "trends": ("trends", "trends", "Articles (or stories) per day, week or month for a query, an entity:NAME or a tag:SLUG."),
+    "archive": ("archives", "archive", "Move an archive between a folder (SQLite) and a PostgreSQL database, either way."),
     "warc": ("evidence", "warc", "The pages and feeds as the servers sent them, kept as WARC files."),
     "verify": ("evidence", "verify", "Recompute every capture's digests and every article's content hash; name what does not "
                "match, one line each (exit 1 if anything does)."),

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from veille.errors import ArchiveBusyError
 from veille.storage.postgres.schema import ARCHIVE_LOCK
 
-EXCLUSIVE = frozenset({"dedupe", "reindex"})  # whole-archive operations; the others share the lock
+EXCLUSIVE = frozenset({"dedupe", "reindex", "archive-copy"})  # whole-archive operations; the others share the lock
 WAIT = 5.0
 
 

@@ -28,6 +28,7 @@ from veille.storage.postgres.lock import AdvisoryLock, try_lock
 from veille.storage.postgres.records import Records
 from veille.storage.postgres.sources import Sources
 from veille.storage.postgres.stories import Stories
+from veille.storage.postgres.tables import Tables
 
 
 def local_folder(url: str) -> Path:
@@ -37,7 +38,7 @@ def local_folder(url: str) -> Path:
 
 
 @converts_errors
-class Archive(Sources, Articles, Stories, Records):
+class Archive(Sources, Articles, Stories, Records, Tables):
     kind = "postgresql"
 
     schema_version = 0

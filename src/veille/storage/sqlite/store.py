@@ -28,6 +28,7 @@ from veille.storage.sqlite.schema import (ARTICLE_COLUMNS, DB_NAME, INDEX_NAME, 
 from veille.storage.rows import SourceState
 from veille.storage.sqlite.sources import Sources
 from veille.storage.sqlite.stories import Stories
+from veille.storage.sqlite.tables import Tables
 
 __all__ = ["ARTICLE_COLUMNS", "Archive", "DB_NAME", "LIST_COLUMNS", "MIGRATIONS", "SourceState", "compress",
            "decode_shares", "decompress", "encode_shares", "text_hash"]
@@ -43,7 +44,7 @@ def writer_lock(folder: str | Path, command: str) -> WriterLock:
 
 
 @converts_errors
-class Archive(Sources, Articles, Stories, Records):
+class Archive(Sources, Articles, Stories, Records, Tables):
     """The archive folder: `veille.db`, the search index beside it (`index/`), the logs (`logs/`)
     and the writer lock (`veille.lock`)."""
 
