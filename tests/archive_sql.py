@@ -3,8 +3,8 @@
 For what the API does not offer on purpose: integrity checks, counts read while another process
 writes, rows forced into a state, archives made to look like older ones. Every test that reads or
 writes the database file goes through here, so that the same tests can run against another backend
-by giving this module another body. SQLite today: `folder` is the archive folder, `archive` an open
-SQLite archive.
+by giving this module another body. SQLite: `folder` is the archive folder, `archive` an open
+SQLite archive; `execute` and `in_transaction` also take an open PostgreSQL archive.
 """
 
 from __future__ import annotations
@@ -105,7 +105,12 @@ def clear(folder: Path, tables: tuple[str, ...]) -> None:
 
 
 def execute(archive, sql: str, *params) -> list:
-    """One statement on an open archive's own connection (its transaction rules, its pragmas)."""
+    """One statement on an open archive's own connection (its transaction rules, its pragmas).
+    On a PostgreSQL archive: on its transaction's connection, else one of its pool (`?` as `%s`)."""
+    if getattr(archive, "kind", "sqlite") == "postgresql":
+        with archive._connection() as conn:
+            cursor = conn.execute(sql.replace("?", "%s"), params)
+            return [tuple(row.values()) for row in cursor.fetchall()] if cursor.description else []
     return archive.db.execute(sql, params).fetchall()
 
 
@@ -120,6 +125,11 @@ def forbid_writes(archive) -> None:
 
 
 def in_transaction(archive) -> bool:
+    if getattr(archive, "kind", "sqlite") == "postgresql":  # this thread's transaction, as the server sees it
+        from psycopg.pq import TransactionStatus
+
+        conn = getattr(archive._local, "conn", None)
+        return conn is not None and conn.info.transaction_status == TransactionStatus.INTRANS
     return archive.db.in_transaction
 
 

@@ -17,6 +17,7 @@ from veille.storage import Archive, open_archive
 from veille.storage.rows import FailureRow, RevisionRow, SourceRow
 
 import archive_sql
+import backends
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "veille"
 TEXT = ("The prefecture authorised drones over the demonstration on Saturday, a decision the association "
@@ -45,16 +46,24 @@ def test_open_archive_takes_a_folder_or_a_sqlite_url(tmp_path):
 
 
 @pytest.mark.parametrize("url, said", [
-    ("postgresql://veille:secret@db.example/veille", "PostgreSQL archives come in a later version"),
+    # a PostgreSQL server that does not answer (a free port on 127.0.0.1: nothing listens there)
+    ("postgresql://veille:secret@127.0.0.1:{port}/veille", "cannot connect to PostgreSQL 127.0.0.1:{port}/veille"),
     ("mysql://db.example/veille", "not an archive veille knows"),
     ("sqlite://", "names no folder"),
 ])
 def test_other_addresses_are_a_clear_error(url, said):
-    with pytest.raises(ArchiveError, match=said) as raised:
+    from pgcluster import free_port
+
+    port = free_port()
+    url, said = url.format(port=port), said.format(port=port)
+    with pytest.raises(ArchiveError, match=re.escape(said)) as raised:
         open_archive(url)
-    assert "secret" not in str(raised.value)
+    assert "secret" not in str(raised.value) and "\n" not in str(raised.value)
+    if url.startswith("postgresql"):
+        assert raised.value.exit_code == 2
 
 
+@backends.each
 def test_rows_are_frozen_dataclasses_that_still_read_as_mappings(archive):
     archive.record_source_failure("s", "https://x.example/feed", "feed", at="t", reason="http 404")
     archive.record_failure("s", "https://x.example/a", "page", "http 404", "t")
@@ -76,6 +85,7 @@ def test_a_database_error_is_a_storage_error_with_the_databases_words(archive):
     assert raised.value.exit_code == 74
 
 
+@backends.each
 def test_a_transaction_joins_the_one_it_is_in_and_rolls_back_with_it(archive):
     with pytest.raises(RuntimeError):
         with archive.transaction():
