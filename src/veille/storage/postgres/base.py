@@ -150,3 +150,23 @@ def register() -> None:
     import psycopg
 
     register_driver_errors(psycopg.Error)
+
+
+# -- the stored forms of values: the SQLite archive's, so that `archive copy` moves them unchanged --
+def row_to_article(row: dict):
+    """An Article from a row of `articles` (any subset of its columns). `raw` is stored compressed
+    with zlib, as in the SQLite archive; `alternates` and `lang_shares` are JSON text."""
+    import json
+
+    from veille.models import Article
+    from veille.storage.sqlite.base import decode_shares, decompress
+
+    values = {k: v for k, v in row.items() if k in Article.__dataclass_fields__}
+    if "raw" in values:
+        values["raw"] = decompress(bytes(values["raw"]) if values["raw"] is not None else None)
+    if "alternates" in values:
+        values["alternates"] = json.loads(values["alternates"] or "{}")
+    if "lang_shares" in values:
+        values["lang_shares"] = decode_shares(values["lang_shares"])
+    values.setdefault("text", "")
+    return Article(**values)
