@@ -3,7 +3,6 @@ the same order, the same members, the same rows, for the same articles and finge
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
@@ -17,32 +16,7 @@ WORDS = SEEDS.joinpath("002_cdb768120f0b8caf.txt").read_text(encoding="utf-8").s
 
 
 def store(archive, article: Article, at: str = "2026-01-05T12:00:00Z") -> None:
-    """Store an article: through the archive when it can, else (a PostgreSQL archive whose articles
-    part is not written yet) straight into seen_url, its month's partition and articles."""
-    if hasattr(archive, "save_article"):
-        archive.save_article(article, at)
-        return
-    from veille.models import text_hash
-    from veille.storage.postgres.schema import partition_ddl
-
-    month = at[:7]
-    article.text_hash = article.text_hash or text_hash(article.text)
-    with archive.transaction():
-        archive._run(partition_ddl(month))
-        archive._run("INSERT INTO seen_url (article_id, url, fetched_month) VALUES (%s, %s, %s)",
-                     (article.id, article.url, f"{month}-01"))
-        archive._run(
-            "INSERT INTO articles (id, fetched_month, url, canonical_url, source, title, published, fetched, lang, "
-            "lang_confidence, lang_reason, origin, text, text_hash, extractor, alternates, first_seen, updated, "
-            "lang_shares, site_name) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "%s, %s)",
-            (article.id, f"{month}-01", article.url, article.canonical_url, article.source, article.title,
-             article.published, article.fetched or at, article.lang, article.lang_confidence, article.lang_reason,
-             article.origin, article.text, article.text_hash, article.extractor, json.dumps(article.alternates), at,
-             at, json.dumps([list(s) for s in article.lang_shares]), article.site_name))
-        archive._many("INSERT INTO entities (article_id, start_char, end_char, label, text, key, origin) "
-                      "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                      [(article.id, e.start, e.end, e.label, e.text, e.key, "test") for e in article.entities])
+    archive.save_article(article, at)
 
 
 def article(number: int, words: list[str], lang: str = "en", day: str = "05", **kw) -> Article:
