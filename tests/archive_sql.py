@@ -97,8 +97,15 @@ def script(folder: Path, sql: str) -> None:
         db.executescript(sql)
 
 
-def clear(folder: Path, tables: tuple[str, ...]) -> None:
-    """Every row of these tables deleted."""
+def clear(folder: Path | str, tables: tuple[str, ...]) -> None:
+    """Every row of these tables deleted (`folder`: a SQLite archive's, or a PostgreSQL archive's URL)."""
+    if str(folder).startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(str(folder)) as conn:  # one transaction, committed on leaving
+            for table in tables:
+                conn.execute(f"DELETE FROM {table}")
+        return
     with closing(sqlite3.connect(database(folder))) as db, db:
         for table in tables:
             db.execute(f"DELETE FROM {table}")
