@@ -22,16 +22,7 @@ SEEDS = ROOT / "seeds"
 
 
 @pytest.fixture
-def archive(request, tmp_path):
-    """An open SQLite archive in tmp_path; a test marked `@backends.each` (tests/backends.py) runs
-    once with it and once with a PostgreSQL archive in a fresh database of the session's cluster."""
-    backend = getattr(request, "param", "sqlite")
-    if backend == "postgresql":
-        from veille.storage import open_archive
-
-        with open_archive(request.getfixturevalue("pg_url")) as opened:
-            yield opened
-        return
+def archive(tmp_path):
     with Archive(tmp_path / "archive") as opened:
         yield opened
 
