@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from veille.config.sections import capture_settings, server_settings
 from veille.config.values import _most, parse_interval, parse_size
 from veille.errors import ConfigError
 from veille.models import DedupeSettings
@@ -40,8 +41,8 @@ SETTINGS_KEYS = (
     "capture",
     "warc_max_size",
     "workers",
+    "archive",
 )
-CAPTURE_KINDS = ("warc", "none")
 NLP_KEYS = ("models", "batch_size")
 DEDUPE_KEYS = ("copy_jaccard", "translation_score", "translation_cover", "min_shared_anchors", "length_ratio",
                "window_days")
@@ -105,6 +106,9 @@ class Settings:
     # Processes that extract, detect and tag (each loads the models once); None: one per core
     # (VEILLE_WORKERS, when set, gives that default). 1: everything in this process, as before.
     workers: int | None = None
+    # Where the archive is when --archive and VEILLE_ARCHIVE say nothing: a folder (relative to this
+    # file's folder), sqlite:///path, or postgresql://user@host:port/database. None: ./archive.
+    archive: str | None = None
 
 
 @dataclass(frozen=True)
@@ -501,25 +505,9 @@ class _Validator:
                     unit = " (seconds)" if key != "pause_after" else ""
                     raise self.fail(fields[key], f"settings.{key}: write a number from {low:g} to {high:g}{unit}")
                 values[key] = float(value)
-        self.capture_settings(fields, values)
+        capture_settings(self, fields, values)
+        server_settings(self, fields, values)
         return Settings(**values)
-
-    def capture_settings(self, fields: dict, values: dict[str, Any]) -> None:
-        """settings.capture and settings.warc_max_size, into `values`."""
-        if "capture" in fields:  # (`capture: no` and `off` are YAML's False)
-            value = "none" if (value := self.scalar(fields["capture"], "settings.capture")) is False else value
-            if value not in CAPTURE_KINDS:
-                raise self.fail(fields["capture"], 'settings.capture: write "warc" (keep every response, the '
-                                'default) or "none" (keep only the clean text)')
-            values["capture"] = value
-        if "warc_max_size" in fields:
-            try:
-                values["warc_max_size"] = parse_size(self.scalar(fields["warc_max_size"], "settings.warc_max_size"))
-                if values["warc_max_size"] < 1000**2:
-                    raise ValueError("too small")
-            except ValueError:
-                raise self.fail(fields["warc_max_size"], "settings.warc_max_size: write a size of at least 1MB, "
-                                "like 1GB or 500MiB") from None
 
     def source(self, node: yaml.Node, index: int, settings: Settings) -> Source:
         what = f"source #{index}"

@@ -109,19 +109,44 @@ _STORAGE_ERRNOS = STORAGE_ERRNOS | {errno.EACCES, errno.EPERM}  # and an archive
 class State(dict):
     """What the global options give every command."""
 
+    def __missing__(self, key: str):
+        if key != "archive_path":
+            raise KeyError(key)
+        self[key] = self._archive_address()
+        return self[key]
+
+    def _archive_address(self) -> str:
+        """--archive or VEILLE_ARCHIVE when given, else feeds.yaml's settings.archive, else ./archive."""
+        from veille.errors import ConfigError
+
+        if Path(self["config_path"]).is_file():
+            try:
+                return self.config().settings.archive or "archive"
+            except ConfigError:
+                pass  # said by the commands that need the sources; the others use ./archive
+        return "archive"
+
     def archive(self, create: bool = False) -> Archive:
         """The archive; only the commands that fill it (`create`: fetch, import, run) may make a new one,
         so a mistyped --archive is said, not answered with an empty archive made on the spot."""
-        from veille.storage import open_archive, sqlite_folder
+        from veille.storage import is_server, open_archive, sqlite_folder
 
         if "_archive" not in self:
-            folder = sqlite_folder(self["archive_path"])  # a folder, or sqlite:///path
+            url = self["archive_path"]
+            if is_server(url):
+                self["_archive"] = opened = open_archive(url, create=create)
+                if not opened.schema_version:
+                    raise NoArchiveError(f"no veille archive in the database {opened.location} yet (create one with "
+                                         "`veille import PATH`, `veille fetch` or `veille archive copy`; or give "
+                                         "the right --archive)")
+                return opened
+            folder = sqlite_folder(url)  # a folder, or sqlite:///path
             if folder.exists() and not folder.is_dir():
                 raise NoArchiveError(f"{folder} is a file, not an archive folder; give the right --archive")
             if not create and not self.has_archive():
                 raise NoArchiveError(f"no archive at {folder} (create one with `veille import PATH` or "
                                      "`veille fetch`; or give the right --archive)")
-            self["_archive"] = open_archive(self["archive_path"])
+            self["_archive"] = open_archive(url)
         return self["_archive"]
 
     def has_archive(self) -> bool:
@@ -155,23 +180,27 @@ class State(dict):
 
 
 @click.group(cls=VeilleGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--archive", "archive_path", metavar="PATH", default="archive",
-              envvar="VEILLE_ARCHIVE", show_default=True, show_envvar=True,
-              help="Archive folder (database, raw pages, index).")
+@click.option("--archive", "archive_path", metavar="PATH|URL", default=None,
+              envvar="VEILLE_ARCHIVE", show_envvar=True,
+              help="The archive: a folder (database, raw pages, index), sqlite:///PATH, or "
+                   "postgresql://USER@HOST:PORT/DATABASE.  [default: settings.archive in the sources file, "
+                   "else ./archive]")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default="feeds.yaml",
               envvar="VEILLE_CONFIG", show_default=True, show_envvar=True,
               help="Sources file.")
 @click.option("--debug", is_flag=True, help="Log details and show tracebacks.")
 @click.version_option(__version__, prog_name="veille")
 @click.pass_context
-def main(ctx: click.Context, archive_path: str, config_path: Path, debug: bool) -> None:
+def main(ctx: click.Context, archive_path: str | None, config_path: Path, debug: bool) -> None:
     """veille: a multilingual media-monitoring pipeline and article archive.
 
     Example: veille fetch && veille list --lang fr
     """
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    state = State(archive_path=archive_path, config_path=config_path, debug=debug)
+    state = State(config_path=config_path, debug=debug)
+    if archive_path:
+        state["archive_path"] = archive_path
     ctx.obj = state
     ctx.call_on_close(state.close)
 
