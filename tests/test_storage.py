@@ -162,10 +162,11 @@ def test_no_sqlite_outside_storage():
 
 
 def test_the_archive_is_named_on_the_command_line_by_a_folder_or_an_address(tmp_path):
-    """`--archive sqlite:///PATH` is the folder PATH; a server archive (a later version) is said in one
-    line, with its password hidden, and nothing is created."""
+    """`--archive sqlite:///PATH` is the folder PATH; a PostgreSQL server that cannot be reached is said
+    in one line naming it, with its password hidden, and nothing is created."""
     from click.testing import CliRunner
 
+    from pgcluster import free_port
     from veille.app.cli.main import main
 
     seeds = Path(__file__).resolve().parents[1] / "seeds"
@@ -175,7 +176,8 @@ def test_the_archive_is_named_on_the_command_line_by_a_folder_or_an_address(tmp_
     assert made.exit_code == 0, made.output
     listed = runner.invoke(main, ["--archive", str(folder), "list", "--json"])
     assert listed.exit_code == 0 and len(listed.stdout.splitlines()) == 5
-    server = runner.invoke(main, ["--archive", "postgresql://me:secret@127.0.0.1/veille", "status"])
+    port = free_port()  # nothing listens there: never a server of this machine or another
+    server = runner.invoke(main, ["--archive", f"postgresql://me:secret@127.0.0.1:{port}/veille", "status"])
     line = server.output.strip()
-    assert server.exit_code == 1 and "\n" not in line and "PostgreSQL" in line
-    assert "secret" not in line and "me:***@" in line
+    assert server.exit_code == 2 and "\n" not in line and "PostgreSQL" in line
+    assert "secret" not in line and "cannot connect" in line and f"127.0.0.1:{port}/veille" in line
