@@ -86,7 +86,8 @@ class Articles(Part):
         under the transaction lock: two writers never make it at once; a savepoint still catches a
         partition made by a session that did not take the lock)."""
         name = f"{month:%Y-%m}"
-        if name in self._months:
+        made = getattr(self._local, "made", None)
+        if name in self._months or (made is not None and name in made):
             return
         import psycopg
 
@@ -96,7 +97,8 @@ class Articles(Part):
                     conn.execute(partition_ddl(name))
             except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
                 pass  # made by another session meanwhile: it is there
-        self._months.add(name)
+        # remembered once the transaction that made it commits: a rolled-back one takes the partition along
+        (made if made is not None else self._months).add(name)
 
     def _write_tagging(self, article: Article) -> None:
         """Replace the entities and tags of `article` (inside the caller's transaction)."""
