@@ -3,8 +3,8 @@
 For what the API does not offer on purpose: integrity checks, counts read while another process
 writes, rows forced into a state, archives made to look like older ones. Every test that reads or
 writes the database file goes through here, so that the same tests can run against another backend
-by giving this module another body. SQLite today: `folder` is the archive folder, `archive` an open
-SQLite archive.
+by giving this module another body. SQLite: `folder` is the archive folder, `archive` an open
+SQLite archive; `execute` and `in_transaction` also take an open PostgreSQL archive.
 """
 
 from __future__ import annotations
@@ -97,15 +97,27 @@ def script(folder: Path, sql: str) -> None:
         db.executescript(sql)
 
 
-def clear(folder: Path, tables: tuple[str, ...]) -> None:
-    """Every row of these tables deleted."""
+def clear(folder: Path | str, tables: tuple[str, ...]) -> None:
+    """Every row of these tables deleted (`folder`: a SQLite archive's, or a PostgreSQL archive's URL)."""
+    if str(folder).startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(str(folder)) as conn:  # one transaction, committed on leaving
+            for table in tables:
+                conn.execute(f"DELETE FROM {table}")
+        return
     with closing(sqlite3.connect(database(folder))) as db, db:
         for table in tables:
             db.execute(f"DELETE FROM {table}")
 
 
 def execute(archive, sql: str, *params) -> list:
-    """One statement on an open archive's own connection (its transaction rules, its pragmas)."""
+    """One statement on an open archive's own connection (its transaction rules, its pragmas).
+    On a PostgreSQL archive: on its transaction's connection, else one of its pool (`?` as `%s`)."""
+    if getattr(archive, "kind", "sqlite") == "postgresql":
+        with archive._connection() as conn:
+            cursor = conn.execute(sql.replace("?", "%s"), params)
+            return [tuple(row.values()) for row in cursor.fetchall()] if cursor.description else []
     return archive.db.execute(sql, params).fetchall()
 
 
@@ -120,6 +132,11 @@ def forbid_writes(archive) -> None:
 
 
 def in_transaction(archive) -> bool:
+    if getattr(archive, "kind", "sqlite") == "postgresql":  # this thread's transaction, as the server sees it
+        from psycopg.pq import TransactionStatus
+
+        conn = getattr(archive._local, "conn", None)
+        return conn is not None and conn.info.transaction_status == TransactionStatus.INTRANS
     return archive.db.in_transaction
 
 

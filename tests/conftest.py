@@ -82,3 +82,25 @@ def pg_cluster():
 def pg_url(pg_cluster):
     """The URL of an empty database of its own, on the session's cluster."""
     return pg_cluster.new_database()
+
+
+# -- one test, each backend: the tests of what every archive does, whatever keeps it ----------------
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def archive_url(request, tmp_path):
+    """The address of an empty archive of each backend: a folder, then a fresh PostgreSQL database
+    (skipped in one line where PostgreSQL is not installed, failed in CI)."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_url")
+    return str(tmp_path / "archive")
+
+
+@pytest.fixture
+def any_archive(archive_url):
+    """An open empty archive of each backend (the `archive` fixture is SQLite's alone)."""
+    from veille.storage import open_archive
+
+    with open_archive(archive_url) as opened:
+        yield opened

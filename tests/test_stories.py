@@ -93,11 +93,10 @@ def test_amp_mobile_and_tracking_variants_have_one_canonical_url(variant):
     assert article_id_for_url(variant) == article_id_for_url("https://example.org/news/a")
 
 
-def test_an_interrupted_rebuild_resumes_and_ends_with_the_same_stories(tmp_path):
+def test_an_interrupted_rebuild_resumes_and_ends_with_the_same_stories(any_archive):
     from veille.pipeline import Taggers, import_paths, rebuild_stories
-    from veille.storage.sqlite.store import Archive
 
-    with Archive(tmp_path) as archive:
+    with any_archive as archive:
         import_paths([SEEDS], archive, taggers=Taggers())
         before = {a.id: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}
         seen = []
@@ -117,9 +116,8 @@ def test_an_interrupted_rebuild_resumes_and_ends_with_the_same_stories(tmp_path)
     assert {i: strip(m) for i, m in before.items()} == {i: strip(m) for i, m in after.items()}
 
 
-def test_a_republication_that_credits_its_source_is_a_copy_of_it_even_when_published_first(tmp_path):
+def test_a_republication_that_credits_its_source_is_a_copy_of_it_even_when_published_first(tmp_path, any_archive):
     from veille.pipeline import Taggers, import_paths
-    from veille.storage.sqlite.store import Archive
 
     body = (FIXTURES / "site" / "MANIFEST.json").read_text(encoding="utf-8")  # any real text would do
     article = "\n\n".join(json.loads(body)[0]["must_contain"] * 30)
@@ -128,30 +126,30 @@ def test_a_republication_that_credits_its_source_is_a_copy_of_it_even_when_publi
                         f"</head><body><article><h1>Nice</h1><p>{article}</p></article></body></html>", encoding="utf-8")
     copy = tmp_path / "copy.txt"
     copy.write_text(f"Nice\n\nSource : Observatoire, 12-03-2026\n\n{article}\n", encoding="utf-8")
-    with Archive(tmp_path / "archive") as archive:
+    with any_archive as archive:
         import_paths([copy, original], archive, taggers=Taggers())  # the copy arrives first
         rows = {a.url.rsplit("/", 1)[1]: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}
     assert rows["copy.txt"]["story_id"] == rows["original.html"]["story_id"]
     assert rows["original.html"]["relation"] == "original" and rows["copy.txt"]["relation"] in ("copy", "duplicate")
 
 
-def test_two_rebuilds_give_the_same_stories_whatever_fingerprints_were_there(tmp_path):
+def test_two_rebuilds_give_the_same_stories_whatever_fingerprints_were_there(archive_url):
     # An archive whose articles lack fingerprints (made before stories, or by an older veille) once
     # gave different stories on two rebuilds: the first saw only earlier articles as candidates, the
     # second also the later ones the first had fingerprinted (issue 22).
     import archive_sql
     from veille.pipeline import Taggers, import_paths, rebuild_stories
-    from veille.storage.sqlite.store import Archive
+    from veille.storage import open_archive
 
     def stories(archive):
         return sorted(sorted((m["article_id"], m["relation"]) for m in archive.story_members(s))
                       for s in {archive.story_of(a.id) for a in archive.list_articles(limit=None)})
 
-    with Archive(tmp_path) as archive:
+    with open_archive(archive_url) as archive:
         import_paths([SEEDS, FIXTURES / "site"], archive, taggers=Taggers())
         placed_as_they_came = stories(archive)
-    archive_sql.clear(tmp_path, ("fingerprints", "lsh", "anchors", "anchor_lsh", "text_sizes", "stories", "story_members"))
-    with Archive(tmp_path) as archive:
+    archive_sql.clear(archive_url, ("fingerprints", "lsh", "anchors", "anchor_lsh", "text_sizes", "stories", "story_members"))
+    with open_archive(archive_url) as archive:
         rebuild_stories(archive)
         first = stories(archive)
         rebuild_stories(archive)
@@ -165,17 +163,16 @@ def _dated_page(title: str, day: str, text: str) -> str:
             f"<body><article><h1>{title}</h1><p>{text}</p></article></body></html>")
 
 
-def test_a_story_keeps_its_id_through_a_rebuild_while_its_members_stay(tmp_path):
+def test_a_story_keeps_its_id_through_a_rebuild_while_its_members_stay(tmp_path, any_archive):
     # The later-published copy arrived first and named the story; a rebuild places the older one
     # first. Ids quoted in exports and notes must not go stale when nothing changed (issue 21).
     from veille.pipeline import Taggers, import_paths, rebuild_stories
-    from veille.storage.sqlite.store import Archive
 
     body = json.loads((FIXTURES / "site" / "MANIFEST.json").read_text(encoding="utf-8"))[0]["must_contain"]
     text = "\n\n".join(body * 30)
     (tmp_path / "later.html").write_text(_dated_page("Later", "2026-03-02", text), encoding="utf-8")
     (tmp_path / "earlier.html").write_text(_dated_page("Earlier", "2026-03-01", text), encoding="utf-8")
-    with Archive(tmp_path / "archive") as archive:
+    with any_archive as archive:
         import_paths([tmp_path / "later.html", tmp_path / "earlier.html"], archive, taggers=Taggers())
         ids = {a.url.rsplit("/", 1)[1]: a.id for a in archive.list_articles(limit=None)}
         story = archive.story_of(ids["later.html"])

@@ -67,7 +67,14 @@ def archive_exists(url: str | Path) -> bool:
 
 def writer_lock(url: str | Path, command: str) -> WriterLock:
     """The one-writer lock of the archive at `url`, taken before the archive is opened or made
-    (not taken yet: `acquire()` it). An open archive gives the same as `archive.writer_lock(command)`."""
+    (not taken yet: `acquire()` it). An open archive gives the same as `archive.writer_lock(command)`.
+    For a PostgreSQL archive: its archive-wide advisory lock (shared, or exclusive for a rebuild)."""
+    if is_server(url):
+        from veille.storage.postgres.connect import normalised, server_name
+        from veille.storage.postgres.lock import AdvisoryLock
+
+        dsn = normalised(str(url))
+        return AdvisoryLock(dsn, server_name(dsn), command)  # type: ignore[return-value]
     return WriterLock(sqlite_folder(url), command)
 
 

@@ -39,14 +39,17 @@ class Part:
             finally:
                 local.depth -= 1
             return
+        made: set[str] = set()  # the partitions this transaction makes: known to exist once it commits
         try:
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (TRANSACTION_LOCK,))
-                local.conn, local.depth = conn, 1
+                local.conn, local.depth, local.made = conn, 1, made
                 try:
                     yield
                 finally:
-                    local.conn, local.depth = None, 0
+                    local.conn, local.depth, local.made = None, 0, None
+            if made:
+                self._months.update(made)
         except Exception as exc:
             converted = self._converted(exc)
             if converted is exc:
@@ -87,7 +90,18 @@ class Part:
                 cursor.executemany(sql, rows)
 
     def _converted(self, exc: Exception) -> Exception:
-        return storage_error(exc, self.server)
+        converted = storage_error(exc, self.server)
+        if isinstance(converted, ServerGoneError):
+            self._drop_dead_connections()
+        return converted
+
+    def _drop_dead_connections(self) -> None:
+        """After the server went away: the pool's idle connections are dead too; test them now, so that
+        once the server is back the next statements get new ones instead of failing one by one."""
+        try:
+            self._pool.check()
+        except Exception:  # the pool closed, or checking failed: the pool discards bad connections anyway
+            pass
 
 
 def storage_error(exc: BaseException, server: str) -> BaseException:
@@ -117,7 +131,7 @@ def _converting(function):
             try:
                 yield from function(self, *args, **kwargs)
             except Exception as exc:
-                converted = storage_error(exc, self.server)
+                converted = self._converted(exc)
                 if converted is exc:
                     raise
                 raise converted from exc
@@ -128,7 +142,7 @@ def _converting(function):
         try:
             return function(self, *args, **kwargs)
         except Exception as exc:
-            converted = storage_error(exc, self.server)
+            converted = self._converted(exc)
             if converted is exc:
                 raise
             raise converted from exc
@@ -150,3 +164,23 @@ def register() -> None:
     import psycopg
 
     register_driver_errors(psycopg.Error)
+
+
+# -- the stored forms of values: the SQLite archive's, so that `archive copy` moves them unchanged --
+def row_to_article(row: dict):
+    """An Article from a row of `articles` (any subset of its columns). `raw` is stored compressed
+    with zlib, as in the SQLite archive; `alternates` and `lang_shares` are JSON text."""
+    import json
+
+    from veille.models import Article
+    from veille.storage.sqlite.base import decode_shares, decompress
+
+    values = {k: v for k, v in row.items() if k in Article.__dataclass_fields__}
+    if "raw" in values:
+        values["raw"] = decompress(bytes(values["raw"]) if values["raw"] is not None else None)
+    if "alternates" in values:
+        values["alternates"] = json.loads(values["alternates"] or "{}")
+    if "lang_shares" in values:
+        values["lang_shares"] = decode_shares(values["lang_shares"])
+    values.setdefault("text", "")
+    return Article(**values)

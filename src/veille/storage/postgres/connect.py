@@ -62,8 +62,17 @@ def _reason(exc: BaseException) -> str:
 
 
 def open_pool(dsn: str):
+    import logging
+
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
+
+    # The pool's own warnings (each failed reconnection while the server is down) would reach the
+    # terminal, one line each; the failure is said once, as a ServerGoneError (--debug shows them).
+    pool_log = logging.getLogger("psycopg.pool")
+    if pool_log.level == logging.NOTSET and logging.getLogger().level > logging.DEBUG:
+        pool_log.setLevel(logging.ERROR)
+    pool_log.addHandler(logging.NullHandler())
 
     pool = ConnectionPool(dsn, min_size=1, max_size=POOL_SIZE, open=False, timeout=30,
                           kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT,

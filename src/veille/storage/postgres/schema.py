@@ -209,24 +209,30 @@ MIGRATIONS: list[str] = [
     CREATE TABLE article_changes (article_id TEXT PRIMARY KEY, seq BIGINT NOT NULL);
     CREATE UNIQUE INDEX article_changes_seq ON article_changes(seq);
     CREATE FUNCTION veille_article_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    -- TG_ARGV[0]: the table the trigger is on ('articles' or 'story_members'); not TG_TABLE_NAME,
+    -- which names the partition (articles_2026_12) for a row of `articles`
+    DECLARE changed TEXT;
     BEGIN
         PERFORM pg_advisory_xact_lock({TRANSACTION_LOCK});
-        IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'articles' THEN
-            DELETE FROM article_changes WHERE article_id = OLD.id;
-            RETURN OLD;
+        IF TG_ARGV[0] = 'articles' THEN
+            IF TG_OP = 'DELETE' THEN
+                DELETE FROM article_changes WHERE article_id = OLD.id;
+                RETURN OLD;
+            END IF;
+            changed := NEW.id;
+        ELSIF TG_OP = 'DELETE' THEN
+            changed := OLD.article_id;
+        ELSE
+            changed := NEW.article_id;
         END IF;
-        INSERT INTO article_changes (article_id, seq)
-            VALUES (CASE WHEN TG_TABLE_NAME = 'articles' THEN
-                         (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END)
-                    ELSE (CASE WHEN TG_OP = 'DELETE' THEN OLD.article_id ELSE NEW.article_id END) END,
-                    nextval('article_change_seq'))
+        INSERT INTO article_changes (article_id, seq) VALUES (changed, nextval('article_change_seq'))
             ON CONFLICT (article_id) DO UPDATE SET seq = EXCLUDED.seq;
         RETURN NULL;
     END $$;
     CREATE TRIGGER articles_changed AFTER INSERT OR DELETE OR UPDATE OF updated, tagged_at, text, title, lang, source
-        ON articles FOR EACH ROW EXECUTE FUNCTION veille_article_changed();
+        ON articles FOR EACH ROW EXECUTE FUNCTION veille_article_changed('articles');
     CREATE TRIGGER story_members_changed AFTER INSERT OR DELETE OR UPDATE OF story_id
-        ON story_members FOR EACH ROW EXECUTE FUNCTION veille_article_changed();
+        ON story_members FOR EACH ROW EXECUTE FUNCTION veille_article_changed('story_members');
     """,
 ]
 

@@ -20,6 +20,7 @@ import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from veille.errors import ArchiveConnectError
 from veille.storage.postgres.articles import Articles
 from veille.storage.postgres.base import converts_errors, register
 from veille.storage.postgres.connect import (check_connection, holds_archive, migrate, normalised, open_pool,
@@ -44,7 +45,11 @@ class Archive(Sources, Articles, Stories, Records, Tables):
     schema_version = 0
 
     def __init__(self, url: str, *, create: bool = True) -> None:
-        register()
+        try:
+            register()
+        except ImportError:
+            raise ArchiveConnectError(f"archive: {without_password(url)} is a PostgreSQL archive, and psycopg is not "
+                                      "installed; pip install 'veille[postgresql]'") from None
         self.dsn = normalised(url)
         self.server = server_name(self.dsn)
         self.location = without_password(url)
@@ -54,7 +59,9 @@ class Archive(Sources, Articles, Stories, Records, Tables):
         try:
             if create or holds_archive(self._pool):
                 self.schema_version = migrate(self._pool, self.server)
-            self.readonly = not self._value("SELECT has_table_privilege('articles', 'INSERT') AS w")
+            # an empty database opened without `create` holds no table to ask about: nothing to write yet
+            self.readonly = bool(self._value(
+                "SELECT to_regclass('articles') IS NOT NULL AND NOT has_table_privilege('articles', 'INSERT') AS ro"))
         except BaseException:
             self._pool.close()
             raise
