@@ -167,7 +167,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (anchor, article_id)
     );
     CREATE INDEX anchors_article ON anchors(article_id);
-    CREATE TABLE alternate_links (url TEXT NOT NULL, article_id TEXT NOT NULL);
+    CREATE TABLE alternate_links (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        url TEXT NOT NULL, article_id TEXT NOT NULL
+    );
     CREATE INDEX alternate_links_url ON alternate_links(url);
     CREATE INDEX alternate_links_article ON alternate_links(article_id);
     CREATE TABLE text_sizes (article_id TEXT PRIMARY KEY, size DOUBLE PRECISION NOT NULL);
