@@ -4,7 +4,8 @@ versioned by the index itself in the archive's database, and the statements it a
     search_state   name -> value: 'version', 'cursor:<table>' (how far each docs table got)
     search_langs   the languages each docs table holds (the candidates a query is stemmed for)
     search_docs    one row per article: its filters as columns, one tsvector `doc` built with
-                   the text search configuration of its language (title weight A, text D)
+                   the text search configuration of its language (title weight A, text D), and
+                   the title's alone (`title_doc`: small, kept in the row, see `ranked`)
 
 `veille reindex` builds `search_docs_new` beside the live table and swaps it in one transaction.
 All SQL lives in storage/ (the house rule, tests/test_layout.py); the search backend composes only
@@ -57,6 +58,7 @@ def docs_ddl(table: str) -> list[str]:
             published timestamp,
             entities text[] NOT NULL DEFAULT '{{}}',
             tags text[] NOT NULL DEFAULT '{{}}',
+            title_doc tsvector NOT NULL,
             doc tsvector NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS {table}_doc ON {table} USING gin (doc)",
         f"CREATE INDEX IF NOT EXISTS {table}_entities ON {table} USING gin (entities)",
@@ -95,12 +97,15 @@ def upsert(table: str) -> str:
     (`words`: the title as the index reads it, `title`: as it is shown)."""
     assert table in TABLES
     return (f"INSERT INTO {table} AS d (article_id, story_id, lang, config, source, title, published, entities, "
-            "tags, doc) VALUES (%(id)s, %(story)s, %(lang)s, %(config)s::regconfig, %(source)s, %(title)s, "
-            "%(published)s, %(entities)s, %(tags)s, setweight(to_tsvector(%(config)s::regconfig, %(words)s), 'A') "
+            "tags, title_doc, doc) VALUES (%(id)s, %(story)s, %(lang)s, %(config)s::regconfig, %(source)s, "
+            "%(title)s, %(published)s, %(entities)s, %(tags)s, "
+            "setweight(to_tsvector(%(config)s::regconfig, %(words)s), 'A'), "
+            "setweight(to_tsvector(%(config)s::regconfig, %(words)s), 'A') "
             "|| setweight(to_tsvector(%(config)s::regconfig, %(text)s), 'D')) "
             "ON CONFLICT (article_id) DO UPDATE SET story_id = EXCLUDED.story_id, lang = EXCLUDED.lang, "
             "config = EXCLUDED.config, source = EXCLUDED.source, title = EXCLUDED.title, "
-            "published = EXCLUDED.published, entities = EXCLUDED.entities, tags = EXCLUDED.tags, doc = EXCLUDED.doc")
+            "published = EXCLUDED.published, entities = EXCLUDED.entities, tags = EXCLUDED.tags, "
+            "title_doc = EXCLUDED.title_doc, doc = EXCLUDED.doc")
 
 
 def add_langs() -> str:
@@ -126,12 +131,20 @@ def matching(table: str, where: str) -> str:
     return f"SELECT article_id, story_id FROM {table} WHERE {where}"
 
 
-def ranked(table: str, where: str, score: str, order: str, by_story: bool) -> str:
+def ranked(table: str, where: str, score: str, order: str, by_story: bool, capped: bool) -> str:
     """One page of hits; with `by_story` the best hit of each story (DISTINCT ON), in `order`.
-    Parameters: those of `score`, those of `where`, then LIMIT and OFFSET."""
+
+    Ranking reads each candidate's whole tsvector (out of line, in the TOAST table): a few
+    microseconds an article, too slow when a common word matches a third of a large archive. So
+    when `capped`, only a bounded set of candidates is ranked: those with the words in their
+    title first (`title_doc`, small and in the row, is cheap to test), then the newest.
+    Parameters: those of `score`, of `where`, then (`capped`) the title tsquery and the bound,
+    then LIMIT and OFFSET."""
     assert table in TABLES
-    inner = (f"SELECT article_id, story_id, lang, title, published, {score} AS score FROM {table} "
-             f"WHERE {where}")
+    candidates = f"SELECT article_id, story_id, lang, title, published, doc FROM {table} WHERE {where}"
+    if capped:
+        candidates += " ORDER BY title_doc @@ %s::tsquery DESC, published DESC NULLS LAST LIMIT %s"
+    inner = f"SELECT article_id, story_id, lang, title, published, {score} AS score FROM ({candidates}) c"
     if by_story:
         inner = f"SELECT DISTINCT ON (story_id) * FROM ({inner}) m ORDER BY story_id, {order}"
     return f"SELECT * FROM ({inner}) best ORDER BY {order} LIMIT %s OFFSET %s"

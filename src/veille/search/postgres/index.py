@@ -27,6 +27,9 @@ from veille.search.query import And, Empty, Query, parse as parse_query, read as
 from veille.storage import pgsearch as sql
 
 BULK_BATCH = 5_000  # articles per commit when `veille reindex` fills a fresh table
+# Ranked by relevance: at most this many matching articles (title matches first, then the newest;
+# see storage/pgsearch.py `ranked`), or four pages' worth when a later page is asked.
+RANKED = 2_000
 LEXEME_CACHE = 50_000
 RELEVANCE = "score DESC, published DESC NULLS LAST, article_id"
 NEWEST = "published DESC NULLS LAST, article_id"
@@ -215,8 +218,10 @@ class PostgresIndex:
             return Results()
         score, score_params = (SCORE, [clause.rank]) if clause.rank else ("0.0::real", [])
         order = RELEVANCE if clause.rank and sort != "date" else NEWEST
-        statement = sql.ranked(self.table, clause.where, score, order, by_story)
-        params = [*score_params, *clause.params, limit + 1, (page - 1) * limit]
+        capped = order == RELEVANCE
+        statement = sql.ranked(self.table, clause.where, score, order, by_story, capped)
+        bound = [clause.rank, max(RANKED, page * limit * 4)] if capped else []
+        params = [*score_params, *clause.params, *bound, limit + 1, (page - 1) * limit]
         rows = self._db().execute(statement, params).fetchall()
         more, rows = len(rows) > limit, rows[:limit]
         best = [_hit(row) for row in rows]
