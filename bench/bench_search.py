@@ -10,7 +10,12 @@ processes, several segments) and, as a reference, into an SQLite FTS5
 table; then runs the same fixed queries on both (single words, two-word
 AND, phrases of common words, language and date filters, entity and tag
 filters) and prints p50 / p95 latency per query type and the ratio to FTS5.
+With PostgreSQL installed (or `--pg URL` of an empty database), the PostgreSQL backend too: the
+same articles loaded as `veille reindex` loads them (a table beside, two connections, swapped in),
+the same queries, and EXPLAIN of each query kind (which indexes answer it, no sequential scan).
 A measurement, not a test.
+
+    .venv/bin/python bench/bench_search.py --articles 100000 [--pg postgresql://...] [--no-pg]
 """
 
 from __future__ import annotations
@@ -111,14 +116,62 @@ def timed(function, repeat: int) -> list[float]:
     return timings
 
 
+def postgres_index(args, docs):
+    """The PostgreSQL backend loaded as `veille reindex` loads it: (index, seconds, MiB, cluster to destroy)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pgcluster import Cluster, available
+
+    from veille.search.postgres.index import PostgresIndex
+
+    cluster = None
+    if args.pg:
+        dsn = args.pg
+    else:
+        why = available()
+        if why:
+            print(f"PostgreSQL: {why}\n")
+            return None, 0.0, 0.0, None
+        cluster = Cluster.start()
+        dsn = cluster.new_database("bench")
+    index = PostgresIndex(dsn, beside=True)
+    started = time.perf_counter()
+    for offset in range(0, len(docs), index.bulk_batch):
+        index.add(((a, None, e, t) for a, e, t in docs[offset:offset + index.bulk_batch]), cursor=str(offset),
+                  procs=2)
+    index.publish()
+    conn = index._db()
+    conn.execute("VACUUM ANALYZE search_docs")
+    seconds = time.perf_counter() - started
+    mib = conn.execute("SELECT pg_total_relation_size('search_docs')").fetchone()[0] / 2**20
+    return index, seconds, mib, cluster
+
+
+def explain(index, query: str) -> str:
+    """The plan's scan nodes for one query, as PostgreSQL runs it."""
+    from veille.storage import pgsearch as sql
+    from veille.search.postgres.index import NEWEST, RANKED, RELEVANCE, SCORE
+
+    clause = index.parse(query).clause
+    score, params = (SCORE, [clause.rank]) if clause.rank else ("0.0::real", [])
+    bound = [clause.rank, RANKED] if clause.rank else []
+    statement = sql.ranked(sql.LIVE, clause.where, score, RELEVANCE if clause.rank else NEWEST, True,
+                           bool(clause.rank))
+    rows = index._db().execute("EXPLAIN " + statement, [*params, *clause.params, *bound, 10, 0]).fetchall()
+    scans = [re.sub(r"\s+\(cost.*", "", r[0]).strip(" ->") for r in rows if "Scan" in r[0]]
+    return "; ".join(dict.fromkeys(scans))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--pg", metavar="URL", help="an empty PostgreSQL database (default: a throwaway cluster)")
+    parser.add_argument("--no-pg", action="store_true", help="whoosh and FTS5 only")
     args = parser.parse_args()
     docs = generate(args.articles, random.Random(5))
     words = sum(len(a.text.split()) for a, _, _ in docs)
     tmp = Path(tempfile.mkdtemp())
+    pg, pg_seconds, pg_mib, cluster = None, 0.0, 0.0, None
     try:
         index = SearchIndex(tmp)
         started = time.perf_counter()
@@ -140,30 +193,52 @@ def main() -> int:
                        [(a.title, a.text, a.lang, e[0], t[0], a.published) for a, e, t in docs])
         db.commit()
         fts_seconds = time.perf_counter() - started
+        if not args.no_pg:
+            pg, pg_seconds, pg_mib, cluster = postgres_index(args, docs)
 
         print(f"veille search benchmark, {date.today()}, {args.articles:,} articles ({words:,} words), "
               f"{args.repeat} runs of each query\n")
         writers_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"Indexing: whoosh {args.articles / index_seconds:,.0f} articles/s ({index_mib:.0f} MiB; "
               f"{BULK_BATCH:,} articles per commit, peak memory of each writer process {writers_mib:.0f} MiB); "
-              f"SQLite FTS5 {args.articles / fts_seconds:,.0f} articles/s\n")
+              f"SQLite FTS5 {args.articles / fts_seconds:,.0f} articles/s"
+              + (f"; PostgreSQL {args.articles / pg_seconds:,.0f} articles/s ({pg_mib:.0f} MiB with its indexes, "
+                 "two connections, VACUUM ANALYZE included)" if pg else "") + "\n")
         print(f"Opening the index and running a first filtered query: {first_ms:.0f} ms "
               "(each later query reuses the open searcher, as `veille run` and the digests do)\n")
-        print("| query type | whoosh p50 ms | whoosh p95 ms | FTS5 p50 ms | FTS5 p95 ms | p95 ratio |")
-        print("|---|---:|---:|---:|---:|---:|")
-        for kind, queries in QUERIES.items():
-            ours, theirs = [], []
-            for query in queries:
-                ours += timed(lambda: cold(index).search(query, limit=10), args.repeat)
-                sql, params = fts_query(query)
-                theirs += timed(lambda: db.execute(sql, params).fetchmany(10), args.repeat)
-            p = lambda values, q: sorted(values)[max(0, int(len(values) * q) - 1)]
-            print(f"| {kind} | {statistics.median(ours):.1f} | {p(ours, 0.95):.1f} | "
-                  f"{statistics.median(theirs):.1f} | {p(theirs, 0.95):.1f} | {p(ours, 0.95) / max(p(theirs, 0.95), 0.01):.1f}× |")
+        table(args, index, db, pg)
+        if pg:
+            print("\nPostgreSQL plans (EXPLAIN, the scans of one query of each kind):\n")
+            for kind, queries in QUERIES.items():
+                for query in queries:
+                    print(f"- {kind}: `{query}`: {explain(pg, query)}")
         db.close()
     finally:
+        if pg:
+            pg.close()
+        if cluster:
+            cluster.destroy()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def table(args, index, db, pg) -> None:
+    p = lambda values, q: sorted(values)[max(0, int(len(values) * q) - 1)]
+    print("| query type | whoosh p50 ms | whoosh p95 ms | PostgreSQL p50 ms | PostgreSQL p95 ms | FTS5 p50 ms "
+          "| FTS5 p95 ms | whoosh/FTS5 p95 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for kind, queries in QUERIES.items():
+        ours, theirs, postgres = [], [], []
+        for query in queries:
+            ours += timed(lambda: cold(index).search(query, limit=10), args.repeat)
+            sql, params = fts_query(query)
+            theirs += timed(lambda: db.execute(sql, params).fetchmany(10), args.repeat)
+            if pg:
+                postgres += timed(lambda: pg.search(query, limit=10), args.repeat)
+        pg_cells = f"{statistics.median(postgres):.1f} | {p(postgres, 0.95):.1f}" if pg else "- | -"
+        print(f"| {kind} | {statistics.median(ours):.1f} | {p(ours, 0.95):.1f} | {pg_cells} | "
+              f"{statistics.median(theirs):.1f} | {p(theirs, 0.95):.1f} | "
+              f"{p(ours, 0.95) / max(p(theirs, 0.95), 0.01):.1f}× |")
 
 
 if __name__ == "__main__":

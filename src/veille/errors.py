@@ -21,7 +21,10 @@
     ├── DigestError             a digest cannot be sent (no smtp section, password unset, server refused)
     ├── ExportError             an export cannot be written (exit status 2)
     ├── QueryError              a search query cannot be read or is too long (exit status 2)
-    └── IndexDamagedError       the search index is missing, unreadable or in an older layout
+    ├── IndexDamagedError       the search index is missing, unreadable or in an older layout
+    └── SearchDatabaseError     the PostgreSQL search index cannot be used: the server cannot be
+                                reached, the unaccent extension is missing, its tables are from a
+                                newer veille (exit status 2)
 
 Every message is one line that says what went wrong and what to do.
 """
@@ -160,6 +163,12 @@ class QueryError(VeilleError):
 
 class IndexDamagedError(VeilleError):
     exit_code = 1
+
+
+class SearchDatabaseError(VeilleError):
+    """The PostgreSQL search index cannot be opened; the message names the server and what to do."""
+
+    exit_code = 2
 
 
 STORAGE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO))  # the disk, not the data

@@ -1,7 +1,8 @@
 """Full-text search over the archive: the query language (`query`), what a backend answers
-(`protocol`), and the backends (`whoosh/` today). `open_index(archive)` is the one way in.
+(`protocol`), and the backends (`whoosh/`, and `postgres/` for an archive in PostgreSQL).
+`open_index(archive)` is the one way in.
 
-Importing this package loads no backend: whoosh is imported when an index is opened.
+Importing this package loads no backend: whoosh or psycopg is imported when an index is opened.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ def open_index(archive, *, reader: bool = False, repair: bool = False, beside: b
     `repair` (the archive's writer) replaces an index that is missing, unreadable or in an older
     layout with an empty one for the sync to fill; a `reader` neither creates nor repairs one
     (IndexDamagedError says what to do). `beside`: an empty index built next to the live one, which
-    readers go on searching until its `publish()` puts it in place (`veille reindex`)."""
+    readers go on searching until its `publish()` puts it in place (`veille reindex`).
+
+    A PostgreSQL archive (`kind == "postgresql"`) keeps its index in its own database (`archive.dsn`)."""
+    if getattr(archive, "kind", "sqlite") == "postgresql":
+        from veille.search.postgres.index import PostgresIndex
+
+        return PostgresIndex(archive.dsn, reader=reader, repair=repair, beside=beside)
     from veille.search.whoosh.index import SearchIndex as WhooshIndex
 
     location = archive.index_location()  # where the backend keeps it (ARCHIVE/index for SQLite)
