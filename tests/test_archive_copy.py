@@ -35,7 +35,8 @@ def what_it_holds(url: str) -> dict:
     with open_archive(url) as archive:
         stories = {a["id"]: archive.story_of(a["id"]) for a in listed}
         counts = {t.name: archive.table_count(t) for t in TABLES}
-    found = [json.loads(line)["id"] for line in veille("--archive", url, "search", "palantir", "--json").stdout.splitlines()]
+    found = [json.loads(line)["story_id"]  # the story; which of its versions leads may differ between backends
+             for line in veille("--archive", url, "search", "palantir", "--json").stdout.splitlines()]
     return {"articles": sorted((a["id"], a["lang"], a["title"]) for a in listed), "stories": stories,
             "palantir": found, "counts": counts}
 
