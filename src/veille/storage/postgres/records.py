@@ -40,14 +40,19 @@ class Records(Part):
 
     # -- digests -----------------------------------------------------------
     def stories_first_seen_between(self, start: str, end: str) -> list[str]:
-        """Stories whose first member reached the archive in (start, end], oldest first."""
+        """Stories whose first member reached the archive in (start, end], oldest first: the stories
+        with a member first seen in the window (an index range on first_seen), then those of them
+        with none seen before it, rather than the first member of every story in the archive."""
         rows = self._rows(
             """
+            WITH touched AS (
+                SELECT DISTINCT m.story_id FROM articles a JOIN story_members m ON m.article_id = a.id
+                WHERE a.first_seen > %(start)s AND a.first_seen <= %(end)s)
             SELECT m.story_id, MIN(a.first_seen) AS first_at
-            FROM story_members m JOIN articles a ON a.id = m.article_id
-            GROUP BY m.story_id HAVING MIN(a.first_seen) > %s AND MIN(a.first_seen) <= %s
+            FROM touched t JOIN story_members m ON m.story_id = t.story_id JOIN articles a ON a.id = m.article_id
+            GROUP BY m.story_id HAVING MIN(a.first_seen) > %(start)s AND MIN(a.first_seen) <= %(end)s
             ORDER BY first_at, m.story_id COLLATE "C"
-            """, (start, end))
+            """, {"start": start, "end": end})
         return [r["story_id"] for r in rows]
 
     def last_digest(self, name: str) -> dict | None:
