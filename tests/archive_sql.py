@@ -136,7 +136,11 @@ def in_transaction(archive) -> bool:
         from psycopg.pq import TransactionStatus
 
         conn = getattr(archive._local, "conn", None)
-        return conn is not None and conn.info.transaction_status == TransactionStatus.INTRANS
+        if conn is None:
+            return False
+        if getattr(archive._local, "pipeline", None) is not None:
+            archive._local.pipeline.sync()  # what was sent has been answered: the status is the server's
+        return conn.info.transaction_status == TransactionStatus.INTRANS
     return archive.db.in_transaction
 
 

@@ -54,7 +54,7 @@ class Articles(Part):
                 self._ensure_partition(month)
                 values.update(revision=1, first_seen=at, fetched_month=month)
                 columns = (*ARTICLE_COLUMNS, "fetched_month")
-                self._run(f"INSERT INTO articles ({', '.join(columns)}) "
+                self._write(f"INSERT INTO articles ({', '.join(columns)}) "
                           f"VALUES ({', '.join(f'%({c})s' for c in columns)})", values)
                 self._write_tagging(article)
                 return "new"
@@ -64,7 +64,7 @@ class Articles(Part):
                 "WHERE s.article_id = %s", (article.id,))
             if old["text_hash"] == article.text_hash:
                 return "unchanged"
-            self._run(
+            self._write(
                 """
                 INSERT INTO revisions (article_id, revision, title, text, text_hash, raw, fetched,
                                        extractor, replaced_at)
@@ -76,7 +76,7 @@ class Articles(Part):
             values["revision"] = old["revision"] + 1
             values["fetched_month"] = old["fetched_month"]  # a revision never moves the row
             assignments = ", ".join(f"{k} = %({k})s" for k in ARTICLE_COLUMNS if k not in ("id", "first_seen"))
-            self._run(f"UPDATE articles SET {assignments} WHERE id = %(id)s AND fetched_month = %(fetched_month)s",
+            self._write(f"UPDATE articles SET {assignments} WHERE id = %(id)s AND fetched_month = %(fetched_month)s",
                       values)
             self._write_tagging(article)
             return "updated"
@@ -102,8 +102,8 @@ class Articles(Part):
 
     def _write_tagging(self, article: Article) -> None:
         """Replace the entities and tags of `article` (inside the caller's transaction)."""
-        self._run("DELETE FROM entities WHERE article_id = %s", (article.id,))
-        self._run("DELETE FROM tags WHERE article_id = %s", (article.id,))
+        self._write("DELETE FROM entities WHERE article_id = %s", (article.id,))
+        self._write("DELETE FROM tags WHERE article_id = %s", (article.id,))
         self._many(
             "INSERT INTO entities (article_id, start_char, end_char, label, text, key, origin) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
@@ -116,7 +116,7 @@ class Articles(Part):
         """Store new entities and tags for an article already archived (retag)."""
         with self.transaction():
             self._write_tagging(article)
-            self._run("UPDATE articles SET tagger = %s, tagged_at = %s WHERE id = %s",
+            self._write("UPDATE articles SET tagger = %s, tagged_at = %s WHERE id = %s",
                       (article.tagger, at, article.id))
 
     def _article_values(self, article: Article, at: str) -> dict:

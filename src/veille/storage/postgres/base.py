@@ -41,13 +41,16 @@ class Part:
             return
         made: set[str] = set()  # the partitions this transaction makes: known to exist once it commits
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            # In pipeline mode: the writes of a unit of work go to the server without waiting for each
+            # answer (a read, or a count, waits for what was sent before it), so an article costs a few
+            # round trips, not one per statement. Errors still surface inside, and roll it all back.
+            with self._pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (TRANSACTION_LOCK,))
-                local.conn, local.depth, local.made = conn, 1, made
+                local.conn, local.depth, local.made, local.pipeline = conn, 1, made, pipeline
                 try:
                     yield
                 finally:
-                    local.conn, local.depth, local.made = None, 0, None
+                    local.conn, local.depth, local.made, local.pipeline = None, 0, None, None
             if made:
                 self._months.update(made)
         except Exception as exc:
@@ -80,9 +83,18 @@ class Part:
         return next(iter(row.values())) if row else None
 
     def _run(self, sql: str, params: Sequence | dict = ()) -> int:
-        """Run a statement; the number of rows it changed."""
+        """Run a statement; the number of rows it changed (in a transaction, waits for the answer)."""
         with self._connection() as conn:
-            return conn.execute(sql, params).rowcount
+            cursor = conn.execute(sql, params)
+            pipeline = getattr(self._local, "pipeline", None)
+            if pipeline is not None and conn is self._local.conn:
+                pipeline.sync()
+            return cursor.rowcount
+
+    def _write(self, sql: str, params: Sequence | dict = ()) -> None:
+        """Run a statement whose answer nobody reads: in a transaction, sent without waiting."""
+        with self._connection() as conn:
+            conn.execute(sql, params)
 
     def _many(self, sql: str, rows: list) -> None:
         if rows:

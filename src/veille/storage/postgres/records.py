@@ -15,9 +15,9 @@ class Records(Part):
 
     def set_state(self, name: str, value: str | None) -> None:
         if value is None:
-            self._run("DELETE FROM dedupe_state WHERE name = %s", (name,))
+            self._write("DELETE FROM dedupe_state WHERE name = %s", (name,))
         else:
-            self._run("INSERT INTO dedupe_state (name, value) VALUES (%s, %s) "
+            self._write("INSERT INTO dedupe_state (name, value) VALUES (%s, %s) "
                       "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
 
     def facets(self, ids: list[str], top: int = 10) -> dict[str, dict[str, int]]:
@@ -76,12 +76,12 @@ class Records(Part):
                 (name, start, end, sent_at, message_id, stories))
 
     def complete_digest(self, claim: int, accepted: list[str], refused: dict[str, str]) -> None:
-        self._run("UPDATE digest_sends SET status = 'sent', recipients = %s, refused = %s WHERE id = %s",
+        self._write("UPDATE digest_sends SET status = 'sent', recipients = %s, refused = %s WHERE id = %s",
                   (json.dumps(accepted), json.dumps(refused, sort_keys=True), claim))
 
     def release_digest(self, claim: int) -> None:
         """The server took nothing: forget the claim, the next attempt covers the same stories."""
-        self._run("DELETE FROM digest_sends WHERE id = %s AND status = 'sending'", (claim,))
+        self._write("DELETE FROM digest_sends WHERE id = %s AND status = 'sending'", (claim,))
 
     def digest_rows(self) -> list[dict]:
         """The last send of each digest."""

@@ -30,7 +30,7 @@ class Sources(Part):
         health = health or Health()
         if not keep_validators:
             etag = last_modified = None
-        self._run(
+        self._write(
             """
             INSERT INTO sources (name, url, kind, etag, last_modified, last_fetch, last_success,
                                  last_status, last_error, last_error_at, consecutive_failures,
@@ -60,7 +60,7 @@ class Sources(Part):
     def record_source_failure(self, name: str, url: str, kind: str, *, at: str, reason: str,
                               health: Health | None = None) -> None:
         health = health or Health(consecutive_failures=1)
-        self._run(
+        self._write(
             """
             INSERT INTO sources (name, url, kind, last_fetch, last_status, last_error,
                                  last_error_at, consecutive_failures, health, failing_since, paused_since,
@@ -98,7 +98,7 @@ class Sources(Part):
                          (source, key)) is not None
 
     def mark_entry(self, source: str, key: str, url: str | None, article_id: str, at: str) -> None:
-        self._run(
+        self._write(
             """
             INSERT INTO entries (source, key, url, article_id, first_seen) VALUES (%s, %s, %s, %s, %s)
             ON CONFLICT (source, key) DO UPDATE SET article_id = excluded.article_id, url = excluded.url
@@ -108,7 +108,7 @@ class Sources(Part):
 
     # -- failures --------------------------------------------------------
     def record_failure(self, source: str, url: str, stage: str, reason: str, at: str) -> None:
-        self._run(
+        self._write(
             """
             INSERT INTO failures (source, url, stage, reason, first_at, last_at) VALUES (%s, %s, %s, %s, %s, %s)
             ON CONFLICT (source, url, stage) DO UPDATE SET
@@ -122,7 +122,7 @@ class Sources(Part):
                            (source, url, stage)) or 0
 
     def clear_failures(self, source: str, url: str) -> None:
-        self._run("DELETE FROM failures WHERE source = %s AND url = %s", (source, url))
+        self._write("DELETE FROM failures WHERE source = %s AND url = %s", (source, url))
 
     def failures(self, source: str | None = None, limit: int = 50) -> list[FailureRow]:
         if source:

@@ -45,24 +45,24 @@ class Stories(Part):
         article_id = fp.article_id
         with self.transaction():
             for table in ("lsh", "anchors", "alternate_links", "anchor_lsh"):
-                self._run(f"DELETE FROM {table} WHERE article_id = %s", (article_id,))
-            self._run("INSERT INTO fingerprints (article_id, minhash, credit) VALUES (%s, %s, %s) "
+                self._write(f"DELETE FROM {table} WHERE article_id = %s", (article_id,))
+            self._write("INSERT INTO fingerprints (article_id, minhash, credit) VALUES (%s, %s, %s) "
                       "ON CONFLICT (article_id) DO UPDATE SET minhash = EXCLUDED.minhash, credit = EXCLUDED.credit",
                       (article_id, fp.minhash.tobytes(), fp.credit))
-            self._run("INSERT INTO text_sizes (article_id, size) VALUES (%s, %s) "
+            self._write("INSERT INTO text_sizes (article_id, size) VALUES (%s, %s) "
                       "ON CONFLICT (article_id) DO UPDATE SET size = EXCLUDED.size", (article_id, float(fp.size)))
             # One statement per table, the rows as arrays (in their order: seq follows the bands').
             for table, hashes in (("lsh", fp.bands), ("anchor_lsh", fp.anchor_bands)):
                 hashes = [int(h) for h in hashes]
                 if hashes:
-                    self._run(f"INSERT INTO {table} (band, hash, article_id) "
+                    self._write(f"INSERT INTO {table} (band, hash, article_id) "
                               "SELECT b.n - 1, b.hash, %s FROM unnest(%s::bigint[]) WITH ORDINALITY AS b(hash, n) "
                               "ORDER BY b.n", (article_id, hashes))
             if fp.anchors:
-                self._run("INSERT INTO anchors (anchor, article_id) SELECT DISTINCT u, %s FROM unnest(%s::text[]) u "
+                self._write("INSERT INTO anchors (anchor, article_id) SELECT DISTINCT u, %s FROM unnest(%s::text[]) u "
                           "ON CONFLICT DO NOTHING", (article_id, list(fp.anchors)))
             if alternates:
-                self._run("INSERT INTO alternate_links (url, article_id) SELECT u, %s FROM unnest(%s::text[]) u",
+                self._write("INSERT INTO alternate_links (url, article_id) SELECT u, %s FROM unnest(%s::text[]) u",
                           (article_id, list(alternates)))
 
     def copy_candidates(self, fp, limit: int = 50, placed: bool = False) -> list[FingerprintRow]:
@@ -238,11 +238,11 @@ class Stories(Part):
         now this story's, are deleted in it."""
         with self.transaction():
             if merged:
-                self._run("DELETE FROM stories WHERE id = ANY(%s)", (list(merged),))
-            self._run("INSERT INTO stories (id, original_id) VALUES (%s, %s) "
+                self._write("DELETE FROM stories WHERE id = ANY(%s)", (list(merged),))
+            self._write("INSERT INTO stories (id, original_id) VALUES (%s, %s) "
                       "ON CONFLICT (id) DO UPDATE SET original_id = EXCLUDED.original_id", (story_id, original_id))
             if replace:
-                self._run("DELETE FROM story_members WHERE story_id = %s", (story_id,))
+                self._write("DELETE FROM story_members WHERE story_id = %s", (story_id,))
             self._many(
                 "INSERT INTO story_members (article_id, story_id, relation, linked_to, score, evidence, explicit) "
                 "VALUES (%(article_id)s, %(story_id)s, %(relation)s, %(linked_to)s, %(score)s, %(evidence)s, %(explicit)s) "
@@ -253,8 +253,8 @@ class Stories(Part):
 
     def clear_stories(self) -> None:
         with self.transaction():
-            self._run("DELETE FROM stories")
-            self._run("DELETE FROM story_members")  # row by row: each member's change reaches the search index
+            self._write("DELETE FROM stories")
+            self._write("DELETE FROM story_members")  # row by row: each member's change reaches the search index
 
     def articles_in_order(self, after: tuple[str, str] | None, batch: int) -> list[Article]:
         """Articles by (COALESCE(published, fetched), id), after the given position."""
