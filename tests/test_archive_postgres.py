@@ -4,6 +4,7 @@ goes away and comes back, roles that may only read, databases that are not archi
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -211,3 +212,30 @@ def test_a_database_that_does_not_exist_is_one_line_saying_to_create_it(pg_clust
     with pytest.raises(ArchiveError, match="createdb") as raised:
         open_archive(pg_cluster.url("no_such_archive").replace("veille@", "veille:secret@"))
     assert "\n" not in str(raised.value) and "secret" not in str(raised.value) and raised.value.exit_code == 2
+
+
+def test_a_refused_password_is_one_line_that_hides_it(pg_cluster):
+    """A role that must give a password (scram), given a wrong one: said, exit 2, the password never shown."""
+    hba = pg_cluster.data / "pg_hba.conf"
+    kept = hba.read_text()
+    pg_cluster.execute("DO $$ BEGIN CREATE ROLE guarded LOGIN PASSWORD 'right-one'; "
+                       "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    hba.write_text("host all guarded 127.0.0.1/32 scram-sha-256\n" + kept)
+    pg_cluster.execute("SELECT pg_reload_conf()")
+    try:
+        url = pg_cluster.url().replace("veille@", "guarded:wrong-one@")
+        deadline = time.monotonic() + 30
+        while True:  # the reload is asynchronous: until it is read, the role still gets in by trust
+            try:
+                open_archive(url, create=False).close()
+            except ArchiveConnectError as exc:
+                refused = exc
+                break
+            assert time.monotonic() < deadline, "the server never asked guarded for a password"
+            time.sleep(0.2)
+        line = str(refused)
+        assert "password was refused" in line and "\n" not in line and refused.exit_code == 2
+        assert "wrong-one" not in line
+    finally:
+        hba.write_text(kept)
+        pg_cluster.execute("SELECT pg_reload_conf()")
