@@ -49,7 +49,7 @@ class Archive(Sources, Articles, Stories, Records, Tables):
             register()
         except ImportError:
             raise ArchiveConnectError(f"archive: {without_password(url)} is a PostgreSQL archive, and psycopg is not "
-                                      "installed; pip install 'veille[postgresql]'") from None
+                                      "installed; reinstall veille (pip install veille), which brings it") from None
         self.dsn = normalised(url)
         self.server = server_name(self.dsn)
         self.location = without_password(url)
