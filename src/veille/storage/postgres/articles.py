@@ -354,7 +354,8 @@ class Articles(Part):
         rows = self._rows(
             """
             SELECT a.*, c.seq AS mark, m.story_id
-            FROM article_changes c JOIN articles a ON a.id = c.article_id
+            FROM article_changes c JOIN seen_url s ON s.article_id = c.article_id
+            JOIN articles a ON a.id = s.article_id AND a.fetched_month = s.fetched_month
             LEFT JOIN story_members m ON m.article_id = a.id
             WHERE c.seq > %s
             ORDER BY c.seq LIMIT %s
