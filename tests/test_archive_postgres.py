@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -239,3 +240,30 @@ def test_a_refused_password_is_one_line_that_hides_it(pg_cluster):
     finally:
         hba.write_text(kept)
         pg_cluster.execute("SELECT pg_reload_conf()")
+
+
+def test_the_seeds_imported_into_postgresql_are_listed_as_from_sqlite(pg_url, tmp_path):
+    """The issue's check: 5 articles, their languages, titles and stories as with SQLite."""
+    import json
+
+    from click.testing import CliRunner
+
+    from veille.app.cli.main import main
+
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    runner = CliRunner()
+
+    def listed(address: str) -> list[dict]:
+        made = runner.invoke(main, ["--archive", address, "import", str(seeds)])
+        assert made.exit_code == 0, made.output
+        shown = runner.invoke(main, ["--archive", address, "list", "--json"])
+        assert shown.exit_code == 0, shown.output
+        rows = [json.loads(line) for line in shown.stdout.splitlines()]
+        for row in rows:  # when it was stored differs from one import to the other
+            for key in ("fetched", "first_seen", "updated", "tagged_at"):
+                row.pop(key, None)
+        return sorted(rows, key=lambda row: row["id"])
+
+    on_server, in_folder = listed(pg_url), listed(str(tmp_path / "archive"))
+    assert len(on_server) == 5 and on_server == in_folder
+    assert len({row["story_id"] for row in on_server}) == 3

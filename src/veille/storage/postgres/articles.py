@@ -34,6 +34,41 @@ def fetched_month(when: str | None) -> dt.date:
     return today.replace(day=1)
 
 
+_CASTS = {"lang_confidence": "float8", "revision": "int", "raw": "bytea", "fetched_month": "date"}
+_NEW_COLUMNS = (*ARTICLE_COLUMNS, "fetched_month")
+# A new article in one round trip: its seen_url row claims the id (ON CONFLICT DO NOTHING: nothing else
+# is written when the id was already taken), then the article, its entities and its tags; the number
+# of articles inserted (0: the article was already stored).
+_INSERT_NEW = f"""
+    WITH claimed AS (
+        INSERT INTO seen_url (article_id, url, fetched_month) VALUES (%(id)s, %(url)s, %(fetched_month)s::date)
+        ON CONFLICT (article_id) DO NOTHING RETURNING article_id
+    ), stored AS (
+        INSERT INTO articles ({", ".join(_NEW_COLUMNS)})
+        SELECT {", ".join(f"%({c})s::{_CASTS.get(c, 'text')}" for c in _NEW_COLUMNS)} FROM claimed
+        RETURNING id
+    ), named AS (
+        INSERT INTO entities (article_id, start_char, end_char, label, text, key, origin)
+        SELECT stored.id, e.* FROM stored, unnest(%(e_start)s::int[], %(e_end)s::int[], %(e_label)s::text[],
+                                                  %(e_text)s::text[], %(e_key)s::text[], %(e_origin)s::text[]) AS e
+        ON CONFLICT DO NOTHING
+    ), tagged AS (
+        INSERT INTO tags (article_id, tag) SELECT stored.id, t.tag FROM stored, unnest(%(t_tag)s::text[]) AS t(tag)
+        ON CONFLICT DO NOTHING
+    )
+    SELECT COUNT(*) AS n FROM stored
+"""
+
+
+def _tagging_arrays(article: Article) -> dict:
+    """An article's entities and tags as arrays, one per column (for unnest)."""
+    entities = article.entities
+    return {"e_start": [e.start for e in entities], "e_end": [e.end for e in entities],
+            "e_label": [e.label for e in entities], "e_text": [e.text for e in entities],
+            "e_key": [e.key for e in entities], "e_origin": [e.origin for e in entities],
+            "t_tag": list(article.tags)}
+
+
 @converts_errors
 class Articles(Part):
     _months: set[str]
@@ -48,15 +83,9 @@ class Articles(Part):
         values = self._article_values(article, at)
         with self.transaction():
             month = fetched_month(values["fetched"])
-            claimed = self._run("INSERT INTO seen_url (article_id, url, fetched_month) VALUES (%s, %s, %s) "
-                                "ON CONFLICT (article_id) DO NOTHING", (article.id, article.url, month))
-            if claimed:
-                self._ensure_partition(month)
-                values.update(revision=1, first_seen=at, fetched_month=month)
-                columns = (*ARTICLE_COLUMNS, "fetched_month")
-                self._write(f"INSERT INTO articles ({', '.join(columns)}) "
-                          f"VALUES ({', '.join(f'%({c})s' for c in columns)})", values)
-                self._write_tagging(article)
+            self._ensure_partition(month)  # before the insert: known months cost nothing
+            values.update(revision=1, first_seen=at, fetched_month=month, **_tagging_arrays(article))
+            if self._value(_INSERT_NEW, values):  # one statement: seen_url, the article, its entities and tags
                 return "new"
             old = self._one(
                 "SELECT a.id, a.fetched_month, a.text_hash, a.revision, a.title, a.text, a.raw, a.fetched, "
@@ -325,7 +354,8 @@ class Articles(Part):
         rows = self._rows(
             """
             SELECT a.*, c.seq AS mark, m.story_id
-            FROM article_changes c JOIN articles a ON a.id = c.article_id
+            FROM article_changes c JOIN seen_url s ON s.article_id = c.article_id
+            JOIN articles a ON a.id = s.article_id AND a.fetched_month = s.fetched_month
             LEFT JOIN story_members m ON m.article_id = a.id
             WHERE c.seq > %s
             ORDER BY c.seq LIMIT %s
