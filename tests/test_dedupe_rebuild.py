@@ -22,18 +22,19 @@ def near_copies(folder: Path, seed_file: str, n: int, rng: random.Random, prefix
         (folder / f"{prefix}{i:04d}.txt").write_text("Technology for tyrants\n\n" + " ".join(copy), encoding="utf-8")
 
 
-def archive_of(tmp_path: Path, sizes: dict[str, int]) -> Path:
-    """An archive of the five seeds and, for each seed named, that many near copies of it."""
+def archive_of(tmp_path: Path, sizes: dict[str, int], url: str | None = None) -> Path | str:
+    """An archive of the five seeds and, for each seed named, that many near copies of it (at `url`,
+    else in a folder of `tmp_path`); its address."""
     from veille.pipeline import Taggers, import_paths
-    from veille.storage.sqlite.store import Archive
+    from veille.storage import open_archive
 
     source = tmp_path / "copies"
     source.mkdir(parents=True)
     rng = random.Random(7)
     for number, (seed_file, n) in enumerate(sorted(sizes.items())):
         near_copies(source, seed_file, n, rng, f"c{number}-")
-    folder = tmp_path / "archive"
-    with Archive(folder) as archive:
+    folder = url or tmp_path / "archive"
+    with open_archive(folder) as archive:
         import_paths([SEEDS, source], archive, taggers=Taggers())
     return folder
 
@@ -47,16 +48,16 @@ def stories(archive) -> list[tuple[str, str, list[tuple[str, str]]]]:
     return found
 
 
-def test_two_rebuilds_of_an_archive_without_fingerprints_give_the_same_stories_and_ids(tmp_path):
+def test_two_rebuilds_of_an_archive_without_fingerprints_give_the_same_stories_and_ids(tmp_path, archive_url):
     # 3,018 articles in stories of up to 335 members, their fingerprints missing, gave 20 stories on
     # one rebuild and 107 on the next: the candidates of an article were the first 50 the database
     # happened to return, out of hundreds.
     from veille.pipeline import rebuild_stories
-    from veille.storage.sqlite.store import Archive
+    from veille.storage import open_archive
 
-    folder = archive_of(tmp_path, {"002_cdb768120f0b8caf.txt": 90, "003_bf1c28aafdd60c35.txt": 70})
+    folder = archive_of(tmp_path, {"002_cdb768120f0b8caf.txt": 90, "003_bf1c28aafdd60c35.txt": 70}, archive_url)
     archive_sql.clear(folder, ("fingerprints", "lsh", "anchors", "anchor_lsh", "text_sizes"))
-    with Archive(folder) as archive:
+    with open_archive(folder) as archive:
         rebuild_stories(archive)
         first = stories(archive)
         rebuild_stories(archive)
@@ -112,14 +113,14 @@ def test_rebuild_work_grows_with_the_articles_not_with_the_size_of_their_story(t
     assert big_steps <= 2.5 * small_steps, counted
 
 
-def test_placing_a_member_against_the_original_alone_gives_what_recomputing_its_story_gives(tmp_path, monkeypatch):
+def test_placing_a_member_against_the_original_alone_gives_what_recomputing_its_story_gives(tmp_path, monkeypatch,
+                                                                                            any_archive):
     # A rebuild places most members by comparing them with their story's original only; the same
     # archive rebuilt by recomputing every story at every member must come out the same, evidence
     # included: copies, duplicates, syndication credits, translations, hreflang pages.
     from conftest import FIXTURES
     from veille.pipeline import Taggers, import_paths, rebuild_stories
     from veille.pipeline.story_book import StoryBook
-    from veille.storage.sqlite.store import Archive
 
     source = tmp_path / "copies"
     source.mkdir()
@@ -140,7 +141,7 @@ def test_placing_a_member_against_the_original_alone_gives_what_recomputing_its_
         return sorted(sorted((m["article_id"], m["relation"], m["linked_to"], m["evidence"], m["original_id"])
                              for m in archive.story_members(s)) for s, _, _ in stories(archive))
 
-    with Archive(tmp_path / "archive") as archive:
+    with any_archive as archive:
         import_paths([SEEDS, FIXTURES / "site", source], archive, taggers=Taggers())
         rebuild_stories(archive)
         shortcut = everything(archive)
@@ -151,13 +152,12 @@ def test_placing_a_member_against_the_original_alone_gives_what_recomputing_its_
     assert max(len(s) for s in shortcut) > 25
 
 
-def test_when_two_stories_join_every_member_of_both_stays_in_the_story(tmp_path):
+def test_when_two_stories_join_every_member_of_both_stays_in_the_story(any_archive):
     # bench/eval/translations/dev left the ten language versions of rmdir.1 in no story: a member of
     # the joined story whose relation did not change was not written again, and pointed at a story
     # that no longer existed.
     from veille.models import Article
     from veille.pipeline import link_story
-    from veille.storage.sqlite.store import Archive
 
     def page(name: str, lang: str, day: str, text: str, alternates: dict[str, str]) -> Article:
         return Article(id=f"{abs(hash(name)):032x}"[:32], url=f"https://{name}.example/rmdir.html", source=name,
@@ -169,7 +169,7 @@ def test_when_two_stories_join_every_member_of_both_stays_in_the_story(tmp_path)
     german = page("de", "de", "2", "Leere Verzeichnisse entfernen. " * 40, {})
     french = page("fr", "fr", "3", "Supprimer des répertoires vides. " * 40, {"de": url("de")})
     spanish = page("es", "es", "4", "Borrar directorios vacíos. " * 40, {"en": url("en"), "de": url("de")})
-    with Archive(tmp_path) as archive:
+    with any_archive as archive:
         for one in (english, german, french, spanish):
             archive.save_article(one, "t")
             if one is spanish:  # two stories until the Spanish page names both

@@ -175,3 +175,22 @@ def test_saving_a_fingerprint_again_replaces_its_bands_anchors_and_links(both):
                       "alternate_links": 2, "fingerprints": 1, "text_sizes": 1}
     assert postgres.articles_linking_to(["https://b.example/"]) == [one.id]
     assert postgres.articles_linking_to(["https://site10.example/news/10.html"]) == []
+
+
+def test_a_deadlock_or_lock_timeout_is_not_said_as_a_server_gone_away():
+    # psycopg makes these OperationalErrors, as it does a lost connection: "does not answer, start
+    # it again" sent the user to a server that was running.
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    from veille.errors import ServerGoneError, StorageError
+    from veille.storage.postgres.base import storage_error
+
+    for exc in (psycopg.errors.DeadlockDetected("deadlock detected"), psycopg.errors.LockNotAvailable("lock timeout"),
+                psycopg.errors.SerializationFailure("could not serialize access")):
+        converted = storage_error(exc, "db:5432/v")
+        assert isinstance(converted, StorageError) and not isinstance(converted, ServerGoneError), exc
+        assert str(exc) in str(converted)
+    for exc in (psycopg.OperationalError("server closed the connection unexpectedly"), PoolTimeout("no connection"),
+                psycopg.errors.AdminShutdown("terminating connection due to administrator command")):
+        assert isinstance(storage_error(exc, "db:5432/v"), ServerGoneError), exc

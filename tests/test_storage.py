@@ -116,8 +116,8 @@ def test_story_placement_reads_and_writes_in_one_transaction(archive):
     assert archive.story_of(first.id) == archive.story_of(copy.id)
 
 
-def test_two_writers_placing_copies_at_once_keep_them_in_one_story(tmp_path):
-    folder = tmp_path / "archive"
+def test_two_writers_placing_copies_at_once_keep_them_in_one_story(archive_url):
+    folder = archive_url
     texts = [" ".join(random.Random(n).choices(WORDS, k=120)) + ". " for n in range(12)]  # unrelated texts
     pairs = [(article(2 * n + 1, text=text), article(2 * n + 2, text=text)) for n, text in enumerate(texts)]
     with open_archive(folder) as archive:
@@ -148,6 +148,69 @@ def test_two_writers_placing_copies_at_once_keep_them_in_one_story(tmp_path):
             members = archive.story_members(story)
             assert {m["article_id"] for m in members} == {one.id, other.id}
             assert members[0]["original_id"] in {one.id, other.id}
+
+
+def near_copies(groups: int, size: int) -> list[list[Article]]:
+    """`groups` unrelated texts, `size` near copies of each (two words changed in each copy)."""
+    found = []
+    for g in range(groups):
+        rng = random.Random(g)
+        words = rng.choices(WORDS, k=150)
+        group = []
+        for c in range(size):
+            copy = list(words)
+            for _ in range(2 if c else 0):
+                copy[rng.randrange(len(copy))] = f"w{rng.randrange(10**6)}"
+            group.append(article(100 * g + c + 1, text=" ".join(copy) + ". "))
+        found.append(group)
+    return found
+
+
+def _place_in_process(url: str, side: int, groups: list[list[Article]], barrier, failures) -> None:
+    """One writer of its own (its own process, its own archive): its half of each group's copies."""
+    try:
+        with open_archive(url) as mine:
+            for group in groups:
+                barrier.wait(timeout=60)
+                for one in group[side::2]:
+                    link_story(mine, one)
+    except Exception as exc:  # shown by the test's assertion
+        failures.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_two_processes_placing_near_copies_at_once_put_each_in_one_story(archive_url):
+    # Issue 17: two `veille fetch` on two machines place related articles at once. Each process
+    # places half of each group's near copies at the same moment as the other its half: every
+    # article ends in exactly one story, and each group's copies in one story, only theirs.
+    import multiprocessing
+
+    groups = near_copies(6, 4)
+    with open_archive(archive_url) as archive:
+        for group in groups:
+            for one in group:
+                archive.save_article(one, "t")
+    context = multiprocessing.get_context("spawn")
+    barrier, failures = context.Barrier(2), context.Queue()
+    processes = [context.Process(target=_place_in_process, args=(archive_url, side, groups, barrier, failures))
+                 for side in (0, 1)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=300)
+    said = [failures.get(timeout=5) for _ in range(failures.qsize())] if not failures.empty() else []
+    assert said == [] and [p.exitcode for p in processes] == [0, 0], said
+    with open_archive(archive_url) as archive:
+        stories = set()
+        for group in groups:
+            ids = {one.id for one in group}
+            (story,) = {archive.story_of(one) for one in ids}  # one story for the copies
+            assert story is not None and story not in stories
+            stories.add(story)
+            members = archive.story_members(story)
+            assert sorted(m["article_id"] for m in members) == sorted(ids)  # each member once, only them
+            assert {m["original_id"] for m in members} <= ids and len({m["original_id"] for m in members}) == 1
+        placed = sum(len(archive.story_members(story)) for story in stories)
+        assert placed == sum(len(group) for group in groups)
 
 
 def test_no_sqlite_outside_storage():

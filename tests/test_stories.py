@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, SEEDS, Cli
+from conftest import BACKENDS, FIXTURES, SEEDS, Cli
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +56,19 @@ def test_rebuilding_gives_the_same_stories_and_originals(seeds):
     assert {i: v[1:] for i, v in before.items()} == {i: v[1:] for i, v in after.items()}
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKENDS)
+def site(tmp_path_factory, request):
     from veille.config.settings import parse_config
     from veille.dev.devserver import FixtureServer
     from veille.pipeline import fetch_sources
-    from veille.storage.sqlite.store import Archive
+    from veille.storage import open_archive
 
     folder = tmp_path_factory.mktemp("site-stories")
+    url = request.getfixturevalue("pg_cluster").new_database() if request.param == "postgresql" else folder / "archive"
     feeds = ["observatoire.xml", "watchdog.atom", "netzwacht.xml", "vigilancia.xml"]
     with FixtureServer(FIXTURES / "site") as server:
         text = "settings:\n  host_delay: 0\nsources:\n" + "".join(f"  - name: {f}\n    url: {server.url}/feeds/{f}\n" for f in feeds)
-        with Archive(folder / "archive") as archive:
+        with open_archive(url) as archive:
             fetch_sources(parse_config(text, folder / "f.yaml"), archive)
             yield {a.url.rsplit("/", 1)[1]: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}
 

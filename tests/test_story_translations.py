@@ -51,12 +51,11 @@ def test_a_spanish_page_left_partly_in_english_is_a_translation_not_a_copy(impor
     assert {spanish["relation"], english["relation"]} == {"original", "translation"}
 
 
-def test_a_version_that_joins_two_stories_leaves_no_member_outside_a_story(tmp_path):
+def test_a_version_that_joins_two_stories_leaves_no_member_outside_a_story(tmp_path, any_archive):
     # Two English pages on one command (not copies of each other) start two stories; a French page
     # naming every option of both joins them. The members of the story it joins that did not change
     # were deleted with the story's old rows and left in no story at all.
     from veille.pipeline import Taggers, import_paths
-    from veille.storage.sqlite.store import Archive
 
     options = " ".join(f"--{name}" for name in ("parents", "verbose", "mode", "context", "ignore-fail-on-non-empty",
                                                "dry-run", "preserve-root", "one-file-system"))
@@ -70,20 +69,19 @@ def test_a_version_that_joins_two_stories_leaves_no_member_outside_a_story(tmp_p
     }
     for name, (day, text) in pages.items():
         (tmp_path / f"{name}.html").write_text(_dated_page(name, day, text), encoding="utf-8")
-    with Archive(tmp_path / "archive") as archive:
+    with any_archive as archive:
         import_paths([tmp_path / f"{name}.html" for name in pages], archive, taggers=Taggers())
         rows = {a.url.rsplit("/", 1)[1]: archive.story_membership(a.id) for a in archive.list_articles(limit=None)}
     assert all(row is not None for row in rows.values()), rows
     assert len({row["story_id"] for row in rows.values()}) == 1
 
 
-def test_a_second_text_in_a_language_the_story_already_has_is_not_a_translation_of_it(tmp_path):
+def test_a_second_text_in_a_language_the_story_already_has_is_not_a_translation_of_it(tmp_path, any_archive):
     # The chown page in Czech shares nearly all its options with the chgrp page's versions, and
     # once joined their story, which had chgrp in Czech already (bench/eval/translations/dev:
     # 104 false pairs). One text has one version per language: a second Czech text that is no
     # copy of the first is another text.
     from veille.pipeline import Taggers, import_paths
-    from veille.storage.sqlite.store import Archive
 
     options = " ".join(f"--{name}" for name in ("changes", "dereference", "no-dereference", "preserve-root",
                                                "recursive", "reference", "silent", "verbose"))
@@ -97,7 +95,7 @@ def test_a_second_text_in_a_language_the_story_already_has_is_not_a_translation_
     }
     for name, (day, text) in pages.items():
         (tmp_path / f"{name}.html").write_text(_dated_page(name, day, text), encoding="utf-8")
-    with Archive(tmp_path / "archive") as archive:
+    with any_archive as archive:
         import_paths([tmp_path / f"{name}.html" for name in pages], archive, taggers=Taggers())
         rows = {a.url.rsplit("/", 1)[1]: (a.lang, archive.story_membership(a.id)) for a in archive.list_articles(limit=None)}
     assert [rows[f"{name}.html"][0] for name in pages] == ["en", "cs", "cs"]

@@ -124,11 +124,21 @@ def storage_error(exc: BaseException, server: str) -> BaseException:
 
     if isinstance(exc, StorageError) or not isinstance(exc, (psycopg.Error, PoolTimeout)):
         return exc
-    if isinstance(exc, (psycopg.OperationalError, PoolTimeout)) and not isinstance(
-            exc, psycopg.errors.QueryCanceled):
+    if isinstance(exc, PoolTimeout) or (isinstance(exc, psycopg.OperationalError) and _connection_lost(exc)):
         return ServerGoneError(f"the PostgreSQL server {server} does not answer ({_first_line(exc)}); start it "
                                "again or check the network; the command can be run again, nothing is half-stored")
     return StorageError(f"PostgreSQL {server}: {_first_line(exc)}")
+
+
+# SQLSTATEs of a connection lost or refused (class 08) or a server shutting down (57P01-3); the other
+# OperationalErrors (a deadlock, a lock or statement timeout, a serialisation failure) come from a
+# server that answers.
+_GONE = ("57P01", "57P02", "57P03")
+
+
+def _connection_lost(exc) -> bool:
+    state = getattr(exc, "sqlstate", None)
+    return state is None or state.startswith("08") or state in _GONE
 
 
 def _first_line(exc: BaseException) -> str:
