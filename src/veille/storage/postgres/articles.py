@@ -351,15 +351,23 @@ class Articles(Part):
     def changed_since(self, cursor: str, batch: int = 500) -> list[tuple[Article, str | None, list[str], list[str], str]]:
         """Articles stored or re-tagged after `cursor`, oldest change first, with story, entity keys,
         tags, and each one's change mark (the next cursor)."""
-        rows = self._rows(
-            """
-            SELECT a.*, c.seq AS mark, m.story_id
-            FROM article_changes c JOIN seen_url s ON s.article_id = c.article_id
-            JOIN articles a ON a.id = s.article_id AND a.fetched_month = s.fetched_month
-            LEFT JOIN story_members m ON m.article_id = a.id
-            WHERE c.seq > %s
-            ORDER BY c.seq LIMIT %s
-            """, (int(self.change_number(cursor)), batch))
+        # The changes first, then their articles by id: one index probe per partition for the whole
+        # batch (a join would hash every partition, the planner not counting on run-time pruning).
+        after = int(self.change_number(cursor))
+        while True:
+            changes = self._rows("SELECT article_id, seq FROM article_changes WHERE seq > %s ORDER BY seq LIMIT %s",
+                                 (after, batch))
+            if not changes:
+                return []
+            found = {row["id"]: row for row in self._rows("SELECT * FROM articles WHERE id = ANY(%s)",
+                                                           ([c["article_id"] for c in changes],))}
+            if found:
+                break
+            after = changes[-1]["seq"]  # changes of articles deleted since: on to the next ones
+        stories = {r["article_id"]: r["story_id"] for r in self._rows(
+            "SELECT article_id, story_id FROM story_members WHERE article_id = ANY(%s)", (list(found),))}
+        rows = [{**found[c["article_id"]], "mark": c["seq"], "story_id": stories.get(c["article_id"])}
+                for c in changes if c["article_id"] in found]
         ids = [row["id"] for row in rows]
         keys: dict[str, list[str]] = {i: [] for i in ids}
         if ids:
