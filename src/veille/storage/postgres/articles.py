@@ -79,6 +79,8 @@ class Articles(Part):
 
     def save_article(self, article: Article, at: str) -> str:
         """Store `article`; return 'new', 'updated' (old text kept as a revision) or 'unchanged'."""
+        if "\x00" in article.text:  # (veille's cleaning drops them already; PostgreSQL text cannot hold one)
+            article.text, article.text_hash = article.text.replace("\x00", ""), None
         article.text_hash = article.text_hash or text_hash(article.text)
         values = self._article_values(article, at)
         with self.transaction():
@@ -156,6 +158,9 @@ class Articles(Part):
         values["lang_shares"] = encode_shares(article.lang_shares)
         values["fetched"] = article.fetched or at
         values["updated"] = at
+        for name, value in values.items():  # PostgreSQL text holds no NUL (SQLite's does): dropped, not refused
+            if isinstance(value, str) and "\x00" in value:
+                values[name] = value.replace("\x00", "")
         return values
 
     def get_article(self, article_id: str) -> Article | None:
