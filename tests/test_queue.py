@@ -171,3 +171,22 @@ def test_a_worker_killed_mid_job_loses_nothing_and_stores_nothing_twice(broker_u
         rows = opened.list_articles(limit=None)
         assert len(rows) == len(manifest) and all(opened.story_of(row.id) for row in rows)
     assert len(site.requests_for(held)) == 2  # asked again by the second worker
+
+
+def test_two_workers_on_a_postgresql_archive_store_each_page_once(broker_url, pg_url, site, tmp_path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text(CONFIG.format(base=site.url), encoding="utf-8")
+    workers = [start_worker(config, broker_url, tmp_path / f"worker{n}.log") for n in (1, 2)]
+    try:
+        queued = veille(config, Path("unused"), broker_url, "--archive", pg_url, "fetch", "--via-queue", "--quiet")
+    finally:
+        for worker in workers:
+            stop(worker)
+    assert queued.returncode == 0, queued.stderr
+    assert "13 new" in queued.stdout and "0 failed" in queued.stdout
+    manifest = json.loads((FIXTURES / "site" / "MANIFEST.json").read_text(encoding="utf-8"))
+    with open_archive(pg_url) as opened:
+        rows = opened.list_articles(limit=None)
+        assert sorted(opened.get_article(r.id).url.split("/", 3)[3] for r in rows) == \
+            sorted(page["path"] for page in manifest)
+        assert all(opened.story_of(row.id) for row in rows)
