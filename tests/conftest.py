@@ -104,3 +104,25 @@ def any_archive(archive_url):
 
     with open_archive(archive_url) as opened:
         yield opened
+
+
+# -- RabbitMQ: one throwaway node per test session, when RabbitMQ is installed -------------------
+@pytest.fixture(scope="session")
+def rabbit_cluster():
+    from rabbitcluster import Node, available
+
+    why = available()
+    if why and os.environ.get("CI"):
+        pytest.fail(f"{why}; CI must run them (`make test` installs RabbitMQ as root)")
+    if why:
+        pytest.skip(why)
+    node = Node.start()
+    yield node
+    node.destroy()
+
+
+@pytest.fixture
+def broker_url(rabbit_cluster):
+    """The session node's amqp:// URL, its queues emptied of what an earlier test left."""
+    rabbit_cluster.purge()
+    return rabbit_cluster.url

@@ -171,6 +171,16 @@ class SearchDatabaseError(VeilleError):
     exit_code = 2
 
 
+class BrokerError(VeilleError):
+    """The broker (settings.broker, VEILLE_BROKER) cannot be reached or refused us: one line naming it."""
+
+    exit_code = 2
+
+
+class JobFailedError(VeilleError):
+    """A job on the queue that did not do its work (its source failed): retried, then quarantined."""
+
+
 STORAGE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO))  # the disk, not the data
 _STORAGE_WORDS = ("full", "readonly", "read-only", "disk i/o", "unable to open", "malformed", "not a database")
 

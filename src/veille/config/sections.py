@@ -30,7 +30,9 @@ def capture_settings(self, fields: dict, values: dict[str, Any]) -> None:
                             "like 1GB or 500MiB") from None
 
 def server_settings(self, fields: dict, values: dict[str, Any]) -> None:
-    """settings.archive: a folder (relative to feeds.yaml's folder), sqlite:///path or postgresql://..."""
+    """settings.archive: a folder (relative to feeds.yaml's folder), sqlite:///path or postgresql://...;
+    settings.broker: amqp://..."""
+    broker_setting(self, fields, values)
     if "archive" not in fields:
         return
     value = self.scalar(fields["archive"], "settings.archive")
@@ -45,3 +47,15 @@ def server_settings(self, fields: dict, values: dict[str, Any]) -> None:
         raise self.fail(fields["archive"], f"settings.archive: {found.group(1)}:// is not an archive veille knows; "
                         "write a folder, sqlite:///path/to/archive or postgresql://user@host:port/database")
     values["archive"] = value
+
+
+def broker_setting(self, fields: dict, values: dict[str, Any]) -> None:
+    """settings.broker: the amqp:// URL of the RabbitMQ broker of `veille worker` and `--via-queue`."""
+    if "broker" not in fields:
+        return
+    value = self.scalar(fields["broker"], "settings.broker")
+    found = _SCHEME.match(value.strip()) if isinstance(value, str) else None
+    if found is None or found.group(1).lower() not in ("amqp", "amqps", "pyamqp"):
+        raise self.fail(fields["broker"], "settings.broker: write the broker's address, like "
+                        "amqp://veille:PASSWORD@rabbit.example.org:5672/veille")
+    values["broker"] = value.strip()

@@ -42,6 +42,9 @@ SETTINGS_KEYS = (
     "warc_max_size",
     "workers",
     "archive",
+    "broker",
+    "job_retries",
+    "job_retry_delay",
 )
 NLP_KEYS = ("models", "batch_size")
 DEDUPE_KEYS = ("copy_jaccard", "translation_score", "translation_cover", "min_shared_anchors", "length_ratio",
@@ -109,6 +112,13 @@ class Settings:
     # Where the archive is when --archive and VEILLE_ARCHIVE say nothing: a folder (relative to this
     # file's folder), sqlite:///path, or postgresql://user@host:port/database. None: ./archive.
     archive: str | None = None
+    # The broker of `veille worker` and `veille fetch --via-queue` (amqp://user:password@host:port/vhost)
+    # when VEILLE_BROKER says nothing. None: no broker; `veille run` and `veille fetch` need none.
+    broker: str | None = None
+    # A job on the queue that fails is tried again this many times, after job_retry_delay seconds,
+    # then twice that, ...; then it goes to the quarantine queue with its reason (`veille jobs`).
+    job_retries: int = 3
+    job_retry_delay: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -492,13 +502,15 @@ class _Validator:
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 20:
                 raise self.fail(fields["max_redirects"], "settings.max_redirects: write a whole number from 0 to 20")
             values["max_redirects"] = value
-        for key, low, high in (("concurrency", 1, 256), ("per_host", 1, 4), ("workers", 1, MAX_WORKERS)):
+        for key, low, high in (("concurrency", 1, 256), ("per_host", 1, 4), ("workers", 1, MAX_WORKERS),
+                               ("job_retries", 0, 20)):
             if key in fields:
                 value = self.scalar(fields[key], f"settings.{key}")
                 if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                     raise self.fail(fields[key], f"settings.{key}: write a whole number from {low} to {high}")
                 values[key] = value
-        for key, low, high in (("host_delay", 0.0, 60.0), ("max_crawl_delay", 0.0, 60.0), ("pause_after", 1.0, 1000.0)):
+        for key, low, high in (("host_delay", 0.0, 60.0), ("max_crawl_delay", 0.0, 60.0), ("pause_after", 1.0, 1000.0),
+                               ("job_retry_delay", 0.0, 3600.0)):
             if key in fields:
                 value = self.scalar(fields[key], f"settings.{key}")
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:

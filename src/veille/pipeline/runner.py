@@ -58,6 +58,7 @@ def fetch_sources(
     due_only: bool = False,
     stop: threading.Event | None = None,
     workers: int | Workers | None = None,
+    paused_too: bool | None = None,
 ) -> RunReport:
     """One pass over the enabled sources (or the named ones), fetched concurrently.
 
@@ -65,6 +66,8 @@ def fetch_sources(
     ones still backing off. Setting `stop` ends the pass after the article in hand. Pages are
     read and tagged by `workers` processes (a count, by default settings.workers, or a pool the
     caller keeps); 1, or `taggers` given without `workers`, reads and tags in this process.
+    `paused_too=False`: the named sources are one part of a whole pass (a job on the queue), and
+    skip a pause as the pass would.
     """
     named = list(names or [])
     given_taggers = taggers is not None
@@ -75,7 +78,7 @@ def fetch_sources(
     sources = []
     for source in candidates:
         state = archive.source_state(source.name)
-        if state.paused_since and not named and not (due_only and (state.next_attempt or "") <= now):
+        if state.paused_since and not (named and paused_too is not False) and not (due_only and (state.next_attempt or "") <= now):
             report.sources[source.name] = f"paused since {state.paused_since[:10]}: {health.advice(state.error_kind)}"
             report.counts["paused"] += 1
             continue

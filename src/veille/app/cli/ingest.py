@@ -14,6 +14,7 @@ from veille.app.cli.common import (
     SUMMARY_JSON, _n, _optional_config, _print_failures, _print_summary, _progress, err, json_option, out,
     quiet_option, workers_option,
 )
+from veille.app.cli.queue import broker_address, broker_option, job_addresses
 from veille import pipeline
 from veille.config.settings import Settings, worker_count
 
@@ -24,17 +25,33 @@ if TYPE_CHECKING:
 @click.command()
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
 @workers_option()
+@click.option("--via-queue", is_flag=True, help="Queue one job per source on the broker for `veille worker`s "
+              "to run, and wait for them (see --broker).")
+@broker_option()
+@click.option("--wait", type=click.FloatRange(1), default=3600, show_default=True, metavar="SECONDS",
+              help="With --via-queue: how long to wait for the workers.")
 @quiet_option()
 @json_option(SUMMARY_JSON)
 @click.pass_obj
-def fetch(state: State, sources: tuple[str, ...], workers: int | None, quiet: bool, as_json: bool) -> None:
+def fetch(state: State, sources: tuple[str, ...], workers: int | None, via_queue: bool, broker: str | None,
+          wait: float, quiet: bool, as_json: bool) -> None:
     """Fetch every enabled source once: feeds, their new articles, pages.
 
+    With --via-queue, `veille worker`s on the broker do the work, a job per source; the summary is the same.
     Example: veille fetch --source "La Quadrature du Net"
     """
     config = state.config()
-    archive = state.writer("fetch", create=True)
     started = time.monotonic()
+    if via_queue:
+        from veille.service.queue.submit import fetch_via_queue
+
+        config_path, archive_url = job_addresses(state)
+        with _progress(quiet or as_json, "fetching") as progress:
+            report = fetch_via_queue(config, config_path, archive_url, broker_address(state, broker),
+                                     names=sources or None, wait=wait, progress=progress)
+        _print_summary("fetch", report, time.monotonic() - started, as_json)
+        return
+    archive = state.writer("fetch", create=True)
     with _progress(quiet or as_json, "fetching") as progress:
         report = pipeline.fetch_sources(config, archive, names=sources or None, progress=progress, workers=workers)
     _print_summary("fetch", report, time.monotonic() - started, as_json)

@@ -214,6 +214,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "retag": ("ingest", "retag", "Tag again the articles whose entities and topics came from older models or data files."),
     "dedupe": ("ingest", "dedupe", "Recompute every story (after a settings change), oldest article first; resumable."),
     "reindex": ("ingest", "reindex", "Delete the search index and build it again from the archive."),
+    "worker": ("queue", "worker", "Run jobs from the broker until stopped: each source's pass, as `veille fetch` runs it."),
+    "jobs": ("queue", "jobs", "Show the jobs on the broker: each queue's waiting jobs and workers, and the quarantined "
+             "jobs with their reasons."),
     "run": ("ingest", "run", "Run unattended: fetch every enabled source on its own schedule until stopped."),
     "status": ("read", "status", "Show each source's articles, last fetch and last error, and totals by language."),
     "list": ("read", "list_", "List archived articles, newest first."),
