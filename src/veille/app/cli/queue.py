@@ -52,7 +52,8 @@ def job_addresses(state: State) -> tuple[str, str]:
               help="The queues to serve, comma-separated (for now: fetch).")
 @click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=1, show_default=True, metavar="N",
               help="Jobs run at once, each in a process of its own (on a SQLite archive they take turns).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning"]), default="info", show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning"]), default="info", show_default=True,
+              help="How much the worker logs: each job (info), or Celery's own details too (debug).")
 @broker_option()
 @click.pass_obj
 def worker(state: State, queues: str, concurrency: int, log_level: str, broker: str | None) -> None:
