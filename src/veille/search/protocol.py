@@ -33,6 +33,16 @@ class Filters:
 NO_FILTERS = Filters()
 
 
+def published_time(value: str | None) -> datetime | None:
+    """An article's ISO time as the naive UTC datetime an index keeps (None if missing or unreadable)."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
 @dataclass
 class Hit:
     id: str

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Iterable
 
 from veille.errors import IndexDamagedError
 from veille.models import Article
 from veille.search.postgres import configs, schema
 from veille.search.postgres.tsquery import Clause, Translator
-from veille.search.protocol import NO_FILTERS, Filters, Hit, Results
+from veille.search.protocol import NO_FILTERS, Filters, Hit, Results, published_time
 from veille.search.query import And, Empty, Query, parse as parse_query, read as read_query
 from veille.storage import pgsearch as sql
 
@@ -148,7 +147,7 @@ class PostgresIndex:
         title = article.title or ""
         return dict(id=article.id, story=story or f"s{article.id}", lang=lang, config=config,
                     source=(article.source or "").lower(), title=title,
-                    published=_as_datetime(article.published or article.fetched),
+                    published=published_time(article.published or article.fetched),
                     entities=sorted({k.lower() for k in keys}), tags=sorted({t.lower() for t in tags}),
                     text=configs.without_stopwords(config, (article.text or "")[:sql.MAX_TEXT]),
                     words=configs.without_stopwords(config, title))
@@ -292,12 +291,3 @@ def _words(tree: Query) -> list[str]:
 def _hit(row) -> Hit:
     article_id, story, lang, title, published, score = row[:6]
     return Hit(article_id, story, lang, round(float(score or 0.0), 4), title, published)
-
-
-def _as_datetime(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        return None

@@ -23,7 +23,6 @@ import shutil
 import sys
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from pickle import dumps
 from typing import Iterable
@@ -41,7 +40,7 @@ from veille.errors import IndexDamagedError, QueryError  # noqa: F401 - importab
 from veille.models import Article
 from veille.search.query import MAX_QUERY_CHARS, MAX_QUERY_TERMS, check_bounds, check_syntax  # noqa: F401
 from veille.search import INDEX_DIR
-from veille.search.protocol import NO_FILTERS, Filters, Hit, Results
+from veille.search.protocol import NO_FILTERS, Filters, Hit, Results, published_time
 from veille.search.query import Empty, Query, parse as parse_query, read as read_query
 from veille.search.whoosh import fastpath
 from veille.search.whoosh.analysis import CJK_WORD, MARK, WORDS, cjk_terms, fold_word, language  # noqa: F401
@@ -320,7 +319,7 @@ class SearchIndex:
                 doc = dict(id=article.id, story=story or f"s{article.id}", lang=article.lang or "und",
                            source=article.source, title=mark + (article.title or ""), text=body, phrases=body,
                            entity=",".join(sorted(set(keys))), tag=",".join(sorted(set(tags))))
-                published = _as_datetime(article.published or article.fetched)
+                published = published_time(article.published or article.fetched)
                 if published:
                     doc["published"] = published
                     doc["day"] = published.date().isoformat()
@@ -530,12 +529,3 @@ def _unmark(value: str | None) -> str | None:
 
 def _as_written(key: str) -> str:  # Filters hold entity keys already
     return key
-
-
-def _as_datetime(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        return None
