@@ -239,14 +239,7 @@ def _field(node) -> _Sql:
             return _Sql(f"(chr(31) || array_to_string({column}, chr(31)) || chr(31)) LIKE %s",
                         ["%" + SEPARATOR + _like(node) + SEPARATOR + "%"])
     if kind is T.Range and node.field in FILTER_COLUMNS:
-        column, conditions, params = FILTER_COLUMNS[node.field], [], []
-        if node.start is not None:
-            conditions.append(f"{column} {'>' if node.start_excl else '>='} %s")
-            params.append(node.start)
-        if node.end is not None:
-            conditions.append(f"{column} {'<' if node.end_excl else '<='} %s")
-            params.append(node.end)
-        return _Sql(" AND ".join(conditions) or "TRUE", params)
+        return _between(FILTER_COLUMNS[node.field], node, "TRUE")
     return _Sql("FALSE")  # a field the index does not have
 
 
@@ -258,11 +251,16 @@ def _like(node) -> str:
 
 
 def _dates(node: T.DateRange) -> _Sql:
+    return _between("published", node, "published IS NOT NULL")
+
+
+def _between(column: str, node, unbounded: str) -> _Sql:
+    """`column` within a range's ends (each included or not); `unbounded` when it has neither."""
     conditions, params = [], []
     if node.start is not None:
-        conditions.append(f"published {'>' if node.start_excl else '>='} %s")
+        conditions.append(f"{column} {'>' if node.start_excl else '>='} %s")
         params.append(node.start)
     if node.end is not None:
-        conditions.append(f"published {'<' if node.end_excl else '<='} %s")
+        conditions.append(f"{column} {'<' if node.end_excl else '<='} %s")
         params.append(node.end)
-    return _Sql(" AND ".join(conditions) or "published IS NOT NULL", params)
+    return _Sql(" AND ".join(conditions) or unbounded, params)
