@@ -64,18 +64,23 @@ def cli(tmp_path):
 
 
 # -- PostgreSQL: one throwaway cluster per test session, when PostgreSQL is installed --------------
-@pytest.fixture(scope="session")
-def pg_cluster():
-    from pgcluster import Cluster, available
-
-    why = available()
+def _throwaway(module: str, kind: str, name: str):
+    """A server of the tests' own (`module`'s `kind`.start()), or a one-line skip where it cannot run
+    here, a failure in CI, which must run them (`make test` installs `name` as root)."""
+    found = __import__(module)
+    why = found.available()
     if why and os.environ.get("CI"):
-        pytest.fail(f"{why}; CI must run them (`make test` installs PostgreSQL as root)")
+        pytest.fail(f"{why}; CI must run them (`make test` installs {name} as root)")
     if why:
         pytest.skip(why)
-    cluster = Cluster.start()
-    yield cluster
-    cluster.destroy()
+    server = getattr(found, kind).start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    yield from _throwaway("pgcluster", "Cluster", "PostgreSQL")
 
 
 @pytest.fixture
@@ -109,16 +114,7 @@ def any_archive(archive_url):
 # -- RabbitMQ: one throwaway node per test session, when RabbitMQ is installed -------------------
 @pytest.fixture(scope="session")
 def rabbit_cluster():
-    from rabbitcluster import Node, available
-
-    why = available()
-    if why and os.environ.get("CI"):
-        pytest.fail(f"{why}; CI must run them (`make test` installs RabbitMQ as root)")
-    if why:
-        pytest.skip(why)
-    node = Node.start()
-    yield node
-    node.destroy()
+    yield from _throwaway("rabbitcluster", "Node", "RabbitMQ")
 
 
 @pytest.fixture
