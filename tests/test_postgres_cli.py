@@ -12,25 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, SEEDS, Cli
+from test_fetch_site import CONFIG  # the fixture site's sources
 from veille.dev.devserver import FixtureServer
 from veille.storage import open_archive
-
-CONFIG = """\
-settings:
-  host_delay: 0
-sources:
-  - name: observatoire
-    url: {base}/feeds/observatoire.xml
-  - name: watchdog
-    url: {base}/feeds/watchdog.atom
-  - name: netzwacht
-    url: {base}/feeds/netzwacht.xml
-  - name: vigilancia
-    url: {base}/feeds/vigilancia.xml
-  - name: rapport
-    url: {base}/page/rapport-annuel.html
-    kind: page
-"""
 
 
 def on(url: str, tmp_path: Path) -> Cli:
