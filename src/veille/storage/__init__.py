@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from veille.errors import ArchiveError
+from veille.storage.postgres.connect import without_password
 from veille.storage.protocol import Archive
 from veille.storage.sqlite.lock import WriterLock
 from veille.storage.rows import SourceState
@@ -92,10 +93,6 @@ def sqlite_folder(url: str | Path) -> Path:
             raise ArchiveError(f"archive: {url} names no folder; write sqlite:///path/to/archive")
         return Path(path)
     if _is_postgres(scheme):
-        raise ArchiveError(f"archive: {_without_password(url)} is a PostgreSQL archive, not a folder")
-    raise ArchiveError(f"archive: {_without_password(url)} is not an archive veille knows ({scheme}://); "
+        raise ArchiveError(f"archive: {without_password(url)} is a PostgreSQL archive, not a folder")
+    raise ArchiveError(f"archive: {without_password(url)} is not an archive veille knows ({scheme}://); "
                        "give a folder, or sqlite:///path/to/archive")
-
-
-def _without_password(url: str) -> str:
-    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
